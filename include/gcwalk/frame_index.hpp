@@ -1,0 +1,158 @@
+// The FrameRecord index: every function with stack map records, and a table from absolute return
+// address to call site, built once from parsed blobs and then read-only (any number of threads
+// may look up at once without locks).
+//
+//   const gcwalk::CallSite* cs = index.find(return_address);      // expected O(1), noexcept
+//   if (cs) for (RootPair p : index.roots(*cs)) ...                 // compact slots to resolve
+//   else if (const FrameRecord* f = index.function_containing(ra))  // managed, but no record: a bug
+#pragma once
+
+#include <gcwalk/expected.hpp>
+#include <gcwalk/stackmap.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gcwalk {
+
+// A function's address range, from an ELF symbol, an FDE, or a JIT.
+struct FunctionRange {
+    uint64_t address; // absolute (load bias applied)
+    uint64_t size;    // bytes
+};
+
+// Frame flags (FrameRecord::flags).
+enum FrameFlags : uint32_t {
+    kFrameDynamic = 1u << 0,      // stack size is UINT64_MAX (dynamic alloca or realignment)
+    kFrameSizeUnknown = 1u << 1,  // no symbol or FDE gave the size; the range ends at the last call site
+    kFrameHasRule = 1u << 2,      // the call sites carry exact CFI-derived frame rules
+};
+
+// One managed function (the v2 proposal's FrameRecord, absolute addresses).
+struct FrameRecord {
+    uint64_t function_address; // absolute
+    uint64_t function_size;    // bytes
+    uint64_t stack_size;       // bytes, as in the stack map (kDynamicStackSize for dynamic frames)
+    uint32_t flags;            // FrameFlags
+    uint32_t image;            // index into FrameIndex::images()
+    uint32_t first_call_site;  // call sites of this function: [first, first + count), sorted by address
+    uint32_t num_call_sites;
+};
+
+// Where a GC root lives, relative to the frame, in 4 bytes (the hot-path encoding):
+//   bits 0-1  kind: 0 = no slot (a constant: null or a non-pointer), 1 = register save slot,
+//             2 = memory slot at reg + offset (Indirect, or a gc alloca's Direct)
+//   bits 2-6  DWARF register number
+//   bits 7-31 signed byte offset
+// Locations of N x 8 bytes are expanded into N slots at build time.
+struct RootLoc {
+    uint32_t bits;
+    enum Kind : uint32_t { kNone = 0, kRegister = 1, kMemory = 2 };
+    uint32_t kind() const noexcept { return bits & 3u; }
+    uint32_t dwarf_reg() const noexcept { return (bits >> 2) & 31u; }
+    int32_t offset() const noexcept { return static_cast<int32_t>(bits) >> 7; }
+    static constexpr int32_t kMinOffset = -(1 << 24), kMaxOffset = (1 << 24) - 1;
+    static constexpr RootLoc make(Kind k, uint32_t reg, int32_t off) noexcept {
+        return RootLoc{static_cast<uint32_t>(k) | (reg << 2) | (static_cast<uint32_t>(off) << 7)};
+    }
+};
+
+// A derived slot and the slot of its base. A plain base root has base == derived.
+// gc allocas are base roots too.
+struct RootPair {
+    RootLoc base;
+    RootLoc derived;
+};
+
+// The exact frame at one call site (from CFI when the image has it; see kFrameHasRule).
+// CFA = value of cfa_reg (7 = RSP, 6 = RBP) + cfa_offset; the return address is at CFA - 8.
+// saved[i] is the offset from the CFA of the slot where callee-saved register
+// kCalleeSaved[i] (rbx, rbp, r12, r13, r14, r15) was saved, or 0 when this frame did not save it.
+struct FrameRule {
+    int32_t cfa_offset;
+    uint8_t cfa_reg;
+    uint8_t reserved;
+    int16_t saved[6];
+};
+inline constexpr uint8_t kCalleeSaved[6] = {3, 6, 12, 13, 14, 15};
+
+enum CallSiteFlags : uint16_t {
+    kCallSiteStatepoint = 1u << 0, // the record decoded as a statepoint; roots() are its pairs
+    kCallSiteHasDeopt = 1u << 1,
+};
+
+// One safepoint: a return address with a record. 24 bytes.
+struct CallSite {
+    uint64_t return_address; // absolute
+    uint32_t frame;          // index into frames()
+    uint32_t record;         // index into records() (the full stack map record)
+    uint32_t first_root;     // index into the root-pair pool
+    uint16_t num_roots;      // RootPairs, duplicates removed
+    uint16_t flags;          // CallSiteFlags
+};
+
+// Where a call site's full record lives.
+struct RecordRef {
+    uint32_t image;
+    uint32_t blob;
+    RecordView view;
+};
+
+// One image's stack maps, as handed to the index builder.
+struct ImageStackMaps {
+    std::string name;                   // path, soname or JIT name (used in messages)
+    int64_t load_bias = 0;              // added to every stored function address
+    std::span<const uint8_t> section;   // the whole .llvm_stackmaps contents
+    std::shared_ptr<const void> owner;  // keeps `section` alive (null when the image owns it)
+    std::vector<FunctionRange> functions; // known ranges (absolute); may be empty
+    std::vector<std::pair<uint64_t, FrameRule>> rules; // per absolute return address, optional
+};
+
+enum class Lookup : uint8_t {
+    Safepoint,       // a record exists for this return address
+    ManagedNoRecord, // inside a managed function, but no record: a caller bug in precise mode
+    NotManaged,      // outside every managed function
+};
+
+class FrameIndex {
+public:
+    // Parses and validates every image's section, then indexes it. An error names the image,
+    // the blob and the offset. Images whose section is empty contribute nothing.
+    static Expected<FrameIndex> build(std::vector<ImageStackMaps> images);
+
+    FrameIndex(FrameIndex&&) noexcept;
+    FrameIndex& operator=(FrameIndex&&) noexcept;
+    ~FrameIndex();
+
+    // The call site whose return address is `ra`, or nullptr. Expected O(1), no allocation.
+    const CallSite* find(uint64_t ra) const noexcept;
+    // Classifies `ra`; `out` receives the call site for Safepoint, the function for ManagedNoRecord.
+    Lookup classify(uint64_t ra, const CallSite** site, const FrameRecord** function) const noexcept;
+    // The managed function whose range holds `address`, or nullptr (binary search).
+    const FrameRecord* function_containing(uint64_t address) const noexcept;
+
+    std::span<const RootPair> roots(const CallSite& cs) const noexcept;
+    const FrameRecord& frame(const CallSite& cs) const noexcept;
+    const FrameRule* rule(const CallSite& cs) const noexcept; // nullptr without kFrameHasRule
+    const RecordRef& record(const CallSite& cs) const noexcept;
+    const StackMapBlob& blob(const RecordRef& ref) const noexcept;
+
+    std::span<const FrameRecord> frames() const noexcept;
+    std::span<const CallSite> call_sites() const noexcept; // sorted by return address
+    std::span<const ImageStackMaps> images() const noexcept;
+
+    // Bytes the index itself holds (tables and pools; not the sections it points into).
+    size_t resident_bytes() const noexcept;
+
+    struct Impl;
+
+private:
+    explicit FrameIndex(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace gcwalk
