@@ -1,0 +1,74 @@
+// Every stack map in the process: loaded images (found with dl_iterate_phdr, the section located
+// through the image file's section headers and read from memory, where the dynamic loader applied
+// the relocations) and blobs handed over by a JIT. Changes publish a new immutable FrameIndex;
+// readers take the current one without a lock.
+//
+//   gcwalk::ImageRegistry registry;
+//   if (auto st = registry.rescan(); !st) log(st.message());   // at start, and after dlopen/dlclose
+//   const gcwalk::FrameIndex& index = registry.index();        // any thread, no lock
+#pragma once
+
+#include <gcwalk/expected.hpp>
+#include <gcwalk/frame_index.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace gcwalk {
+
+// Reads the `.llvm_stackmaps` section of the image loaded at `load_bias` from file `path`: the
+// section headers come from the file, the bytes from memory. Returns an empty span when the image
+// has no such section. `functions` receives the ranges of the image's function symbols (absolute).
+Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path, uint64_t load_bias,
+                                                         std::vector<FunctionRange>* functions);
+
+class ImageRegistry {
+public:
+    ImageRegistry();
+    ~ImageRegistry();
+    ImageRegistry(const ImageRegistry&) = delete;
+    ImageRegistry& operator=(const ImageRegistry&) = delete;
+
+    // Adds the images loaded since the last scan (the first scan: all of them) and drops those
+    // unloaded since; publishes a new index when anything changed. An image that cannot be used
+    // (a malformed section, unrelocated addresses as lld leaves them) is skipped and named in
+    // diagnostics(); the returned Status is an error only when the scan itself failed.
+    Status rescan();
+
+    // Stack maps of JIT-emitted code at final addresses. `bytes` is copied. `functions` gives the
+    // functions' sizes (may be empty: then each range ends at its last call site).
+    using JitHandle = uint64_t;
+    Expected<JitHandle> add_jit(std::string name, std::span<const uint8_t> bytes,
+                                std::vector<FunctionRange> functions = {});
+    Status remove_jit(JitHandle handle);
+
+    // The current index. Lock-free; the reference stays valid until reclaim() runs after a
+    // later change replaced it.
+    const FrameIndex& index() const noexcept { return *current_.load(std::memory_order_acquire); }
+
+    // Frees indexes replaced by later changes. Call only when no thread is still using a reference
+    // obtained before the last change (for a collector: while the world is stopped).
+    void reclaim();
+
+    // One line per image that was skipped, and why (file, offset, reason).
+    std::vector<std::string> diagnostics() const;
+
+    struct Image;
+
+private:
+    Status publish_locked();
+    mutable std::mutex mutex_; // serialises writers only; readers never take it
+    std::vector<std::unique_ptr<Image>> images_;
+    std::vector<std::unique_ptr<FrameIndex>> retired_;
+    std::unique_ptr<FrameIndex> owned_current_;
+    std::atomic<const FrameIndex*> current_;
+    std::vector<std::string> diagnostics_;
+    JitHandle next_jit_ = 1;
+};
+
+} // namespace gcwalk
