@@ -5,6 +5,10 @@
 //   const gcwalk::CallSite* cs = index.find(return_address);      // expected O(1), noexcept
 //   if (cs) for (RootPair p : index.roots(*cs)) ...                 // compact slots to resolve
 //   else if (const FrameRecord* f = index.function_containing(ra))  // managed, but no record: a bug
+//
+// A record is a statepoint when it decodes as one (decode_statepoint); its roots are the
+// (base, derived) pairs and gc allocas. Other records (stackmap, patchpoint) have no roots here
+// and stay available whole through record().
 #pragma once
 
 #include <gcwalk/expected.hpp>
@@ -39,8 +43,10 @@ struct FrameRecord {
     uint64_t stack_size;       // bytes, as in the stack map (kDynamicStackSize for dynamic frames)
     uint32_t flags;            // FrameFlags
     uint32_t image;            // index into FrameIndex::images()
-    uint32_t first_call_site;  // call sites of this function: [first, first + count), sorted by address
-    uint32_t num_call_sites;
+    uint32_t blob;             // index of the blob within the image's section
+    uint32_t function;         // index of the function entry within the blob
+    uint32_t first_record;     // index of its first record within the blob
+    uint32_t num_records;
 };
 
 // Where a GC root lives, relative to the frame, in 4 bytes (the hot-path encoding):
@@ -68,8 +74,11 @@ struct RootPair {
     RootLoc derived;
 };
 
-// The exact frame at one call site (from CFI when the image has it; see kFrameHasRule).
+// The frame at one call site. Exact (from CFI) when the function has kFrameHasRule; otherwise
+// derived from the stack size (CFA = RSP + stack size + 8, saved registers unknown), and
+// cfa_reg = 0xff when even that is unknown (dynamic frames without CFI).
 // CFA = value of cfa_reg (7 = RSP, 6 = RBP) + cfa_offset; the return address is at CFA - 8.
+// Rules are deduplicated: call sites share them.
 // saved[i] is the offset from the CFA of the slot where callee-saved register
 // kCalleeSaved[i] (rbx, rbp, r12, r13, r14, r15) was saved, or 0 when this frame did not save it.
 struct FrameRule {
@@ -80,26 +89,24 @@ struct FrameRule {
 };
 inline constexpr uint8_t kCalleeSaved[6] = {3, 6, 12, 13, 14, 15};
 
-enum CallSiteFlags : uint16_t {
-    kCallSiteStatepoint = 1u << 0, // the record decoded as a statepoint; roots() are its pairs
-    kCallSiteHasDeopt = 1u << 1,
-};
-
-// One safepoint: a return address with a record. 24 bytes.
+// One safepoint, as stored inline in the return-address hash table: 16 bytes.
+// x86-64 user-space addresses fit in 48 bits; the index refuses any that do not.
 struct CallSite {
-    uint64_t return_address; // absolute
-    uint32_t frame;          // index into frames()
-    uint32_t record;         // index into records() (the full stack map record)
-    uint32_t first_root;     // index into the root-pair pool
-    uint16_t num_roots;      // RootPairs, duplicates removed
-    uint16_t flags;          // CallSiteFlags
+    uint64_t key;        // bits 0-47: return address (absolute); bits 48-63: number of RootPairs
+    uint32_t first_root; // index of the first RootPair in the pool
+    uint32_t rule;       // index into the FrameRule table
+    uint64_t return_address() const noexcept { return key & ((uint64_t{1} << 48) - 1); }
+    uint32_t num_roots() const noexcept { return static_cast<uint32_t>(key >> 48); }
 };
 
-// Where a call site's full record lives.
+// Where a call site's full stack map record lives (cold: found by search, not stored per site).
 struct RecordRef {
-    uint32_t image;
-    uint32_t blob;
+    uint32_t image = 0;
+    uint32_t blob = 0;
+    uint32_t record = 0;     // index of the record within its blob
+    uint32_t function = 0;   // index of the function entry within its blob
     RecordView view;
+    bool is_statepoint = false;
 };
 
 // One image's stack maps, as handed to the index builder.
@@ -135,14 +142,18 @@ public:
     // The managed function whose range holds `address`, or nullptr (binary search).
     const FrameRecord* function_containing(uint64_t address) const noexcept;
 
+    // Hot: the call site's roots (duplicates removed, constants dropped) and its frame rule.
     std::span<const RootPair> roots(const CallSite& cs) const noexcept;
-    const FrameRecord& frame(const CallSite& cs) const noexcept;
-    const FrameRule* rule(const CallSite& cs) const noexcept; // nullptr without kFrameHasRule
-    const RecordRef& record(const CallSite& cs) const noexcept;
+    const FrameRule& rule(const CallSite& cs) const noexcept;
+
+    // Cold (a binary search each): the function and the full record of a call site.
+    const FrameRecord* frame(const CallSite& cs) const noexcept;
+    bool record(const CallSite& cs, RecordRef* out) const noexcept;
     const StackMapBlob& blob(const RecordRef& ref) const noexcept;
 
-    std::span<const FrameRecord> frames() const noexcept;
-    std::span<const CallSite> call_sites() const noexcept; // sorted by return address
+    std::span<const FrameRecord> frames() const noexcept;   // sorted by function address
+    size_t num_call_sites() const noexcept;
+    std::vector<CallSite> call_sites() const;                // sorted by return address (a copy)
     std::span<const ImageStackMaps> images() const noexcept;
 
     // Bytes the index itself holds (tables and pools; not the sections it points into).
