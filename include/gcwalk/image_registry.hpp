@@ -65,6 +65,7 @@ private:
     mutable std::mutex mutex_; // serialises writers only; readers never take it
     std::vector<std::unique_ptr<Image>> images_;
     std::vector<std::unique_ptr<FrameIndex>> retired_;
+    std::vector<std::unique_ptr<Image>> retired_images_; // JIT bytes that retired indexes point into
     std::unique_ptr<FrameIndex> owned_current_;
     std::atomic<const FrameIndex*> current_;
     std::vector<std::string> diagnostics_;

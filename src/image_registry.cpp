@@ -1,0 +1,344 @@
+// Finds the stack maps of every loaded image and of JIT blobs, and publishes immutable indexes.
+#include <gcwalk/image_registry.hpp>
+
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstring>
+#include <limits>
+
+namespace gcwalk {
+
+namespace {
+
+std::string hex(uint64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+    return buf;
+}
+
+// Reads exactly `size` bytes at `offset`, or fails.
+bool read_at(int fd, void* dst, size_t size, uint64_t offset) {
+    auto* p = static_cast<char*>(dst);
+    while (size > 0) {
+        ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
+        if (n <= 0) return false;
+        p += n;
+        size -= static_cast<size_t>(n);
+        offset += static_cast<uint64_t>(n);
+    }
+    return true;
+}
+
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+constexpr const char* kSectionName = ".llvm_stackmaps";
+
+// Appends the STT_FUNC symbols of a symbol table section (absolute addresses).
+void read_function_symbols(int fd, uint64_t file_size, const Elf64_Shdr& symtab, uint64_t bias,
+                           std::vector<FunctionRange>* out) {
+    if (symtab.sh_entsize != sizeof(Elf64_Sym) || symtab.sh_offset > file_size ||
+        symtab.sh_size > file_size - symtab.sh_offset)
+        return;
+    size_t count = symtab.sh_size / sizeof(Elf64_Sym);
+    std::vector<Elf64_Sym> syms(count);
+    if (!read_at(fd, syms.data(), count * sizeof(Elf64_Sym), symtab.sh_offset)) return;
+    for (const Elf64_Sym& s : syms)
+        if (ELF64_ST_TYPE(s.st_info) == STT_FUNC && s.st_shndx != SHN_UNDEF && s.st_value != 0 && s.st_size != 0)
+            out->push_back({s.st_value + bias, s.st_size});
+}
+
+} // namespace
+
+Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path, uint64_t load_bias,
+                                                         std::vector<FunctionRange>* functions) {
+    Fd f;
+    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f.fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
+    off_t end = ::lseek(f.fd, 0, SEEK_END);
+    if (end < 0) return Error{path + ": cannot seek: " + std::strerror(errno)};
+    const uint64_t file_size = static_cast<uint64_t>(end);
+
+    Elf64_Ehdr eh;
+    if (!read_at(f.fd, &eh, sizeof eh, 0)) return Error{path + ": too short for an ELF header"};
+    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_ident[EI_DATA] != ELFDATA2LSB)
+        return Error{path + ": not a 64-bit little-endian ELF file"};
+    if (eh.e_shoff == 0 || eh.e_shnum == 0) return std::span<const uint8_t>{}; // no section headers
+    if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > file_size ||
+        uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > file_size - eh.e_shoff)
+        return Error{path + ": section header table at offset " + hex(eh.e_shoff) + " is out of bounds"};
+    std::vector<Elf64_Shdr> sh(eh.e_shnum);
+    if (!read_at(f.fd, sh.data(), sh.size() * sizeof(Elf64_Shdr), eh.e_shoff))
+        return Error{path + ": cannot read the section headers at offset " + hex(eh.e_shoff)};
+    if (eh.e_shstrndx >= sh.size())
+        return Error{path + ": section name table index " + std::to_string(eh.e_shstrndx) + " is out of range"};
+    const Elf64_Shdr& strtab = sh[eh.e_shstrndx];
+    if (strtab.sh_offset > file_size || strtab.sh_size > file_size - strtab.sh_offset || strtab.sh_size > (64u << 20))
+        return Error{path + ": section name table at offset " + hex(strtab.sh_offset) + " is out of bounds"};
+    std::vector<char> names(strtab.sh_size + 1, '\0');
+    if (!read_at(f.fd, names.data(), strtab.sh_size, strtab.sh_offset))
+        return Error{path + ": cannot read the section name table"};
+
+    const Elf64_Shdr* found = nullptr;
+    const Elf64_Shdr* symtab = nullptr;
+    const Elf64_Shdr* dynsym = nullptr;
+    for (const Elf64_Shdr& s : sh) {
+        if (s.sh_type == SHT_SYMTAB) symtab = &s;
+        if (s.sh_type == SHT_DYNSYM) dynsym = &s;
+        if (s.sh_name < strtab.sh_size && std::strcmp(names.data() + s.sh_name, kSectionName) == 0) found = &s;
+    }
+    if (!found) return std::span<const uint8_t>{};
+    if (!(found->sh_flags & SHF_ALLOC))
+        return Error{path + ": " + kSectionName + " is not an allocated section, so it is not in memory"};
+    if (found->sh_flags & SHF_COMPRESSED)
+        return Error{path + ": " + kSectionName + " is compressed in memory"};
+    if (found->sh_type == SHT_NOBITS || found->sh_size == 0) return std::span<const uint8_t>{};
+
+    if (functions) {
+        if (symtab) read_function_symbols(f.fd, file_size, *symtab, load_bias, functions);
+        if (dynsym) read_function_symbols(f.fd, file_size, *dynsym, load_bias, functions);
+        std::sort(functions->begin(), functions->end(),
+                  [](const FunctionRange& a, const FunctionRange& b) { return a.address < b.address; });
+        functions->erase(std::unique(functions->begin(), functions->end(),
+                                     [](const FunctionRange& a, const FunctionRange& b) {
+                                         return a.address == b.address;
+                                     }),
+                         functions->end());
+    }
+    auto* mem = reinterpret_cast<const uint8_t*>(found->sh_addr + load_bias);
+    return std::span<const uint8_t>(mem, found->sh_size);
+}
+
+struct ImageRegistry::Image {
+    std::string name;
+    uint64_t base = 0;        // load bias (dlpi_addr); 0 for JIT blobs
+    bool is_jit = false;
+    JitHandle jit = 0;
+    bool seen = false;        // found by the current scan
+    std::vector<uint8_t> owned; // JIT bytes
+    std::span<const uint8_t> section;
+    std::vector<FunctionRange> functions;
+    // Executable segments (absolute), for telling relocated addresses from unrelocated ones.
+    std::vector<std::pair<uint64_t, uint64_t>> text;
+    std::string problem;      // why the image is not indexed (empty when it is)
+};
+
+ImageRegistry::ImageRegistry() {
+    owned_current_ = std::make_unique<FrameIndex>(std::move(FrameIndex::build({}).value()));
+    current_.store(owned_current_.get(), std::memory_order_release);
+}
+
+ImageRegistry::~ImageRegistry() = default;
+
+namespace {
+
+struct LoadedImage {
+    std::string name;
+    uint64_t base;
+    std::vector<std::pair<uint64_t, uint64_t>> text;
+};
+
+int collect_image(struct dl_phdr_info* info, size_t, void* data) {
+    auto* out = static_cast<std::vector<LoadedImage>*>(data);
+    LoadedImage li{info->dlpi_name ? info->dlpi_name : "", info->dlpi_addr, {}};
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        const auto& ph = info->dlpi_phdr[i];
+        if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
+            li.text.emplace_back(ph.p_vaddr + info->dlpi_addr, ph.p_vaddr + info->dlpi_addr + ph.p_memsz);
+    }
+    out->push_back(std::move(li));
+    return 0;
+}
+
+bool in_text(const std::vector<std::pair<uint64_t, uint64_t>>& text, uint64_t a) {
+    for (auto [lo, hi] : text)
+        if (a >= lo && a < hi) return true;
+    return false;
+}
+
+// Checks that every function address of a section lies in the image's code. A section that
+// parses but whose addresses are link-time values (lld leaves them unrelocated) is refused.
+std::string check_addresses(const std::string& name, std::span<const uint8_t> section, uint64_t bias,
+                            const std::vector<std::pair<uint64_t, uint64_t>>& text) {
+    auto blobs = parse_stackmap_section(section, name);
+    if (!blobs) return blobs.error().message;
+    for (const auto& blob : *blobs) {
+        for (uint32_t f = 0; f < blob.num_functions(); ++f) {
+            uint64_t a = blob.function(f).address;
+            if (in_text(text, a)) continue;
+            std::string where = name + ": blob " + std::to_string(blob.index_in_section()) + " function " +
+                                std::to_string(f) + ": address " + hex(a);
+            if (bias != 0 && in_text(text, a + bias))
+                return where + " is unrelocated in memory (the linker resolved it at link time but left no "
+                               "dynamic relocation: lld without -z notext, or a read-only section; make "
+                               ".llvm_stackmaps writable or link with GNU ld; see docs/INTEGRATION.md)";
+            return where + " lies outside the image's executable segments";
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+Status ImageRegistry::rescan() {
+    std::lock_guard lock(mutex_);
+    std::vector<LoadedImage> loaded;
+    dl_iterate_phdr(collect_image, &loaded);
+
+    for (auto& img : images_) img->seen = img->is_jit;
+    bool changed = false;
+    for (LoadedImage& li : loaded) {
+        std::string path = li.name;
+        if (path.empty()) path = "/proc/self/exe";
+        auto it = std::find_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
+            return !i->is_jit && i->base == li.base && i->name == path;
+        });
+        if (it != images_.end()) {
+            (*it)->seen = true;
+            continue;
+        }
+        auto img = std::make_unique<Image>();
+        img->name = path;
+        img->base = li.base;
+        img->seen = true;
+        img->text = std::move(li.text);
+        if (path.rfind("linux-vdso", 0) == 0 || path.rfind("linux-gate", 0) == 0) {
+            images_.push_back(std::move(img)); // no file behind it, and no stack maps
+            continue;
+        }
+        auto sec = find_loaded_stackmaps(path, li.base, &img->functions);
+        if (!sec) {
+            img->problem = sec.error().message;
+        } else {
+            img->section = *sec;
+            if (!img->section.empty()) {
+                img->problem = check_addresses(path, img->section, li.base, img->text);
+                changed = true;
+            }
+        }
+        if (!img->problem.empty()) diagnostics_.push_back(img->problem);
+        if (img->section.empty() || !img->problem.empty()) img->functions.clear();
+        images_.push_back(std::move(img));
+    }
+    auto gone = std::remove_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
+        if (i->seen) return false;
+        if (!i->section.empty() && i->problem.empty()) changed = true;
+        return true;
+    });
+    images_.erase(gone, images_.end());
+    return changed ? publish_locked() : Status{};
+}
+
+Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std::span<const uint8_t> bytes,
+                                                          std::vector<FunctionRange> functions) {
+    std::lock_guard lock(mutex_);
+    auto img = std::make_unique<Image>();
+    img->name = std::move(name);
+    img->is_jit = true;
+    img->seen = true;
+    img->jit = next_jit_++;
+    img->owned.assign(bytes.begin(), bytes.end());
+    img->section = img->owned;
+    img->functions = std::move(functions);
+    auto blobs = parse_stackmap_section(img->section, img->name);
+    if (!blobs) return blobs.error();
+    JitHandle h = img->jit;
+    images_.push_back(std::move(img));
+    if (auto st = publish_locked(); !st) {
+        images_.pop_back();
+        return Error{st.message()};
+    }
+    return h;
+}
+
+Status ImageRegistry::remove_jit(JitHandle handle) {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(images_.begin(), images_.end(),
+                           [&](const std::unique_ptr<Image>& i) { return i->is_jit && i->jit == handle; });
+    if (it == images_.end()) return Error{"no JIT stack maps with handle " + std::to_string(handle)};
+    // The bytes must outlive every index that points into them: retire the image with the index.
+    std::unique_ptr<Image> dead = std::move(*it);
+    images_.erase(it);
+    Status st = publish_locked();
+    if (!st) {
+        images_.push_back(std::move(dead));
+        return st;
+    }
+    retired_images_.push_back(std::move(dead));
+    return st;
+}
+
+namespace {
+
+ImageStackMaps to_input(const ImageRegistry::Image& img);
+
+} // namespace
+
+Status ImageRegistry::publish_locked() {
+    auto inputs = [&] {
+        std::vector<ImageStackMaps> in;
+        for (const auto& img : images_)
+            if (!img->section.empty() && img->problem.empty()) in.push_back(to_input(*img));
+        return in;
+    };
+    auto index = FrameIndex::build(inputs());
+    if (!index) {
+        // Find the images that cannot be indexed on their own, set them aside, and try again
+        // without them: one bad image must not hide the stack maps of the others.
+        for (auto& img : images_) {
+            if (img->section.empty() || !img->problem.empty()) continue;
+            std::vector<ImageStackMaps> one;
+            one.push_back(to_input(*img));
+            if (auto alone = FrameIndex::build(std::move(one)); !alone) {
+                img->problem = alone.error().message;
+                diagnostics_.push_back(img->problem);
+            }
+        }
+        index = FrameIndex::build(inputs());
+        if (!index) {
+            diagnostics_.push_back(index.error().message);
+            return Error{index.error().message};
+        }
+    }
+    auto next = std::make_unique<FrameIndex>(std::move(*index));
+    current_.store(next.get(), std::memory_order_release);
+    retired_.push_back(std::move(owned_current_));
+    owned_current_ = std::move(next);
+    return {};
+}
+
+namespace {
+
+ImageStackMaps to_input(const ImageRegistry::Image& img) {
+    ImageStackMaps m;
+    m.name = img.name;
+    m.load_bias = 0; // read from memory (or handed over by a JIT): addresses are already final
+    m.section = img.section;
+    m.functions = img.functions;
+    return m;
+}
+
+} // namespace
+
+void ImageRegistry::reclaim() {
+    std::lock_guard lock(mutex_);
+    retired_.clear();
+    retired_images_.clear();
+}
+
+std::vector<std::string> ImageRegistry::diagnostics() const {
+    std::lock_guard lock(mutex_);
+    return diagnostics_;
+}
+
+} // namespace gcwalk
