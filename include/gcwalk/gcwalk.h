@@ -1,0 +1,107 @@
+/* The C API of gcwalk, for runtimes written in C or other languages: a registry of the process's
+ * stack maps, the safepoint entry, and relocating or visiting the roots of a stopped thread.
+ *
+ *   gcwalk_registry* reg = gcwalk_registry_create();
+ *   if (gcwalk_registry_rescan(reg) != 0) log(gcwalk_registry_last_error(reg));
+ *   ...
+ *   static void at_safepoint(gcwalk_context* ctx, void* heap) {
+ *       gcwalk_walk_error err;
+ *       if (gcwalk_relocate_roots(ctx, reg, move_object, heap, NULL, NULL, &err) != 0) abort();
+ *   }
+ *   gcwalk_enter(at_safepoint, heap);
+ *
+ * Functions returning int give 0 on success and -1 on failure. The walking functions never
+ * allocate, throw or lock. */
+#ifndef GCWALK_GCWALK_H
+#define GCWALK_GCWALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the registry (load time; calls on one registry are serialised internally) ---- */
+
+typedef struct gcwalk_registry gcwalk_registry;
+
+typedef struct gcwalk_function_range {
+    uint64_t address; /* absolute */
+    uint64_t size;    /* bytes */
+} gcwalk_function_range;
+
+/* A registry with nothing scanned yet; NULL only when out of memory. */
+gcwalk_registry* gcwalk_registry_create(void);
+void gcwalk_registry_destroy(gcwalk_registry* registry);
+/* Adds images loaded since the last scan and drops unloaded ones (call at start and after dlopen). */
+int gcwalk_registry_rescan(gcwalk_registry* registry);
+/* Stack maps of JIT code at final addresses (`bytes` is copied); *handle receives its handle. */
+int gcwalk_registry_add_jit(gcwalk_registry* registry, const char* name, const uint8_t* bytes, size_t size,
+                            const gcwalk_function_range* functions, size_t num_functions, uint64_t* handle);
+int gcwalk_registry_remove_jit(gcwalk_registry* registry, uint64_t handle);
+/* Frees indexes replaced by later changes: only while no thread walks (world stopped). */
+void gcwalk_registry_reclaim(gcwalk_registry* registry);
+/* Number of safepoints (call sites with a record) in the current index. */
+size_t gcwalk_registry_num_call_sites(const gcwalk_registry* registry);
+/* The message of the last failed call on this registry ("" if none); valid until the next call. */
+const char* gcwalk_registry_last_error(const gcwalk_registry* registry);
+
+/* ---- collection time ---- */
+
+/* What a thread leaves at a safepoint (a gcwalk::SafepointContext); valid while the callback runs. */
+typedef struct gcwalk_context gcwalk_context;
+typedef void (*gcwalk_safepoint_fn)(gcwalk_context* context, void* arg);
+
+/* Saves every callee-saved register in memory (gcwalk_safepoint_enter), captures the context,
+ * calls fn(context, arg), and returns with the possibly relocated registers. */
+void gcwalk_enter(gcwalk_safepoint_fn fn, void* arg);
+
+/* The return address and SP of the code that called gcwalk_enter's stub (see docs/API.md). */
+uint64_t gcwalk_context_caller_return_address(const gcwalk_context* context);
+uint64_t gcwalk_context_caller_sp(const gcwalk_context* context);
+
+enum { GCWALK_WALKER_LIBUNWIND = 0, GCWALK_WALKER_FAST = 1 };
+
+typedef struct gcwalk_walk_options {
+    int walker;  /* GCWALK_WALKER_* */
+    int precise; /* nonzero: stop at the first error; zero: best-effort, count and go on */
+} gcwalk_walk_options; /* NULL options: libunwind walker, precise */
+
+typedef struct gcwalk_walk_stats {
+    uint64_t frames;  /* managed frames with a record */
+    uint64_t roots;   /* distinct non-null slots */
+    uint64_t skipped; /* best-effort: problems passed over */
+} gcwalk_walk_stats;
+
+typedef struct gcwalk_walk_error {
+    uint64_t address;  /* return address of the frame concerned, 0 if none */
+    char message[256]; /* "" when there was no error */
+} gcwalk_walk_error;
+
+/* Moves one object (non-null old base); returns its new address. */
+typedef void* (*gcwalk_move_fn)(void* old_base, void* user);
+
+/* Relocates every root of the thread stopped in `context`; see gcwalk::relocate_roots.
+ * stats, error and options may be NULL. */
+int gcwalk_relocate_roots(const gcwalk_context* context, const gcwalk_registry* registry, gcwalk_move_fn move,
+                          void* user, const gcwalk_walk_options* options, gcwalk_walk_stats* stats,
+                          gcwalk_walk_error* error);
+
+typedef struct gcwalk_visitor {
+    void (*frame)(uint64_t return_address, uint64_t sp, void* user);  /* may be NULL */
+    void (*root)(void** slot, void* user);                             /* may be NULL */
+    void (*derived)(void** base_slot, void** derived_slot, void* user); /* may be NULL */
+    void* user;
+} gcwalk_visitor;
+
+/* Visits every root without moving anything; see gcwalk::visit_roots. */
+int gcwalk_visit_roots(const gcwalk_context* context, const gcwalk_registry* registry,
+                       const gcwalk_visitor* visitor, const gcwalk_walk_options* options,
+                       gcwalk_walk_stats* stats, gcwalk_walk_error* error);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* GCWALK_GCWALK_H */

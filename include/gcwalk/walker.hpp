@@ -1,0 +1,117 @@
+// The frame walker: steps from a SafepointContext through every frame of the stack (libunwind)
+// and stops at each managed frame that has a stack map record, telling where that frame's SP is
+// and where each of its callee-saved registers lives now.
+#pragma once
+
+#include <gcwalk/frame_index.hpp>
+#include <gcwalk/safepoint.hpp>
+
+#include <cstdint>
+
+namespace gcwalk {
+
+enum class WalkerKind : uint8_t {
+    Libunwind, // unw_step through every frame (DWARF CFI)
+    Fast,      // reserved for a walker driven by FrameRules; currently walks with libunwind too
+};
+
+struct WalkOptions {
+    WalkerKind walker = WalkerKind::Libunwind;
+    // Precise: a return address inside a managed function without a record, a register root saved
+    // only in the context copy, or an unwind failure ends the walk with an error. Best-effort:
+    // such frames are counted in WalkStats::skipped, the last message is kept, and the walk goes on.
+    bool precise = true;
+};
+
+struct WalkStats {
+    uint64_t frames = 0;  // frames with a record
+    uint64_t roots = 0;   // distinct non-null slots (bases and derived)
+    uint64_t skipped = 0; // best-effort only: frames or roots passed over because of an error
+};
+
+// Filled on failure (and, in best-effort mode, with the last problem passed over); no allocation.
+struct WalkError {
+    uint64_t address = 0; // the return address of the frame concerned (0 if none)
+    char message[256] = {};
+};
+
+// One managed frame, as the walker stands on it.
+struct WalkFrame {
+    uint64_t return_address = 0;  // IP of the frame = the return address into it = the stack map key
+    uint64_t sp = 0;              // RSP at the call: what Indirect [R#7 + off] is relative to
+    const CallSite* site = nullptr;
+    uint32_t depth = 0;           // frames stepped since the stub (the stub's own frame is 0)
+};
+
+// The value of a Location in the current frame (resolve()).
+struct ResolvedLocation {
+    uint64_t value = 0;    // the value (Register, Indirect: read, zero-extended from `size` bytes;
+                           // Direct: the address; Constant/ConstantIndex: the constant)
+    void* slot = nullptr;  // where the value lives (Register: its save slot; Indirect: the stack
+                           // address), nullptr for Direct and constants
+};
+
+// Walks the stack captured in a SafepointContext, one managed frame at a time; native frames
+// (no record, not inside a managed function) are stepped over. Never allocates, throws or locks.
+//
+//   for (gcwalk::Walker w(ctx, index, opts); w.valid(); w.next()) {
+//       const gcwalk::WalkFrame& f = w.frame();
+//       for (gcwalk::RootPair p : index.roots(*f.site)) ...
+//   }
+//   if (w.failed()) report(w.error().message);   // (declare w outside the loop to ask)
+//
+// The context's thread must stay inside gcwalk_safepoint_enter while the walker lives.
+class Walker {
+public:
+    Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options = {}) noexcept;
+    Walker(const Walker&) = delete;
+    Walker& operator=(const Walker&) = delete;
+
+    // On entry the walker stands on a managed frame; on return on the next one, or !valid().
+    bool valid() const noexcept { return valid_; }
+    void next() noexcept;
+    const WalkFrame& frame() const noexcept { return frame_; }
+
+    // Where callee-saved register `dwarf_reg` (3, 6, 12-15) of the current frame lives now;
+    // nullptr for other registers, or when its save location is the captured context copy
+    // (writes there would be lost: the context was not captured by gcwalk_safepoint_enter).
+    uint64_t* register_slot(uint32_t dwarf_reg) const noexcept;
+    // True when `dwarf_reg` is callee-saved and its save location is the context copy.
+    bool register_in_context(uint32_t dwarf_reg) const noexcept;
+    // The value of `dwarf_reg` in the current frame: RSP is the frame's SP; callee-saved registers
+    // are read through their save location. False for registers a call clobbers.
+    bool register_value(uint32_t dwarf_reg, uint64_t* value) const noexcept;
+
+    // Cold: the full record of the current frame (for deopt values), and any of its locations
+    // resolved in this frame. resolve() is false for a register whose value is unknown here.
+    bool record(RecordRef* out) const noexcept;
+    bool resolve(const StackMapBlob& blob, const Location& loc, ResolvedLocation* out) const noexcept;
+
+    bool failed() const noexcept { return failed_; }
+    const WalkError& error() const noexcept { return error_; }
+    uint64_t skipped() const noexcept { return skipped_; }
+    const FrameIndex& index() const noexcept { return *index_; }
+    const SafepointContext& context() const noexcept { return *ctx_; }
+
+    // Records a problem: in precise mode the walk ends (failed()); in best-effort mode it is
+    // counted and kept as the last message. Used by root resolution too.
+    void report(uint64_t address, const char* fmt, ...) noexcept __attribute__((format(printf, 3, 4)));
+
+private:
+    void advance(bool step_first) noexcept; // steps until a managed frame with a record, or the end
+    bool load_frame() noexcept;             // reads IP/SP/save slots of the cursor's frame
+
+    alignas(16) unsigned char cursor_[1024]; // unw_cursor_t (1016 bytes in libunwind 1.6.2)
+    const SafepointContext* ctx_;
+    const FrameIndex* index_;
+    WalkOptions options_;
+    WalkFrame frame_;
+    uint64_t* saved_[6] = {};      // save slot per kCalleeSaved register (null: none or context)
+    uint8_t in_context_ = 0;       // bit i: kCalleeSaved[i]'s save location is the context copy
+    bool valid_ = false;
+    bool failed_ = false;
+    uint64_t skipped_ = 0;
+    WalkError error_;
+};
+
+} // namespace gcwalk
