@@ -119,6 +119,10 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
     return std::span<const uint8_t>(mem, found->sh_size);
 }
 
+namespace {
+ImageStackMaps to_input(const ImageRegistry::Image& img);
+} // namespace
+
 struct ImageRegistry::Image {
     std::string name;
     uint64_t base = 0;        // load bias (dlpi_addr); 0 for JIT blobs
@@ -160,6 +164,14 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
     return 0;
 }
 
+// The main executable's path (dl_iterate_phdr names it ""), for opening it and for messages.
+std::string self_exe_path() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return "/proc/self/exe";
+    return std::string(buf, static_cast<size_t>(n));
+}
+
 bool in_text(const std::vector<std::pair<uint64_t, uint64_t>>& text, uint64_t a) {
     for (auto [lo, hi] : text)
         if (a >= lo && a < hi) return true;
@@ -199,7 +211,7 @@ Status ImageRegistry::rescan() {
     bool changed = false;
     for (LoadedImage& li : loaded) {
         std::string path = li.name;
-        if (path.empty()) path = "/proc/self/exe";
+        if (path.empty()) path = self_exe_path();
         auto it = std::find_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
             return !i->is_jit && i->base == li.base && i->name == path;
         });
@@ -250,8 +262,12 @@ Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std:
     img->owned.assign(bytes.begin(), bytes.end());
     img->section = img->owned;
     img->functions = std::move(functions);
-    auto blobs = parse_stackmap_section(img->section, img->name);
-    if (!blobs) return blobs.error();
+    {
+        // Refuse a blob that cannot be indexed on its own before it touches the published index.
+        std::vector<ImageStackMaps> alone;
+        alone.push_back(to_input(*img));
+        if (auto idx = FrameIndex::build(std::move(alone)); !idx) return Error{idx.error().message};
+    }
     JitHandle h = img->jit;
     images_.push_back(std::move(img));
     if (auto st = publish_locked(); !st) {
@@ -277,12 +293,6 @@ Status ImageRegistry::remove_jit(JitHandle handle) {
     retired_images_.push_back(std::move(dead));
     return st;
 }
-
-namespace {
-
-ImageStackMaps to_input(const ImageRegistry::Image& img);
-
-} // namespace
 
 Status ImageRegistry::publish_locked() {
     auto inputs = [&] {

@@ -1,0 +1,91 @@
+// Reads the text `llvm-readobj --stackmap` prints, so tests compare gcwalk with LLVM's own
+// reading of the same object instead of with hard-coded values.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gcwalk::test {
+
+struct ReadobjFunction {
+    uint64_t address = 0, stack_size = 0, record_count = 0;
+};
+
+struct ReadobjRecord {
+    uint64_t id = 0;
+    uint32_t instruction_offset = 0;
+    std::vector<std::string> locations; // as printed, e.g. "Indirect [R#7 + 8], size: 8"
+    std::string live_outs;               // the "N live-outs: [ ... ]" line
+};
+
+struct ReadobjStackMap {
+    int version = 0;
+    std::vector<ReadobjFunction> functions;
+    std::vector<uint64_t> constants;
+    std::vector<ReadobjRecord> records;
+};
+
+inline std::string read_text_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot open " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+inline ReadobjStackMap parse_readobj_stackmap(const std::string& text) {
+    ReadobjStackMap m;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto pos = line.find_first_not_of(' ');
+        if (pos == std::string::npos) continue;
+        std::string s = line.substr(pos);
+        unsigned long long a = 0, b = 0, c = 0;
+        int n = 0;
+        if (std::sscanf(s.c_str(), "LLVM StackMap Version: %d", &n) == 1) {
+            m.version = n;
+        } else if (std::sscanf(s.c_str(), "Function address: %llu, stack size: %llu, callsite record count: %llu",
+                               &a, &b, &c) == 3) {
+            m.functions.push_back({a, b, c});
+        } else if (std::sscanf(s.c_str(), "Record ID: %llu, instruction offset: %llu", &a, &b) == 2) {
+            m.records.push_back({a, static_cast<uint32_t>(b), {}, {}});
+        } else if (s[0] == '#' && !m.records.empty()) {
+            m.records.back().locations.push_back(s.substr(s.find(": ") + 2));
+        } else if (s.find("live-outs:") != std::string::npos && !m.records.empty()) {
+            m.records.back().live_outs = s;
+        } else if (std::sscanf(s.c_str(), "#%*d: %llu", &a) == 1) {
+            m.constants.push_back(a);
+        }
+    }
+    return m;
+}
+
+// The distinct (base, derived) pairs of a statepoint record as readobj prints it, constants
+// dropped, plus its trailing gc allocas (Direct locations after the pairs) as (a, a).
+// One entry per location: gcwalk expands an N x 8-byte location into N slots, this does not.
+inline std::vector<std::pair<std::string, std::string>> readobj_statepoint_pairs(const ReadobjRecord& r) {
+    auto strip = [](std::string loc) { return loc.substr(0, loc.find(", size:")); };
+    auto is_const = [](const std::string& loc) { return loc.rfind("Constant", 0) == 0; };
+    std::vector<std::pair<std::string, std::string>> out;
+    unsigned long long ndeopt = 0;
+    std::sscanf(r.locations.at(2).c_str(), "Constant %llu", &ndeopt);
+    size_t i = 3 + ndeopt;
+    size_t end = r.locations.size();
+    while (end > i && r.locations[end - 1].rfind("Direct", 0) == 0) --end;
+    auto add = [&](std::pair<std::string, std::string> p) {
+        for (const auto& q : out)
+            if (q == p) return;
+        out.push_back(std::move(p));
+    };
+    for (; i + 1 < end; i += 2)
+        if (!is_const(r.locations[i + 1])) add({strip(r.locations[i]), strip(r.locations[i + 1])});
+    for (size_t k = end; k < r.locations.size(); ++k) add({strip(r.locations[k]), strip(r.locations[k])});
+    return out;
+}
+
+} // namespace gcwalk::test
