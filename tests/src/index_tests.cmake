@@ -15,21 +15,45 @@ target_compile_definitions(test_frame_index PRIVATE GCWALK_INDEX_READOBJ="${GCWA
 target_link_libraries(test_frame_index PRIVATE gcwalk gcwalk_catch_main)
 catch_discover_tests(test_frame_index TEST_PREFIX "frame_index: ")
 
-# The same managed object in two executables: linked by GNU ld and by lld.
-foreach(linker gnu lld)
-  add_executable(registry_probe_${linker} registry_probe.cpp ${GCWALK_INDEX_OBJ})
-  target_link_libraries(registry_probe_${linker} PRIVATE gcwalk)
-  if(linker STREQUAL "lld")
-    target_link_options(registry_probe_${linker} PRIVATE -fuse-ld=lld)
+# The same managed object in executables linked in every way docs/INTEGRATION.md discusses:
+# GNU ld; lld (addresses stay unrelocated); lld -z notext; lld with the section made writable;
+# --gc-sections with and without the linker-script fragment that keeps the section.
+find_program(GCWALK_OBJCOPY_GNU NAMES objcopy llvm-objcopy-14 REQUIRED)
+set(GCWALK_INDEX_OBJ_RW ${CMAKE_CURRENT_BINARY_DIR}/ir/index_functions.writable.o)
+add_custom_command(OUTPUT ${GCWALK_INDEX_OBJ_RW}
+  COMMAND ${GCWALK_OBJCOPY_GNU} --set-section-flags .llvm_stackmaps=alloc,load,data
+          ${GCWALK_INDEX_OBJ} ${GCWALK_INDEX_OBJ_RW}
+  DEPENDS ${GCWALK_INDEX_OBJ} VERBATIM)
+set(keep_ld ${PROJECT_SOURCE_DIR}/src/gcwalk-keep-stackmaps.ld)
+set(probes
+  "gnu|${GCWALK_INDEX_OBJ}"
+  "lld|${GCWALK_INDEX_OBJ}|-fuse-ld=lld"
+  "lld_notext|${GCWALK_INDEX_OBJ}|-fuse-ld=lld|-Wl,-z,notext"
+  "lld_writable|${GCWALK_INDEX_OBJ_RW}|-fuse-ld=lld"
+  "gnu_gc|${GCWALK_INDEX_OBJ}|-Wl,--gc-sections"
+  "gnu_gc_keep|${GCWALK_INDEX_OBJ}|-Wl,--gc-sections|-Wl,-T,${keep_ld}"
+  "lld_gc_keep|${GCWALK_INDEX_OBJ_RW}|-fuse-ld=lld|-Wl,--gc-sections|-Wl,-T,${keep_ld}")
+set(probe_defs)
+foreach(p ${probes})
+  string(REPLACE "|" ";" p "${p}")
+  list(GET p 0 name)
+  list(GET p 1 obj)
+  list(LENGTH p n)
+  add_executable(registry_probe_${name} registry_probe.cpp ${obj})
+  target_link_libraries(registry_probe_${name} PRIVATE gcwalk)
+  if(n GREATER 2)
+    list(SUBLIST p 2 -1 opts)
+    target_link_options(registry_probe_${name} PRIVATE ${opts})
   endif()
+  string(TOUPPER ${name} NAME)
+  list(APPEND probe_defs GCWALK_TEST_PROBE_${NAME}="$<TARGET_FILE:registry_probe_${name}>")
+  list(APPEND probe_targets registry_probe_${name})
 endforeach()
 
 add_executable(test_image_registry test_image_registry.cpp)
-add_dependencies(test_image_registry gcwalk_test_dl registry_probe_gnu registry_probe_lld)
-target_compile_definitions(test_image_registry PRIVATE
+add_dependencies(test_image_registry gcwalk_test_dl ${probe_targets})
+target_compile_definitions(test_image_registry PRIVATE ${probe_defs}
   GCWALK_TEST_DL_SO="$<TARGET_FILE:gcwalk_test_dl>"
-  GCWALK_TEST_PROBE_GNU="$<TARGET_FILE:registry_probe_gnu>"
-  GCWALK_TEST_PROBE_LLD="$<TARGET_FILE:registry_probe_lld>"
   GCWALK_TEST_NOT_ELF="${CMAKE_CURRENT_SOURCE_DIR}/index_functions.ll")
 target_link_libraries(test_image_registry PRIVATE gcwalk gcwalk_catch_main ${CMAKE_DL_LIBS})
 catch_discover_tests(test_image_registry TEST_PREFIX "image_registry: ")

@@ -72,6 +72,20 @@ TEST_CASE("an lld-linked PIE whose stack maps stay unrelocated is reported, not 
     CHECK(out.find("call_sites=0\n") != std::string::npos);
 }
 
+TEST_CASE("the documented lld fixes and the --gc-sections fragment give a complete index",
+          "[image_registry]") {
+    for (const char* probe : {GCWALK_TEST_PROBE_LLD_NOTEXT, GCWALK_TEST_PROBE_LLD_WRITABLE,
+                              GCWALK_TEST_PROBE_GNU_GC_KEEP, GCWALK_TEST_PROBE_LLD_GC_KEEP}) {
+        INFO(probe);
+        std::string out = run(probe);
+        CHECK(out.find("diagnostic:") == std::string::npos);
+        CHECK(out.find("call_sites=5\n") != std::string::npos);
+    }
+    // Without the fragment, --gc-sections drops the section silently: nothing to index.
+    std::string out = run(GCWALK_TEST_PROBE_GNU_GC);
+    CHECK(out.find("call_sites=0\n") != std::string::npos);
+}
+
 TEST_CASE("find_loaded_stackmaps names the file it cannot use", "[image_registry]") {
     std::vector<gcwalk::FunctionRange> fns;
     auto missing = gcwalk::find_loaded_stackmaps("/nonexistent/file", 0, &fns);
