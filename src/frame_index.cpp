@@ -29,13 +29,13 @@ uint64_t slot_of(uint64_t ra, uint64_t nslots) noexcept {
 }
 
 bool rule_equal(const FrameRule& a, const FrameRule& b) noexcept {
-    return a.cfa_offset == b.cfa_offset && a.cfa_reg == b.cfa_reg &&
+    return a.cfa_offset == b.cfa_offset && a.cfa_reg == b.cfa_reg && a.flags == b.flags &&
            std::equal(std::begin(a.saved), std::end(a.saved), std::begin(b.saved));
 }
 
 struct RuleHash {
     size_t operator()(const FrameRule& r) const noexcept {
-        uint64_t h = static_cast<uint32_t>(r.cfa_offset) | (uint64_t{r.cfa_reg} << 32);
+        uint64_t h = static_cast<uint32_t>(r.cfa_offset) | (uint64_t{r.cfa_reg} << 32) | (uint64_t{r.flags} << 40);
         for (int16_t s : r.saved) h = h * 31 + static_cast<uint16_t>(s);
         return mix(h);
     }
@@ -88,6 +88,10 @@ struct Builder {
             if (loc.size != 8)
                 return Error{where + ": register root of " + std::to_string(loc.size) +
                              " bytes (only 8-byte pointers fit a register save slot)"};
+            // Only a callee-saved register survives the call; anything else is a compiler bug.
+            if (std::find(std::begin(kCalleeSaved), std::end(kCalleeSaved), loc.dwarf_reg) == std::end(kCalleeSaved))
+                return Error{where + ": register root in R#" + std::to_string(loc.dwarf_reg) +
+                             ", which is not callee-saved and cannot hold a value across the call"};
             out.push_back(RootLoc::make(RootLoc::kRegister, loc.dwarf_reg, 0));
             return {};
         case LocationKind::Indirect:
