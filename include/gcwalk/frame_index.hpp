@@ -81,12 +81,15 @@ struct RootPair {
 // Rules are deduplicated: call sites share them.
 // saved[i] is the offset from the CFA of the slot where callee-saved register
 // kCalleeSaved[i] (rbx, rbp, r12, r13, r14, r15) was saved, or 0 when this frame did not save it.
+// flags: kRuleFromCfi when the rule came from CFI (exact: the fast walker may step with it alone);
+// a rule derived from the stack size has no saved registers and is not used for stepping.
 struct FrameRule {
     int32_t cfa_offset;
     uint8_t cfa_reg;
-    uint8_t reserved;
+    uint8_t flags;
     int16_t saved[6];
 };
+inline constexpr uint8_t kRuleFromCfi = 1;
 inline constexpr uint8_t kCalleeSaved[6] = {3, 6, 12, 13, 14, 15};
 
 // One safepoint, as stored inline in the return-address hash table: 16 bytes.
