@@ -1,0 +1,368 @@
+// The reference moving runtime behind include/gcwalk/runtime.h: thread attachment, stopping the
+// world at safepoints, and collections that relocate every root of every attached thread's stack.
+//
+// Stop the world: the thread that hits a trigger enters gcwalk_safepoint_enter(collect_in_stub),
+// sets stop_requested and waits until every other attached thread has parked; each of those parks
+// at its next runtime call by entering the stub (park_in_stub) and publishing its context. The
+// collector walks every published stack, copies, and releases them all at once (epoch + 1).
+#include <gcwalk/image_registry.hpp>
+#include <gcwalk/roots.hpp>
+#include <gcwalk/runtime.h>
+#include <gcwalk/safepoint.hpp>
+
+#include "options.hpp"
+#include "semispace_heap.hpp"
+
+#include <link.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#define GCWALK_RT_API extern "C" __attribute__((visibility("default")))
+
+namespace gcwalk::rt {
+namespace {
+
+[[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::fputs("gcwalk-rt: ", stderr);
+    std::vfprintf(stderr, fmt, ap);
+    std::fputc('\n', stderr);
+    va_end(ap);
+    std::abort();
+}
+
+struct ThreadState {
+    bool attached = false;
+    SafepointContext* parked_context = nullptr; // set while parked for the current stop request
+    ~ThreadState();                             // a thread that ends attached is detached
+};
+
+struct Runtime {
+    Options options;
+    SemispaceHeap heap;
+    ImageRegistry* registry = nullptr; // never destroyed: threads may run past static destruction
+    WalkOptions walk;
+
+    std::mutex world;                 // guards everything below that is not atomic
+    std::condition_variable changed;  // parked count, epoch, attachment
+    std::atomic<bool> stop_requested{false};
+    uint64_t epoch = 0;               // collections finished
+    std::vector<ThreadState*> threads; // attached
+    size_t parked = 0;                // attached threads parked for the current stop request
+
+    std::atomic<uint64_t> stress_calls{0};
+    unsigned long long dl_adds = ~0ull, dl_subs = ~0ull; // dl_iterate_phdr counters at the last scan
+    std::set<std::string> reported;   // registry diagnostics already printed
+    bool root_skipped = false;        // GCWALK_TEST_SKIP_ROOT: done once
+    uint64_t move_ns = 0;             // time spent copying during the current walk
+
+    gcwalk_rt_stats stats{};
+};
+
+Runtime* g_rt = nullptr;
+thread_local ThreadState t_self;
+
+ThreadState::~ThreadState() {
+    if (attached && g_rt) gcwalk_rt_detach_thread();
+}
+
+// --- images --------------------------------------------------------------------------------
+
+int read_dl_counters(dl_phdr_info* info, size_t size, void* data) {
+    auto* out = static_cast<unsigned long long*>(data);
+    if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        out[0] = info->dlpi_adds;
+        out[1] = info->dlpi_subs;
+    }
+    return 1; // the counters are the same in every entry: one is enough
+}
+
+// Rescans the loaded images when the loader's add/remove counters moved (dlopen, dlclose).
+// Called at start and with the world stopped, so retired indexes can be freed at once.
+void refresh_images(Runtime& rt) {
+    unsigned long long counters[2] = {0, 0};
+    dl_iterate_phdr(read_dl_counters, counters);
+    if (counters[0] == rt.dl_adds && counters[1] == rt.dl_subs) return;
+    rt.dl_adds = counters[0];
+    rt.dl_subs = counters[1];
+    if (Status st = rt.registry->rescan(); !st) fatal("scanning the loaded images failed: %s", st.message().c_str());
+    rt.registry->reclaim();
+    for (const std::string& line : rt.registry->diagnostics())
+        if (rt.reported.insert(line).second) std::fprintf(stderr, "gcwalk-rt: %s\n", line.c_str());
+}
+
+// --- collection ----------------------------------------------------------------------------
+
+uint64_t now_ns() noexcept {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+void* move_object(void* old_base, void* user) {
+    auto* rt = static_cast<Runtime*>(user);
+    if (rt->options.skip_root && !rt->root_skipped) {
+        rt->root_skipped = true; // the test of the test suite: this slot keeps a poisoned address
+        return old_base;
+    }
+    // Copying is the collector's time, not the walk's: it is subtracted from walk_ns.
+    const uint64_t start = now_ns();
+    void* moved = rt->heap.evacuate(old_base);
+    rt->move_ns += now_ns() - start;
+    return moved;
+}
+
+// Records what a walk saw, to compare two walkers (GCWALK_VERIFY=1).
+struct RecordingVisitor final : RootVisitor {
+    std::vector<uint64_t> seen; // frame: 0, ra, sp; root: 1, slot; derived: 2, base slot, slot
+    void frame(uint64_t ra, uint64_t sp) override { seen.insert(seen.end(), {0, ra, sp}); }
+    void root(void** slot) override { seen.insert(seen.end(), {1, reinterpret_cast<uint64_t>(slot)}); }
+    void derived(void** base, void** slot) override {
+        seen.insert(seen.end(), {2, reinterpret_cast<uint64_t>(base), reinterpret_cast<uint64_t>(slot)});
+    }
+};
+
+void verify_walkers(Runtime& rt, const SafepointContext& ctx, size_t thread) {
+    RecordingVisitor a, b;
+    WalkError error;
+    WalkOptions unw = rt.walk, fast = rt.walk;
+    unw.walker = WalkerKind::Libunwind;
+    fast.walker = WalkerKind::Fast;
+    if (!visit_roots(ctx, rt.registry->index(), a, unw, nullptr, &error))
+        fatal("GCWALK_VERIFY: the libunwind walker failed on thread %zu at %#lx: %s", thread,
+              static_cast<unsigned long>(error.address), error.message);
+    if (!visit_roots(ctx, rt.registry->index(), b, fast, nullptr, &error))
+        fatal("GCWALK_VERIFY: the fast walker failed on thread %zu at %#lx: %s", thread,
+              static_cast<unsigned long>(error.address), error.message);
+    if (a.seen != b.seen) {
+        auto [ia, ib] = std::mismatch(a.seen.begin(), a.seen.end(), b.seen.begin(), b.seen.end());
+        fatal("GCWALK_VERIFY: the walkers disagree on thread %zu at entry %zu of the walk "
+              "(libunwind: %#lx, fast: %#lx; %zu vs %zu entries)",
+              thread, static_cast<size_t>(ia - a.seen.begin()),
+              static_cast<unsigned long>(ia == a.seen.end() ? 0 : *ia),
+              static_cast<unsigned long>(ib == b.seen.end() ? 0 : *ib), a.seen.size(), b.seen.size());
+    }
+}
+
+// With the world lock held and every other attached thread parked.
+void run_collection(Runtime& rt, SafepointContext* own_context) {
+    refresh_images(rt);
+    rt.heap.begin_collection();
+    for (size_t i = 0; i < rt.threads.size(); ++i) {
+        ThreadState* t = rt.threads[i];
+        const SafepointContext* ctx = t == &t_self ? own_context : t->parked_context;
+        if (rt.options.verify) verify_walkers(rt, *ctx, i);
+        WalkStats ws;
+        WalkError error;
+        rt.move_ns = 0;
+        const uint64_t start = now_ns();
+        const bool ok = relocate_roots(*ctx, rt.registry->index(), move_object, &rt, rt.walk, &ws, &error);
+        const uint64_t walk_ns = now_ns() - start - rt.move_ns;
+        if (!ok)
+            fatal("precise stack walk failed on thread %zu at return address %#lx: %s", i,
+                  static_cast<unsigned long>(error.address), error.message);
+        rt.stats.frames += ws.frames;
+        rt.stats.roots += ws.roots;
+        rt.stats.walk_ns += walk_ns;
+    }
+    rt.heap.finish_collection();
+    rt.stats.collections += 1;
+    rt.stats.copied_bytes = rt.heap.copied_bytes();
+}
+
+// Waits, parked with `ctx` published, until the current stop request ends.
+void park_locked(Runtime& rt, std::unique_lock<std::mutex>& lock, SafepointContext* ctx) {
+    t_self.parked_context = ctx;
+    ++rt.parked;
+    rt.changed.notify_all();
+    const uint64_t epoch = rt.epoch;
+    rt.changed.wait(lock, [&] { return rt.epoch != epoch; });
+    // The collector reset `parked` and our context when it released us.
+}
+
+void park_in_stub(SafepointContext* ctx, void*) {
+    Runtime& rt = *g_rt;
+    std::unique_lock lock(rt.world);
+    if (rt.stop_requested.load(std::memory_order_relaxed)) park_locked(rt, lock, ctx);
+}
+
+struct CollectRequest {
+    bool ran = false; // this thread ran the collection (not another one it waited for)
+};
+
+void collect_in_stub(SafepointContext* ctx, void* arg) {
+    Runtime& rt = *g_rt;
+    std::unique_lock lock(rt.world);
+    if (rt.stop_requested.load(std::memory_order_relaxed)) {
+        park_locked(rt, lock, ctx); // another thread collects: its collection serves us too
+        return;
+    }
+    rt.stop_requested.store(true, std::memory_order_release);
+    rt.changed.wait(lock, [&] { return rt.parked + 1 == rt.threads.size(); });
+    run_collection(rt, ctx);
+    for (ThreadState* t : rt.threads) t->parked_context = nullptr;
+    rt.parked = 0;
+    ++rt.epoch;
+    rt.stop_requested.store(false, std::memory_order_release);
+    rt.changed.notify_all();
+    static_cast<CollectRequest*>(arg)->ran = true;
+}
+
+// --- entry points --------------------------------------------------------------------------
+
+void attach(Runtime& rt) {
+    std::unique_lock lock(rt.world);
+    // A thread joins between collections only: its stack is not published yet.
+    rt.changed.wait(lock, [&] { return !rt.stop_requested.load(std::memory_order_relaxed); });
+    rt.threads.push_back(&t_self);
+    t_self.attached = true;
+}
+
+inline Runtime& enter() {
+    Runtime& rt = *g_rt;
+    if (!t_self.attached) attach(rt);
+    return rt;
+}
+
+inline void poll(Runtime& rt) {
+    if (rt.stop_requested.load(std::memory_order_acquire)) gcwalk_safepoint_enter(park_in_stub, nullptr);
+}
+
+bool collect_now() {
+    CollectRequest request;
+    gcwalk_safepoint_enter(collect_in_stub, &request);
+    return request.ran;
+}
+
+// True when this call is the N-th of GCWALK_STRESS=N.
+inline bool stress_hit(Runtime& rt) {
+    return rt.options.stress &&
+           (rt.stress_calls.fetch_add(1, std::memory_order_relaxed) + 1) % rt.options.stress == 0;
+}
+
+[[noreturn]] void out_of_memory(Runtime& rt, uint64_t ptr_fields, uint64_t data_bytes) {
+    std::fprintf(stderr,
+                 "gcwalk-rt: out of memory: an object of %llu reference fields and %llu data bytes does "
+                 "not fit; %llu bytes are live after a collection and each semispace holds %llu MiB "
+                 "(GCWALK_HEAP_MB)\n",
+                 static_cast<unsigned long long>(ptr_fields), static_cast<unsigned long long>(data_bytes),
+                 static_cast<unsigned long long>(rt.heap.used_bytes()),
+                 static_cast<unsigned long long>(rt.heap.semispace_bytes() >> 20));
+    std::fflush(stderr);
+    std::_Exit(3);
+}
+
+// --- start and exit ------------------------------------------------------------------------
+
+void print_stats() {
+    if (!g_rt || !g_rt->options.stats) return;
+    gcwalk_rt_stats s;
+    gcwalk_rt_get_stats(&s);
+    std::fprintf(stderr, "gcwalk-rt: collections=%llu frames=%llu roots=%llu walk_ns=%llu\n",
+                 static_cast<unsigned long long>(s.collections), static_cast<unsigned long long>(s.frames),
+                 static_cast<unsigned long long>(s.roots), static_cast<unsigned long long>(s.walk_ns));
+}
+
+__attribute__((constructor)) void start_runtime() {
+    auto* rt = new Runtime;
+    std::string message;
+    if (!parse_options([](const char* name) -> const char* { return std::getenv(name); }, &rt->options, &message)) {
+        std::fprintf(stderr, "%s\n", message.c_str());
+        std::fflush(stderr);
+        std::_Exit(2);
+    }
+    if (!rt->heap.init(rt->options.heap_mb << 20, &message)) {
+        std::fprintf(stderr, "%s\n", message.c_str());
+        std::fflush(stderr);
+        std::_Exit(2);
+    }
+    // The fast walker does not exist yet (WalkerKind::Fast walks with libunwind too).
+    if (rt->options.walker == WalkerKind::Fast)
+        std::fprintf(stderr, "gcwalk-rt: GCWALK_WALKER=fast: the fast walker does not exist yet; "
+                             "collections use the libunwind walker\n");
+    if (rt->options.verify)
+        std::fprintf(stderr, "gcwalk-rt: GCWALK_VERIFY=1: the fast walker does not exist yet; both walks "
+                             "use the libunwind walker\n");
+    rt->walk.walker = WalkerKind::Libunwind;
+    rt->walk.precise = true;
+    rt->registry = new ImageRegistry;
+    g_rt = rt;
+    refresh_images(*rt);
+    std::atexit(print_stats);
+}
+
+} // namespace
+} // namespace gcwalk::rt
+
+using gcwalk::rt::g_rt;
+
+GCWALK_RT_API void* gcwalk_rt_alloc(uint64_t num_ptr_fields, uint64_t num_data_bytes) {
+    using namespace gcwalk::rt;
+    Runtime& rt = enter();
+    const uint64_t size = SemispaceHeap::object_size(num_ptr_fields, num_data_bytes);
+    if (size == 0 || size > rt.heap.semispace_bytes()) out_of_memory(rt, num_ptr_fields, num_data_bytes);
+    if (stress_hit(rt)) collect_now();
+    else poll(rt);
+    for (;;) {
+        if (void* p = rt.heap.try_allocate(num_ptr_fields, num_data_bytes)) return p;
+        // Full: collect. If our own collection left no room, live data has outgrown the heap;
+        // if another thread's did, try again.
+        const bool ran = collect_now();
+        if (void* p = rt.heap.try_allocate(num_ptr_fields, num_data_bytes)) return p;
+        if (ran) out_of_memory(rt, num_ptr_fields, num_data_bytes);
+    }
+}
+
+GCWALK_RT_API void gcwalk_rt_safepoint(void) {
+    using namespace gcwalk::rt;
+    Runtime& rt = enter();
+    if (stress_hit(rt)) collect_now();
+    else poll(rt);
+}
+
+GCWALK_RT_API void gcwalk_rt_collect(void) {
+    using namespace gcwalk::rt;
+    enter();
+    collect_now();
+}
+
+GCWALK_RT_API void gcwalk_rt_attach_thread(void) {
+    using namespace gcwalk::rt;
+    Runtime& rt = enter();
+    poll(rt);
+}
+
+GCWALK_RT_API void gcwalk_rt_detach_thread(void) {
+    using namespace gcwalk::rt;
+    if (!g_rt || !t_self.attached) return;
+    Runtime& rt = *g_rt;
+    poll(rt); // a pending collection still sees this thread's frames
+    std::unique_lock lock(rt.world);
+    rt.threads.erase(std::find(rt.threads.begin(), rt.threads.end(), &t_self));
+    t_self.attached = false;
+    rt.changed.notify_all(); // a collector may be waiting for this thread
+}
+
+GCWALK_RT_API void gcwalk_rt_get_stats(gcwalk_rt_stats* out) {
+    using namespace gcwalk::rt;
+    if (!g_rt) {
+        *out = {};
+        return;
+    }
+    std::unique_lock lock(g_rt->world);
+    *out = g_rt->stats;
+}

@@ -1,0 +1,52 @@
+/* The C ABI of the reference moving runtime (libgcwalk-runtime.so): what managed code and its
+ * native host call. Managed IR declares the same functions (see docs/RUNTIME.md):
+ *
+ *   declare i8 addrspace(1)* @gcwalk_rt_alloc(i64, i64)
+ *   declare void @gcwalk_rt_safepoint()
+ *   declare void @gcwalk_rt_collect()
+ *   declare void @gcwalk_rt_attach_thread()
+ *   declare void @gcwalk_rt_detach_thread()
+ *
+ * Every one of them is a safepoint: a collection may run (and move every object) inside it.
+ * Native code must not keep object addresses across these calls: only managed frames are roots. */
+#ifndef GCWALK_RUNTIME_H
+#define GCWALK_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A new object: num_ptr_fields reference fields of 8 bytes (null), then num_data_bytes bytes of
+ * plain data (zero). Returns the address of the first field; the header lies before it. */
+void* gcwalk_rt_alloc(uint64_t num_ptr_fields, uint64_t num_data_bytes);
+
+/* A safepoint poll: parks the thread if another one collects; may collect under GCWALK_STRESS. */
+void gcwalk_rt_safepoint(void);
+
+/* A full moving collection, now. */
+void gcwalk_rt_collect(void);
+
+/* A thread attaches before it runs managed code (again: no effect) and detaches before it ends or
+ * blocks outside managed code; a detached thread's stack is not walked, so it must hold no object
+ * addresses in live managed frames while detached. A thread that calls the runtime unattached is
+ * attached then, and detached when it ends. */
+void gcwalk_rt_attach_thread(void);
+void gcwalk_rt_detach_thread(void);
+
+/* Totals over all collections so far (what GCWALK_STATS=1 prints at exit). */
+struct gcwalk_rt_stats {
+    uint64_t collections; /* collections run */
+    uint64_t frames;      /* frames walked that have a stack map record */
+    uint64_t roots;       /* distinct non-null root slots visited (base and derived) */
+    uint64_t walk_ns;     /* nanoseconds spent walking stacks and visiting roots */
+    uint64_t copied_bytes; /* bytes of objects copied, headers included */
+};
+void gcwalk_rt_get_stats(struct gcwalk_rt_stats* out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GCWALK_RUNTIME_H */
