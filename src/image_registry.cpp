@@ -1,6 +1,8 @@
 // Finds the stack maps of every loaded image and of JIT blobs, and publishes immutable indexes.
 #include <gcwalk/image_registry.hpp>
 
+#include "../unwind/eh_frame_table.hpp"
+
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -135,6 +137,8 @@ struct ImageRegistry::Image {
     // Executable segments (absolute), for telling relocated addresses from unrelocated ones.
     std::vector<std::pair<uint64_t, uint64_t>> text;
     std::string problem;      // why the image is not indexed (empty when it is)
+    // Exact frame rules per call site, from the image's .eh_frame (or handed over by a JIT).
+    std::vector<std::pair<uint64_t, FrameRule>> rules;
 };
 
 ImageRegistry::ImageRegistry() {
@@ -150,6 +154,8 @@ struct LoadedImage {
     std::string name;
     uint64_t base;
     std::vector<std::pair<uint64_t, uint64_t>> text;
+    uint64_t eh_hdr = 0, eh_hdr_size = 0; // PT_GNU_EH_FRAME (absolute), 0 when absent
+    uint64_t eh_lo = 0, eh_hi = 0;        // the PT_LOAD segment that holds it
 };
 
 int collect_image(struct dl_phdr_info* info, size_t, void* data) {
@@ -159,6 +165,18 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
         const auto& ph = info->dlpi_phdr[i];
         if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
             li.text.emplace_back(ph.p_vaddr + info->dlpi_addr, ph.p_vaddr + info->dlpi_addr + ph.p_memsz);
+        if (ph.p_type == PT_GNU_EH_FRAME) {
+            li.eh_hdr = ph.p_vaddr + info->dlpi_addr;
+            li.eh_hdr_size = ph.p_memsz;
+        }
+    }
+    for (int i = 0; i < info->dlpi_phnum && li.eh_hdr; ++i) {
+        const auto& ph = info->dlpi_phdr[i];
+        const uint64_t lo = ph.p_vaddr + info->dlpi_addr;
+        if (ph.p_type == PT_LOAD && (ph.p_flags & PF_R) && li.eh_hdr >= lo && li.eh_hdr - lo < ph.p_memsz) {
+            li.eh_lo = lo;
+            li.eh_hi = lo + ph.p_memsz;
+        }
     }
     out->push_back(std::move(li));
     return 0;
@@ -200,6 +218,46 @@ std::string check_addresses(const std::string& name, std::span<const uint8_t> se
     return {};
 }
 
+// The exact frame rule of every call site of an image's (checked) section, from its .eh_frame.
+// Call sites whose CFI cannot be used keep no rule (the index then derives one from the stack
+// size and the fast walker hands such frames to libunwind); the first reason is kept.
+std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li, std::span<const uint8_t> section,
+                                                          std::string* problem) {
+    std::vector<std::pair<uint64_t, FrameRule>> rules;
+    if (li.eh_hdr == 0 || li.eh_lo == 0) {
+        *problem = li.name + ": no PT_GNU_EH_FRAME segment: frames are stepped by libunwind";
+        return rules;
+    }
+    auto table = EhFrameTable::open(li.name, li.eh_hdr, li.eh_hdr_size, li.eh_lo, li.eh_hi);
+    if (!table) {
+        *problem = table.error().message;
+        return rules;
+    }
+    auto blobs = parse_stackmap_section(section, li.name);
+    if (!blobs) return rules;
+    size_t failed = 0, total = 0;
+    for (const auto& blob : *blobs) {
+        for (uint32_t f = 0; f < blob.num_functions(); ++f) {
+            const uint64_t fa = blob.function(f).address;
+            const uint64_t first = blob.first_record_of(f);
+            for (uint64_t r = 0; r < blob.function(f).record_count; ++r) {
+                const uint64_t ra = fa + blob.record(first + r).instruction_offset();
+                ++total;
+                auto rule = table->rule_at(ra);
+                if (rule) {
+                    rules.emplace_back(ra, *rule);
+                } else if (failed++ == 0) {
+                    *problem = rule.error().message;
+                }
+            }
+        }
+    }
+    if (failed)
+        *problem = li.name + ": " + std::to_string(failed) + " of " + std::to_string(total) +
+                   " call sites have no CFI frame rule (stepped by libunwind); first: " + *problem;
+    return rules;
+}
+
 } // namespace
 
 Status ImageRegistry::rescan() {
@@ -236,6 +294,12 @@ Status ImageRegistry::rescan() {
             if (!img->section.empty()) {
                 img->problem = check_addresses(path, img->section, li.base, img->text);
                 changed = true;
+                if (img->problem.empty()) {
+                    std::string note;
+                    li.name = path;
+                    img->rules = compute_rules(li, img->section, &note);
+                    if (!note.empty()) diagnostics_.push_back(note);
+                }
             }
         }
         if (!img->problem.empty()) diagnostics_.push_back(img->problem);
@@ -252,7 +316,8 @@ Status ImageRegistry::rescan() {
 }
 
 Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std::span<const uint8_t> bytes,
-                                                          std::vector<FunctionRange> functions) {
+                                                          std::vector<FunctionRange> functions,
+                                                          std::vector<std::pair<uint64_t, FrameRule>> rules) {
     std::lock_guard lock(mutex_);
     auto img = std::make_unique<Image>();
     img->name = std::move(name);
@@ -262,6 +327,8 @@ Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std:
     img->owned.assign(bytes.begin(), bytes.end());
     img->section = img->owned;
     img->functions = std::move(functions);
+    img->rules = std::move(rules);
+    for (auto& r : img->rules) r.second.flags |= kRuleFromCfi;
     {
         // Refuse a blob that cannot be indexed on its own before it touches the published index.
         std::vector<ImageStackMaps> alone;
@@ -335,6 +402,7 @@ ImageStackMaps to_input(const ImageRegistry::Image& img) {
     m.load_bias = 0; // read from memory (or handed over by a JIT): addresses are already final
     m.section = img.section;
     m.functions = img.functions;
+    m.rules = img.rules;
     return m;
 }
 

@@ -41,10 +41,14 @@ public:
     Status rescan();
 
     // Stack maps of JIT-emitted code at final addresses. `bytes` is copied. `functions` gives the
-    // functions' sizes (may be empty: then each range ends at its last call site).
+    // functions' sizes (may be empty: then each range ends at its last call site). `rules` gives
+    // the exact frame rule per absolute return address (what the code's CFI says at that call);
+    // the fast walker steps those frames with them, and hands call sites without one to libunwind
+    // (which needs the JIT's CFI registered, e.g. with __register_frame / _U_dyn_register).
     using JitHandle = uint64_t;
     Expected<JitHandle> add_jit(std::string name, std::span<const uint8_t> bytes,
-                                std::vector<FunctionRange> functions = {});
+                                std::vector<FunctionRange> functions = {},
+                                std::vector<std::pair<uint64_t, FrameRule>> rules = {});
     Status remove_jit(JitHandle handle);
 
     // The current index. Lock-free; the reference stays valid until reclaim() runs after a

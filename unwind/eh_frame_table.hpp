@@ -1,0 +1,50 @@
+// Exact frame rules from an image's .eh_frame, found through its .eh_frame_hdr search table in
+// memory: for a return address, how to reach the caller's SP and where each callee-saved register
+// was saved (load time only; the fast walker then steps with the rules alone).
+//
+//   auto table = gcwalk::EhFrameTable::open(name, hdr_addr, hdr_size, seg_lo, seg_hi);
+//   if (table) if (auto rule = table->rule_at(return_address)) use(*rule);
+//
+// Our own evaluator, not LLVM's DWARFDebugFrame: the core links no LLVM, the bytes are read in
+// place from the loaded image (no file, no copy), and only the CFA and six registers matter.
+#pragma once
+
+#include <gcwalk/expected.hpp>
+#include <gcwalk/frame_index.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace gcwalk {
+
+class EhFrameTable {
+public:
+    // `hdr_address`/`hdr_size`: the PT_GNU_EH_FRAME segment in memory. Every read, of the header,
+    // its table, CIEs and FDEs, stays inside [readable_lo, readable_hi) (the PT_LOAD segment that
+    // holds them), so corrupt CFI cannot make the evaluator read outside the image.
+    static Expected<EhFrameTable> open(std::string name, uint64_t hdr_address, uint64_t hdr_size,
+                                       uint64_t readable_lo, uint64_t readable_hi);
+
+    // The frame of a function stopped at a call whose return address is `ra`: the CFI row in force
+    // at ra - 1 (the call instruction). The rule has kRuleFromCfi set. An error names the image,
+    // the FDE offset and the reason (no FDE, a DWARF expression, an unsupported CFA register, ...).
+    Expected<FrameRule> rule_at(uint64_t ra) const;
+
+    // The address range [start, end) of the FDE covering `pc`; false when none does.
+    bool fde_range(uint64_t pc, uint64_t* start, uint64_t* end) const noexcept;
+
+    const std::string& name() const noexcept { return name_; }
+    uint64_t num_fdes() const noexcept { return count_; }
+
+private:
+    // The FDE for `pc` (binary search over the sorted table), or 0.
+    uint64_t find_fde(uint64_t pc) const noexcept;
+
+    std::string name_;
+    uint64_t hdr_ = 0;
+    uint64_t lo_ = 0, hi_ = 0;
+    uint64_t table_ = 0; // first (initial location, FDE address) pair: two sdata4, hdr-relative
+    uint64_t count_ = 0;
+};
+
+} // namespace gcwalk
