@@ -1,0 +1,190 @@
+// Root resolution, visiting and relocation: turns each frame's RootPairs into slots and moves
+// the objects they hold, reading every old value of a frame before any slot is written.
+#include <gcwalk/roots.hpp>
+
+#include <cinttypes>
+#include <cstring>
+
+namespace gcwalk {
+
+void** resolve_root(const Walker& walker, RootLoc loc) noexcept {
+    switch (loc.kind()) {
+    case RootLoc::kRegister:
+        return reinterpret_cast<void**>(walker.register_slot(loc.dwarf_reg()));
+    case RootLoc::kMemory: {
+        uint64_t base = 0;
+        if (!walker.register_value(loc.dwarf_reg(), &base)) return nullptr;
+        return reinterpret_cast<void**>(base + static_cast<int64_t>(loc.offset()));
+    }
+    default:
+        return nullptr;
+    }
+}
+
+namespace {
+
+// One (base, derived) pair of the current frame, resolved, with the values read before any write.
+struct Pair {
+    void** base;
+    void** derived;       // == base for a plain root
+    uintptr_t old_base;
+    uintptr_t old_derived;
+    uintptr_t new_base;
+    bool base_first;      // the first pair of the frame with this base slot
+    bool derived_write;   // a distinct derived slot that is nobody's base slot
+};
+
+// The scratch a frame is resolved into: one per walk, on the walking thread's stack (24 KiB
+// at kMaxRootPairsPerFrame = 512).
+struct Frame {
+    Pair pairs[kMaxRootPairsPerFrame];
+    uint32_t count = 0;
+};
+
+// Says why a RootLoc of the current frame has no slot, through the walker (precise: ends the walk).
+void report_unresolved(Walker& w, RootLoc loc) {
+    const uint64_t ra = w.frame().return_address;
+    if (loc.kind() == RootLoc::kRegister && w.register_in_context(loc.dwarf_reg()))
+        w.report(ra,
+                 "register root r%u of the frame at return address 0x%" PRIx64
+                 " is saved only in the captured context copy (was the context captured by "
+                 "gcwalk_safepoint_enter?)",
+                 loc.dwarf_reg(), ra);
+    else if (loc.kind() == RootLoc::kRegister)
+        w.report(ra, "register root r%u of the frame at return address 0x%" PRIx64 " has no save slot",
+                 loc.dwarf_reg(), ra);
+    else
+        w.report(ra,
+                 "root at [r%u %+d] of the frame at return address 0x%" PRIx64
+                 ": the value of r%u is unknown at a call",
+                 loc.dwarf_reg(), loc.offset(), ra, loc.dwarf_reg());
+}
+
+// Resolves the walker's current frame into `f`. On entry the walker stands on a managed frame;
+// on return every pair of `f` has its slots and old values, or the walker reported a problem
+// (false in precise mode; in best-effort mode the pair is left out).
+bool resolve_frame(Walker& w, Frame& f) noexcept {
+    const auto roots = w.index().roots(*w.frame().site);
+    f.count = 0;
+    if (roots.size() > kMaxRootPairsPerFrame) {
+        w.report(w.frame().return_address,
+                 "frame at return address 0x%" PRIx64 " has %zu root pairs, more than the limit of %u",
+                 w.frame().return_address, roots.size(), kMaxRootPairsPerFrame);
+        return !w.failed();
+    }
+    for (const RootPair& rp : roots) {
+        if (rp.base.kind() == RootLoc::kNone) continue; // a null base constant: nothing to move
+        void** base = resolve_root(w, rp.base);
+        if (!base) {
+            report_unresolved(w, rp.base);
+            if (w.failed()) return false;
+            continue;
+        }
+        void** derived = base;
+        if (rp.derived.bits != rp.base.bits && rp.derived.kind() != RootLoc::kNone) {
+            derived = resolve_root(w, rp.derived);
+            if (!derived) {
+                report_unresolved(w, rp.derived);
+                if (w.failed()) return false;
+                continue;
+            }
+        }
+        Pair& p = f.pairs[f.count++];
+        p.base = base;
+        p.derived = derived;
+        std::memcpy(&p.old_base, base, sizeof p.old_base);
+        std::memcpy(&p.old_derived, derived, sizeof p.old_derived);
+        p.new_base = p.old_base;
+    }
+    // Each slot is acted on once: bases by their first pair; a derived slot only if it is nobody's
+    // base (a base is rewritten as a base) and by its first pair.
+    for (uint32_t i = 0; i < f.count; ++i) {
+        Pair& p = f.pairs[i];
+        p.base_first = true;
+        p.derived_write = p.derived != p.base;
+        for (uint32_t j = 0; j < f.count && (p.base_first || p.derived_write); ++j) {
+            const Pair& q = f.pairs[j];
+            if (j < i && q.base == p.base) p.base_first = false;
+            if (q.base == p.derived || (j < i && q.derived == p.derived)) p.derived_write = false;
+        }
+    }
+    return true;
+}
+
+// Distinct non-null slots of a resolved frame.
+uint64_t count_roots(const Frame& f) noexcept {
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < f.count; ++i) {
+        const Pair& p = f.pairs[i];
+        n += (p.base_first && p.old_base != 0) + (p.derived_write && p.old_derived != 0);
+    }
+    return n;
+}
+
+void finish(const Walker& w, WalkStats* stats, WalkError* error, uint64_t frames, uint64_t roots) noexcept {
+    if (stats) {
+        stats->frames = frames;
+        stats->roots = roots;
+        stats->skipped = w.skipped();
+    }
+    if (error) {
+        if (w.failed() || w.skipped())
+            *error = w.error();
+        else
+            *error = WalkError{};
+    }
+}
+
+} // namespace
+
+bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn move, void* user,
+                    const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
+    Frame f;
+    uint64_t frames = 0, roots = 0;
+    Walker w(ctx, index, options);
+    for (; w.valid(); w.next()) {
+        if (!resolve_frame(w, f)) break;
+        ++frames;
+        roots += count_roots(f);
+        // Move each distinct non-null base once, then give every pair its new base.
+        for (uint32_t i = 0; i < f.count; ++i) {
+            Pair& p = f.pairs[i];
+            if (!p.base_first || p.old_base == 0) continue;
+            p.new_base = reinterpret_cast<uintptr_t>(move(reinterpret_cast<void*>(p.old_base), user));
+            for (uint32_t j = i; j < f.count; ++j)
+                if (f.pairs[j].base == p.base) f.pairs[j].new_base = p.new_base;
+            std::memcpy(p.base, &p.new_base, sizeof p.new_base);
+        }
+        // Derived slots keep their offset from the base (any offset: interior, one past the end).
+        for (uint32_t i = 0; i < f.count; ++i) {
+            const Pair& p = f.pairs[i];
+            if (!p.derived_write || p.old_base == 0) continue;
+            const uintptr_t v = p.new_base + (p.old_derived - p.old_base);
+            std::memcpy(p.derived, &v, sizeof v);
+        }
+    }
+    finish(w, stats, error, frames, roots);
+    return !w.failed();
+}
+
+bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisitor& visitor,
+                 const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
+    Frame f;
+    uint64_t frames = 0, roots = 0;
+    Walker w(ctx, index, options);
+    for (; w.valid(); w.next()) {
+        if (!resolve_frame(w, f)) break;
+        ++frames;
+        roots += count_roots(f);
+        visitor.frame(w.frame().return_address, w.frame().sp);
+        for (uint32_t i = 0; i < f.count; ++i)
+            if (f.pairs[i].base_first && f.pairs[i].old_base != 0) visitor.root(f.pairs[i].base);
+        for (uint32_t i = 0; i < f.count; ++i)
+            if (f.pairs[i].derived_write && f.pairs[i].old_derived != 0)
+                visitor.derived(f.pairs[i].base, f.pairs[i].derived);
+    }
+    finish(w, stats, error, frames, roots);
+    return !w.failed();
+}
+
+} // namespace gcwalk
