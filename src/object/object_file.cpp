@@ -1,0 +1,360 @@
+// read_stackmaps_from_file: finds `.llvm_stackmaps` in an ELF file with LLVM Object, decompresses
+// it when SHF_COMPRESSED, and collects the relocations that apply to it and the function ranges.
+#include <gcwalk/object_file.hpp>
+
+#include <llvm/ADT/SmallString.h>
+#include <llvm/ADT/Triple.h>
+#include <llvm/BinaryFormat/ELF.h>
+#include <llvm/DebugInfo/DWARF/DWARFDataExtractor.h>
+#include <llvm/DebugInfo/DWARF/DWARFDebugFrame.h>
+#include <llvm/Object/Decompressor.h>
+#include <llvm/Object/ELFObjectFile.h>
+#include <llvm/Object/ObjectFile.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/MemoryBuffer.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+namespace gcwalk {
+namespace {
+
+using ELFT = llvm::object::ELF64LE;
+using ELFFile = llvm::object::ELFFile<ELFT>;
+using Shdr = ELFT::Shdr;
+
+constexpr const char* kSectionName = ".llvm_stackmaps";
+// A compressed header may claim any size; refuse to allocate more than this (stack maps of the
+// largest programs are a few MB).
+constexpr uint64_t kMaxDecompressedSize = uint64_t{1} << 30;
+
+Error make_error(const std::string& path, const std::string& what) {
+    return Error{path + ": " + what};
+}
+
+Error take_error(const std::string& path, const std::string& context, llvm::Error err) {
+    std::string msg = llvm::toString(std::move(err));
+    return make_error(path, context.empty() ? msg : context + ": " + msg);
+}
+
+ObjectKind kind_of(const ELFFile& elf) {
+    switch (elf.getHeader().e_type) {
+    case llvm::ELF::ET_REL:
+        return ObjectKind::Relocatable;
+    case llvm::ELF::ET_EXEC:
+        return ObjectKind::Executable;
+    case llvm::ELF::ET_DYN: {
+        // A PIE is ET_DYN too; GNU ld and lld mark it with DF_1_PIE.
+        auto dyn = elf.dynamicEntries();
+        if (!dyn) {
+            llvm::consumeError(dyn.takeError());
+            return ObjectKind::SharedObject;
+        }
+        for (const auto& d : *dyn)
+            if (d.getTag() == llvm::ELF::DT_FLAGS_1 && (d.getVal() & llvm::ELF::DF_1_PIE))
+                return ObjectKind::Executable;
+        return ObjectKind::SharedObject;
+    }
+    default:
+        return ObjectKind::Other;
+    }
+}
+
+// The section's contents, decompressed when SHF_COMPRESSED.
+Expected<std::vector<uint8_t>> section_bytes(const std::string& path, const ELFFile& elf,
+                                             const Shdr& sec, bool* compressed) {
+    auto contents = elf.getSectionContents(sec);
+    if (!contents)
+        return take_error(path, std::string("section ") + kSectionName, contents.takeError());
+    *compressed = (sec.sh_flags & llvm::ELF::SHF_COMPRESSED) != 0;
+    if (!*compressed)
+        return std::vector<uint8_t>(contents->begin(), contents->end());
+
+    // Elf64_Chdr: ch_type (4), ch_reserved (4), ch_size (8), ch_addralign (8).
+    if (contents->size() < sizeof(llvm::ELF::Elf64_Chdr))
+        return make_error(path, std::string("section ") + kSectionName +
+                                    ": compressed section shorter than its header");
+    llvm::ELF::Elf64_Chdr chdr;
+    std::memcpy(&chdr, contents->data(), sizeof chdr);
+    if (chdr.ch_size > kMaxDecompressedSize)
+        return make_error(path, std::string("section ") + kSectionName + ": decompressed size " +
+                                    std::to_string(chdr.ch_size) + " is too large");
+    llvm::StringRef data(reinterpret_cast<const char*>(contents->data()), contents->size());
+    auto dec = llvm::object::Decompressor::create(kSectionName, data, true, true);
+    if (!dec)
+        return take_error(path, std::string("section ") + kSectionName, dec.takeError());
+    llvm::SmallString<0> out;
+    if (auto err = dec->resizeAndDecompress(out))
+        return take_error(path, std::string("section ") + kSectionName + ": decompressing",
+                          std::move(err));
+    return std::vector<uint8_t>(out.begin(), out.end());
+}
+
+// The name of a relocation's symbol: the symbol's own, or its section's for STT_SECTION.
+std::string symbol_name(const ELFFile& elf, const Shdr& symtab, const ELFT::Sym& sym) {
+    if (sym.getType() == llvm::ELF::STT_SECTION) {
+        auto sec = elf.getSection(sym.st_shndx);
+        if (!sec) {
+            llvm::consumeError(sec.takeError());
+            return {};
+        }
+        auto name = elf.getSectionName(**sec);
+        if (!name) {
+            llvm::consumeError(name.takeError());
+            return {};
+        }
+        return name->str();
+    }
+    auto strtab = elf.getStringTableForSymtab(symtab);
+    if (!strtab) {
+        llvm::consumeError(strtab.takeError());
+        return {};
+    }
+    auto name = sym.getName(*strtab);
+    if (!name) {
+        llvm::consumeError(name.takeError());
+        return {};
+    }
+    return name->str();
+}
+
+// Relocations that patch the section: in a .o its SHT_RELA/SHT_REL (sh_info = the section); in a
+// linked file the dynamic relocations whose address lies inside the section.
+Status collect_relocations(const std::string& path, const ELFFile& elf,
+                           llvm::ArrayRef<Shdr> sections, const Shdr& target, bool relocatable,
+                           std::vector<SectionRelocation>& out) {
+    const size_t target_index = static_cast<size_t>(&target - sections.data());
+    const uint64_t begin = relocatable ? 0 : target.sh_addr;
+    const uint64_t size = target.sh_size;
+    for (const Shdr& sec : sections) {
+        if (sec.sh_type != llvm::ELF::SHT_RELA && sec.sh_type != llvm::ELF::SHT_REL)
+            continue;
+        if (relocatable && sec.sh_info != target_index)
+            continue;
+        if (!relocatable && (sec.sh_flags & llvm::ELF::SHF_ALLOC) == 0)
+            continue;
+        const Shdr* symtab = nullptr;
+        if (sec.sh_link != 0) {
+            auto s = elf.getSection(sec.sh_link);
+            if (!s)
+                return take_error(path, "relocation section symbol table", s.takeError());
+            symtab = *s;
+        }
+        auto add = [&](const ELFT::Rel& r, int64_t addend) -> Status {
+            const uint64_t off = r.r_offset - begin;
+            if (r.r_offset < begin || off >= size)
+                return Status::ok();
+            SectionRelocation rel{off, r.getType(false), {}, {}, 0, addend};
+            llvm::SmallString<32> type_name;
+            elf.getRelocationTypeName(rel.type, type_name);
+            rel.type_name = type_name.str().str();
+            if (symtab && r.getSymbol(false) != 0) {
+                auto sym = elf.getRelocationSymbol(r, symtab);
+                if (!sym)
+                    return take_error(path, "relocation at section offset " + std::to_string(off),
+                                      sym.takeError());
+                if (*sym) {
+                    rel.symbol = symbol_name(elf, *symtab, **sym);
+                    rel.symbol_value = (*sym)->st_value;
+                }
+            }
+            out.push_back(std::move(rel));
+            return Status::ok();
+        };
+        if (sec.sh_type == llvm::ELF::SHT_RELA) {
+            auto relas = elf.relas(sec);
+            if (!relas)
+                return take_error(path, "relocations", relas.takeError());
+            for (const auto& r : *relas)
+                if (auto st = add(r, r.r_addend); !st)
+                    return st;
+        } else {
+            auto rels = elf.rels(sec);
+            if (!rels)
+                return take_error(path, "relocations", rels.takeError());
+            for (const auto& r : *rels)
+                if (auto st = add(r, 0); !st)
+                    return st;
+        }
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    return Status::ok();
+}
+
+// Sized STT_FUNC symbols from .symtab, or .dynsym when the file is stripped.
+void collect_symbols(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
+                     std::vector<NamedFunctionRange>& out) {
+    for (unsigned type : {llvm::ELF::SHT_SYMTAB, llvm::ELF::SHT_DYNSYM}) {
+        for (const Shdr& sec : sections) {
+            if (sec.sh_type != type)
+                continue;
+            auto syms = elf.symbols(&sec);
+            if (!syms) {
+                llvm::consumeError(syms.takeError());
+                continue;
+            }
+            for (const auto& sym : *syms) {
+                if (sym.getType() != llvm::ELF::STT_FUNC || sym.st_size == 0 ||
+                    sym.st_shndx == llvm::ELF::SHN_UNDEF)
+                    continue;
+                out.push_back({sym.st_value, sym.st_size, symbol_name(elf, sec, sym)});
+            }
+        }
+        if (!out.empty())
+            break;
+    }
+}
+
+// FDE ranges from `.eh_frame` of a linked file that no sized symbol starts at. (In a .o the FDE
+// addresses are unapplied relocations, so they are not read there.) Parse errors only mean fewer
+// ranges: the symbol table is the main source.
+void collect_fdes(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
+                  std::vector<NamedFunctionRange>& out) {
+    for (const Shdr& sec : sections) {
+        auto name = elf.getSectionName(sec);
+        if (!name) {
+            llvm::consumeError(name.takeError());
+            continue;
+        }
+        if (*name != ".eh_frame" || sec.sh_type == llvm::ELF::SHT_NOBITS)
+            continue;
+        auto contents = elf.getSectionContents(sec);
+        if (!contents) {
+            llvm::consumeError(contents.takeError());
+            return;
+        }
+        llvm::DWARFDataExtractor data(*contents, true, 8);
+        llvm::DWARFDebugFrame frames(llvm::Triple::x86_64, true, sec.sh_addr);
+        if (auto err = frames.parse(data)) {
+            llvm::consumeError(std::move(err));
+            return;
+        }
+        std::vector<NamedFunctionRange> fdes;
+        for (const llvm::dwarf::FrameEntry& e : frames.entries())
+            if (const auto* fde = llvm::dyn_cast<llvm::dwarf::FDE>(&e))
+                if (fde->getAddressRange() != 0)
+                    fdes.push_back({fde->getInitialLocation(), fde->getAddressRange(), {}});
+        for (auto& f : fdes) {
+            bool covered = std::any_of(out.begin(), out.end(), [&](const NamedFunctionRange& s) {
+                return f.address >= s.address && f.address < s.address + s.size;
+            });
+            if (!covered)
+                out.push_back(std::move(f));
+        }
+        return;
+    }
+}
+
+} // namespace
+
+const char* to_string(ObjectKind kind) noexcept {
+    switch (kind) {
+    case ObjectKind::Relocatable: return "relocatable";
+    case ObjectKind::Executable: return "executable";
+    case ObjectKind::SharedObject: return "shared-object";
+    case ObjectKind::Other: break;
+    }
+    return "other";
+}
+
+std::vector<uint8_t> ObjectStackMaps::resolved_bytes() const {
+    std::vector<uint8_t> out = bytes;
+    if (was_compressed)
+        return out; // relocations against a compressed section are not something linkers emit
+    for (const SectionRelocation& r : relocations) {
+        uint64_t value;
+        if (r.type == llvm::ELF::R_X86_64_64)
+            value = r.symbol_value + static_cast<uint64_t>(r.addend);
+        else if (r.type == llvm::ELF::R_X86_64_RELATIVE)
+            value = static_cast<uint64_t>(r.addend); // load bias 0: link-time address
+        else
+            continue;
+        if (r.offset > out.size() || out.size() - r.offset < 8)
+            continue;
+        std::memcpy(out.data() + r.offset, &value, 8);
+    }
+    return out;
+}
+
+ImageStackMaps ObjectStackMaps::to_image(int64_t load_bias) const {
+    ImageStackMaps image;
+    image.name = path;
+    image.load_bias = load_bias;
+    auto owned = std::make_shared<std::vector<uint8_t>>(resolved_bytes());
+    image.section = std::span<const uint8_t>(owned->data(), owned->size());
+    image.owner = owned;
+    image.functions.reserve(functions.size());
+    for (const NamedFunctionRange& f : functions)
+        image.functions.push_back({f.address + static_cast<uint64_t>(load_bias), f.size});
+    return image;
+}
+
+Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
+    auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false);
+    if (!buffer)
+        return make_error(path, "cannot read: " + buffer.getError().message());
+    auto binary = llvm::object::ObjectFile::createObjectFile((*buffer)->getMemBufferRef());
+    if (!binary)
+        return take_error(path, "not an object file", binary.takeError());
+    const auto* elf_obj = llvm::dyn_cast<llvm::object::ELF64LEObjectFile>(binary->get());
+    if (!elf_obj)
+        return make_error(path, "not a 64-bit little-endian ELF file");
+    const ELFFile& elf = elf_obj->getELFFile();
+
+    ObjectStackMaps result;
+    result.path = path;
+    result.kind = kind_of(elf);
+    result.relocatable = result.kind == ObjectKind::Relocatable;
+
+    auto sections = elf.sections();
+    if (!sections)
+        return take_error(path, "section headers", sections.takeError());
+
+    const Shdr* stackmaps = nullptr;
+    for (const Shdr& sec : *sections) {
+        auto name = elf.getSectionName(sec);
+        if (!name)
+            return take_error(path, "section names", name.takeError());
+        if (*name == kSectionName) {
+            stackmaps = &sec;
+            break;
+        }
+    }
+
+    collect_symbols(elf, *sections, result.functions);
+    if (!result.relocatable)
+        collect_fdes(elf, *sections, result.functions);
+    std::sort(result.functions.begin(), result.functions.end(),
+              [](const auto& a, const auto& b) {
+                  return a.address != b.address ? a.address < b.address : a.name < b.name;
+              });
+    // Aliases (several names for one range) keep the first name.
+    result.functions.erase(std::unique(result.functions.begin(), result.functions.end(),
+                                       [](const auto& a, const auto& b) {
+                                           return a.address == b.address && a.size == b.size;
+                                       }),
+                           result.functions.end());
+
+    if (!stackmaps)
+        return result;
+    if (stackmaps->sh_type == llvm::ELF::SHT_NOBITS)
+        return make_error(path, std::string("section ") + kSectionName + " has no contents (SHT_NOBITS)");
+    result.has_section = true;
+    result.section_file_offset = stackmaps->sh_offset;
+    result.section_address = stackmaps->sh_addr;
+    result.section_size_in_file = stackmaps->sh_size;
+    auto bytes = section_bytes(path, elf, *stackmaps, &result.was_compressed);
+    if (!bytes)
+        return std::move(bytes).error();
+    result.bytes = std::move(*bytes);
+    if (auto st = collect_relocations(path, elf, *sections, *stackmaps, result.relocatable,
+                                      result.relocations);
+        !st)
+        return Error{st.message()};
+    return result;
+}
+
+} // namespace gcwalk

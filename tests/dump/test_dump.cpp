@@ -1,0 +1,297 @@
+// Tests of gcwalk-dump: every blob of every fixture file prints exactly as llvm-readobj-14 prints
+// an object holding only that blob; malformed sections fail with one exact line; the JSON is
+// valid and renders back to the text view; the other views agree with the raw one.
+#include <gcwalk/object_file.hpp>
+
+#include <gcwalk_fixtures.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+namespace fx = gcwalk::fixtures;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string tmp_path(const std::string& name) {
+    fs::create_directories(GCWALK_TEST_TMP);
+    return std::string(GCWALK_TEST_TMP) + "/" + name;
+}
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// Runs a shell command; stdout and stderr captured separately.
+Run run(const std::string& cmd) {
+    static int counter = 0;
+    const std::string err_file = tmp_path("stderr." + std::to_string(++counter));
+    Run r;
+    FILE* p = popen((cmd + " 2>" + quote(err_file)).c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    const int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.err = slurp(err_file);
+    return r;
+}
+
+Run dump(const std::string& args) { return run(std::string(GCWALK_DUMP_EXE) + " " + args); }
+
+// llvm-readobj's output after its six per-file lines (empty, File, Format, Arch, AddressSize,
+// LoadName): the stack map text alone.
+std::string readobj_stackmap_text(const std::string& readobj_output) {
+    size_t pos = 0;
+    for (int i = 0; i < 6; ++i) {
+        pos = readobj_output.find('\n', pos);
+        REQUIRE(pos != std::string::npos);
+        ++pos;
+    }
+    return readobj_output.substr(pos);
+}
+
+struct BlobText {
+    uint64_t offset = 0, size = 0;
+    std::string text; // the lines after the "Blob #k" line
+};
+
+// Splits gcwalk-dump's llvm-format raw view of one file into its blobs.
+std::vector<BlobText> split_blobs(const std::string& out) {
+    std::vector<BlobText> blobs;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+        unsigned long long index, offset, size;
+        if (std::sscanf(line.c_str(), "Blob #%llu: section offset: %llx, size: %llu", &index, &offset, &size) == 3) {
+            CHECK(index == blobs.size());
+            blobs.push_back({offset, size, {}});
+        } else if (!blobs.empty()) {
+            blobs.back().text += line + "\n";
+        }
+    }
+    return blobs;
+}
+
+// The text llvm-readobj-14 prints for an object whose .llvm_stackmaps holds exactly `bytes`:
+// a copy of a fixture .o with the section replaced (llvm-objcopy --update-section).
+std::string readobj_of_blob(const std::vector<uint8_t>& bytes, const std::string& tag) {
+    const std::string bin = tmp_path(tag + ".bin"), obj = tmp_path(tag + ".o");
+    std::ofstream(bin, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                               static_cast<std::streamsize>(bytes.size()));
+    Run cp = run(std::string(fx::kLlvmObjcopy) + " --remove-section=.rela.llvm_stackmaps --update-section=.llvm_stackmaps=" +
+                 quote(bin) + " " + quote(fx::kStackmapOperands) + " " + quote(obj));
+    REQUIRE(cp.status == 0);
+    Run ro = run(std::string(fx::kLlvmReadobj) + " --stackmap " + quote(obj));
+    REQUIRE(ro.status == 0);
+    CHECK(ro.err.empty());
+    return readobj_stackmap_text(ro.out);
+}
+
+// Writes a copy of `path` whose .llvm_stackmaps holds `bytes`.
+std::string with_section(const std::string& path, const std::vector<uint8_t>& bytes, const std::string& tag) {
+    const std::string bin = tmp_path(tag + ".bin"), out = tmp_path(tag);
+    std::ofstream(bin, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                               static_cast<std::streamsize>(bytes.size()));
+    Run cp = run(std::string(fx::kLlvmObjcopy) + " --remove-section=.rela.llvm_stackmaps --update-section=.llvm_stackmaps=" +
+                 quote(bin) + " " + quote(path) + " " + quote(out));
+    REQUIRE(cp.status == 0);
+    return out;
+}
+
+std::vector<uint8_t> section_of(const std::string& path) {
+    auto f = gcwalk::read_stackmaps_from_file(path);
+    REQUIRE(f.has_value());
+    return f->bytes;
+}
+
+} // namespace
+
+TEST_CASE("llvm format: every blob equals llvm-readobj-14 --stackmap of that blob alone") {
+    for (const fx::File& file : fx::kFiles) {
+        INFO(file.path);
+        Run r = dump(std::string("--format=llvm ") + quote(file.path));
+        REQUIRE(r.status == 0);
+        CHECK(r.err.empty());
+        CHECK(r.out.rfind(std::string("\nFile: ") + file.path + "\nSection: .llvm_stackmaps, ", 0) == 0);
+
+        const std::vector<uint8_t> section = section_of(file.path);
+        const std::vector<BlobText> blobs = split_blobs(r.out);
+        REQUIRE(!blobs.empty());
+        // The blobs tile the section, back to back.
+        uint64_t next = 0;
+        for (const BlobText& b : blobs) {
+            CHECK(b.offset == next);
+            next = b.offset + b.size;
+        }
+        REQUIRE(next == section.size());
+
+        // Blob 0 also equals llvm-readobj's output for the file itself (it prints the first blob).
+        CHECK(blobs[0].text == readobj_stackmap_text(slurp(file.readobj_txt)));
+        for (size_t k = 0; k < blobs.size(); ++k) {
+            INFO("blob " << k);
+            const std::vector<uint8_t> bytes(section.begin() + static_cast<long>(blobs[k].offset),
+                                             section.begin() + static_cast<long>(blobs[k].offset + blobs[k].size));
+            CHECK(blobs[k].text == readobj_of_blob(bytes, "blob"));
+        }
+        if (file.kind == fx::FileKind::Executable) CHECK(blobs.size() == std::size(fx::kExecutableInputs));
+        if (file.kind == fx::FileKind::SharedObject) CHECK(blobs.size() == std::size(fx::kSharedObjectInputs));
+    }
+}
+
+TEST_CASE("the blobs of a linked file are its input objects' blobs, addresses aside") {
+    // Blob k of the shared object has the text of input object k, except the function addresses
+    // (GNU ld leaves 0 in a .so for the loader to fill, as in the .o: equal here).
+    Run so = dump(quote(fx::kSharedObject));
+    REQUIRE(so.status == 0);
+    const auto blobs = split_blobs(so.out);
+    REQUIRE(blobs.size() == std::size(fx::kSharedObjectInputs));
+    for (size_t k = 0; k < blobs.size(); ++k) {
+        INFO(fx::kSharedObjectInputs[k]);
+        Run obj = dump(quote(fx::kSharedObjectInputs[k]));
+        REQUIRE(obj.status == 0);
+        const auto obj_blobs = split_blobs(obj.out);
+        REQUIRE(obj_blobs.size() == 1);
+        CHECK(blobs[k].text == obj_blobs[0].text);
+    }
+}
+
+TEST_CASE("several files print in order, each with its File line") {
+    Run both = dump(quote(fx::kStatepointDeopt) + " " + quote(fx::kStatepointCsr));
+    Run a = dump(quote(fx::kStatepointDeopt));
+    Run b = dump(quote(fx::kStatepointCsr));
+    REQUIRE(both.status == 0);
+    CHECK(both.out == a.out + b.out);
+}
+
+TEST_CASE("a file without the section prints Section: none") {
+    Run r = dump(quote(GCWALK_NO_SECTION_FIXTURE));
+    CHECK(r.status == 0);
+    CHECK(r.out == std::string("\nFile: ") + GCWALK_NO_SECTION_FIXTURE + "\nSection: none\n");
+}
+
+TEST_CASE("a SHF_COMPRESSED section prints as the uncompressed one") {
+    Run plain = dump(quote(fx::kStatepointDeopt));
+    Run comp = dump(quote(GCWALK_COMPRESSED_FIXTURE));
+    REQUIRE(comp.status == 0);
+    const auto pb = split_blobs(plain.out), cb = split_blobs(comp.out);
+    REQUIRE(cb.size() == 1);
+    CHECK(cb[0].text == pb[0].text);
+    CHECK(comp.out.find("(compressed: ") != std::string::npos);
+}
+
+TEST_CASE("a malformed section: exit 1 and one line naming the file, the blob and the offset") {
+    SECTION("truncated inside the first record of a .o") {
+        std::vector<uint8_t> bytes = section_of(fx::kStatepointGcAlloca);
+        // Header 16 + 1 function (24) + 1 constant (8) = 48: the record starts there; cut
+        // after its 16-byte head and two of its nine 12-byte locations.
+        bytes.resize(48 + 16 + 24);
+        const std::string path = with_section(fx::kStatepointGcAlloca, bytes, "truncated.o");
+        Run r = dump(quote(path));
+        CHECK(r.status == 1);
+        CHECK(r.out.empty());
+        // Record 0 starts at 0x30, its locations at 0x40: location 2 at 0x40 + 2 * 12 = 0x58.
+        CHECK(r.err == "gcwalk-dump: " + path +
+                           ": blob 0 at offset 0x0: unexpected end of data at offset 0x58 while reading "
+                           "location 2 of record 0\n");
+    }
+    SECTION("the second blob of the executable cut short") {
+        const std::vector<uint8_t> all = section_of(fx::kExecutable);
+        Run whole = dump(quote(fx::kExecutable));
+        const auto blobs = split_blobs(whole.out);
+        REQUIRE(blobs.size() >= 2);
+        // Keep blob 0 and the first 20 bytes of blob 1: its header, and 4 bytes of a function entry.
+        std::vector<uint8_t> bytes(all.begin(), all.begin() + static_cast<long>(blobs[1].offset + 20));
+        const std::string path = with_section(fx::kExecutable, bytes, "truncated_exe");
+        Run r = dump(quote(path));
+        CHECK(r.status == 1);
+        // Blob 0 (stackmap_operands.o) is 0x228 bytes; blob 1
+        // (patchpoint_anyreg.o) has 2 functions: 48 bytes of entries after its 16-byte header.
+        REQUIRE(blobs[1].offset == 0x228);
+        CHECK(r.err == "gcwalk-dump: " + path +
+                           ": blob 1 at offset 0x228: function count 2 at offset 0x22c needs 48 bytes but "
+                           "only 4 remain\n");
+    }
+    SECTION("a good file before a bad one still prints, and the status is 1") {
+        std::vector<uint8_t> bytes = section_of(fx::kStatepointGcAlloca);
+        bytes[0] = 2; // version 2
+        const std::string path = with_section(fx::kStatepointGcAlloca, bytes, "version2.o");
+        Run good = dump(quote(fx::kStatepointDeopt));
+        Run r = dump(quote(fx::kStatepointDeopt) + " " + quote(path));
+        CHECK(r.status == 1);
+        CHECK(r.out == good.out);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK(r.err.rfind("gcwalk-dump: " + path + ": blob 0 at offset 0x0: ", 0) == 0);
+    }
+    SECTION("not an ELF file") {
+        Run r = dump(quote(fx::kFiles[0].readobj_txt));
+        CHECK(r.status == 1);
+        CHECK(r.err.rfind(std::string("gcwalk-dump: ") + fx::kFiles[0].readobj_txt + ": not an object file", 0) == 0);
+    }
+}
+
+TEST_CASE("json format is valid JSON and carries the values of the text view") {
+    std::string files;
+    for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
+    files += " " + quote(GCWALK_COMPRESSED_FIXTURE) + " " + quote(GCWALK_NO_SECTION_FIXTURE);
+    Run json = dump("--format=json" + files);
+    REQUIRE(json.status == 0);
+    const std::string json_path = tmp_path("all.json");
+    std::ofstream(json_path) << json.out;
+    Run valid = run(std::string(GCWALK_PYTHON) + " -m json.tool " + quote(json_path));
+    CHECK(valid.status == 0);
+    CHECK(valid.err.empty());
+    // json_to_llvm.py renders the JSON alone as the text view: equal text means equal values.
+    Run rendered = run(std::string(GCWALK_PYTHON) + " " + quote(GCWALK_JSON_TO_LLVM) + " < " + quote(json_path));
+    REQUIRE(rendered.status == 0);
+    Run text = dump("--format=llvm" + files);
+    REQUIRE(text.status == 0);
+    CHECK(rendered.out == text.out);
+}
+
+TEST_CASE("the frames and statepoints views print valid JSON for every fixture") {
+    for (const char* view : {"frames", "statepoints"}) {
+        INFO(view);
+        std::string files;
+        for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
+        Run json = dump(std::string("--format=json --view=") + view + files);
+        REQUIRE(json.status == 0);
+        CHECK(json.err.empty());
+        const std::string json_path = tmp_path(std::string(view) + ".json");
+        std::ofstream(json_path) << json.out;
+        Run valid = run(std::string(GCWALK_PYTHON) + " -m json.tool " + quote(json_path));
+        CHECK(valid.status == 0);
+        Run text = dump(std::string("--format=llvm --view=") + view + files);
+        CHECK(text.status == 0);
+        CHECK(text.err.empty());
+        CHECK(!text.out.empty());
+    }
+}
+
+TEST_CASE("bad usage exits 2") {
+    CHECK(dump("").status == 2);
+    CHECK(dump("--format=xml x").status == 2);
+    CHECK(dump("--view=everything x").status == 2);
+}

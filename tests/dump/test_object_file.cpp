@@ -1,0 +1,183 @@
+// Tests of read_stackmaps_from_file on the IR fixtures: section location, relocations of a .o,
+// function symbols, linked files, compressed sections and files with no section or no ELF.
+#include <gcwalk/object_file.hpp>
+#include <gcwalk/stackmap.hpp>
+
+#include <gcwalk_fixtures.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+using namespace gcwalk;
+namespace fx = gcwalk::fixtures;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+uint64_t read64(const std::vector<uint8_t>& b, uint64_t off) {
+    uint64_t v;
+    std::memcpy(&v, b.data() + off, 8);
+    return v;
+}
+
+const NamedFunctionRange* find_function(const ObjectStackMaps& f, const std::string& name) {
+    for (const auto& fn : f.functions)
+        if (fn.name == name) return &fn;
+    return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("a .o: the section bytes as stored, one R_X86_64_64 per function entry") {
+    auto f = read_stackmaps_from_file(fx::kStatepointDeopt);
+    REQUIRE(f.has_value());
+    CHECK(f->kind == ObjectKind::Relocatable);
+    CHECK(f->relocatable);
+    CHECK(f->has_section);
+    CHECK_FALSE(f->was_compressed);
+    CHECK(f->section_address == 0);
+    CHECK(f->section_size_in_file == f->bytes.size());
+    // The section's bytes at its file offset are the bytes returned.
+    const std::string file = slurp(fx::kStatepointDeopt);
+    REQUIRE(f->section_file_offset + f->bytes.size() <= file.size());
+    CHECK(std::equal(f->bytes.begin(), f->bytes.end(),
+                     reinterpret_cast<const uint8_t*>(file.data()) + f->section_file_offset));
+
+    auto blobs = parse_stackmap_section(f->bytes, f->path);
+    REQUIRE(blobs.has_value());
+    REQUIRE(blobs->size() == 1);
+    const StackMapBlob& blob = (*blobs)[0];
+    // sp_simple, sp_deopt, sp_many, in source order; each entry's address is a relocation.
+    REQUIRE(blob.num_functions() == 3);
+    REQUIRE(f->relocations.size() == 3);
+    const char* names[] = {"sp_simple", "sp_deopt", "sp_many"};
+    for (uint32_t i = 0; i < 3; ++i) {
+        const SectionRelocation& r = f->relocations[i];
+        CHECK(r.offset == blob.function_entry_offset(i));
+        CHECK(r.type == 1);
+        CHECK(r.type_name == "R_X86_64_64");
+        CHECK(r.symbol == names[i]);
+        CHECK(r.addend == 0);
+        CHECK(blob.function(i).address == 0); // stored as 0, as llvm-readobj prints it
+        const NamedFunctionRange* fn = find_function(*f, names[i]);
+        REQUIRE(fn != nullptr);
+        CHECK(r.symbol_value == fn->address);
+        CHECK(fn->size > 0);
+    }
+}
+
+TEST_CASE("resolved_bytes of a .o hold the functions' section offsets") {
+    auto f = read_stackmaps_from_file(fx::kStatepointDerived);
+    REQUIRE(f.has_value());
+    const std::vector<uint8_t> resolved = f->resolved_bytes();
+    REQUIRE(resolved.size() == f->bytes.size());
+    const NamedFunctionRange* gep = find_function(*f, "dp_gep");
+    const NamedFunctionRange* loop = find_function(*f, "dp_loop");
+    REQUIRE(gep != nullptr);
+    REQUIRE(loop != nullptr);
+    CHECK(read64(resolved, 16) == gep->address);
+    CHECK(read64(resolved, 16 + 24) == loop->address);
+    CHECK(loop->address >= gep->address + gep->size);
+    // Only the address fields changed.
+    std::vector<uint8_t> a = resolved, b = f->bytes;
+    std::memset(a.data() + 16, 0, 8), std::memset(a.data() + 40, 0, 8);
+    CHECK(a == b);
+}
+
+TEST_CASE("the PIE: link-time addresses stored, one blob per input object") {
+    auto f = read_stackmaps_from_file(fx::kExecutable);
+    REQUIRE(f.has_value());
+    CHECK(f->kind == ObjectKind::Executable);
+    CHECK_FALSE(f->relocatable);
+    CHECK(f->section_address != 0);
+    auto blobs = parse_stackmap_section(f->bytes, f->path);
+    REQUIRE(blobs.has_value());
+    CHECK(blobs->size() == std::size(fx::kExecutableInputs));
+    // GNU ld stored each function's address (and emitted R_X86_64_RELATIVE for the loader).
+    const NamedFunctionRange* fn = find_function(*f, "sm_constants");
+    REQUIRE(fn != nullptr);
+    CHECK((*blobs)[0].function(0).address == fn->address);
+    REQUIRE_FALSE(f->relocations.empty());
+    CHECK(f->relocations[0].type_name == "R_X86_64_RELATIVE");
+    CHECK(static_cast<uint64_t>(f->relocations[0].addend) == fn->address);
+    CHECK(f->resolved_bytes() == f->bytes);
+    CHECK(find_function(*f, "main") != nullptr);
+}
+
+TEST_CASE("the shared object: addresses come from dynamic relocations against the symbols") {
+    auto f = read_stackmaps_from_file(fx::kSharedObject);
+    REQUIRE(f.has_value());
+    CHECK(f->kind == ObjectKind::SharedObject);
+    auto blobs = parse_stackmap_section(f->bytes, f->path);
+    REQUIRE(blobs.has_value());
+    REQUIRE(blobs->size() == std::size(fx::kSharedObjectInputs));
+    CHECK((*blobs)[0].function(0).address == 0); // GNU ld leaves the field to the loader
+    REQUIRE_FALSE(f->relocations.empty());
+    const SectionRelocation& r = f->relocations[0];
+    CHECK(r.offset == 16);
+    CHECK(r.type_name == "R_X86_64_64");
+    CHECK(r.symbol == "csr_roots");
+    const NamedFunctionRange* fn = find_function(*f, "csr_roots");
+    REQUIRE(fn != nullptr);
+    CHECK(read64(f->resolved_bytes(), 16) == fn->address);
+
+    ImageStackMaps image = f->to_image(0x7f0000000000);
+    CHECK(image.name == f->path);
+    CHECK(image.section.size() == f->bytes.size());
+    CHECK(std::any_of(image.functions.begin(), image.functions.end(), [&](const FunctionRange& x) {
+        return x.address == fn->address + 0x7f0000000000 && x.size == fn->size;
+    }));
+}
+
+TEST_CASE("a SHF_COMPRESSED section is decompressed") {
+    auto plain = read_stackmaps_from_file(fx::kStatepointDeopt);
+    auto comp = read_stackmaps_from_file(GCWALK_COMPRESSED_FIXTURE);
+    REQUIRE(plain.has_value());
+    REQUIRE(comp.has_value());
+    CHECK(comp->was_compressed);
+    CHECK(comp->section_size_in_file < comp->bytes.size());
+    CHECK(comp->bytes == plain->bytes);
+}
+
+TEST_CASE("a file without .llvm_stackmaps gives an empty result") {
+    auto f = read_stackmaps_from_file(GCWALK_NO_SECTION_FIXTURE);
+    REQUIRE(f.has_value());
+    CHECK_FALSE(f->has_section);
+    CHECK(f->bytes.empty());
+    CHECK(f->relocations.empty());
+    CHECK(find_function(*f, "sp_deopt") != nullptr); // the symbols are still read
+}
+
+TEST_CASE("errors name the file") {
+    SECTION("missing") {
+        auto f = read_stackmaps_from_file("/nonexistent/x.o");
+        REQUIRE_FALSE(f.has_value());
+        CHECK(f.error().message == "/nonexistent/x.o: cannot read: No such file or directory");
+    }
+    SECTION("not an object file") {
+        const std::string txt = std::string(fx::kStatepointDeopt) + ".readobj.txt";
+        auto f = read_stackmaps_from_file(txt);
+        REQUIRE_FALSE(f.has_value());
+        CHECK(f.error().message.rfind(txt + ": not an object file: ", 0) == 0);
+    }
+    SECTION("truncated ELF: section headers beyond the end") {
+        const std::string bytes = slurp(fx::kStatepointDeopt).substr(0, 200);
+        const std::string path = std::string(GCWALK_TEST_TMP) + "/truncated.o";
+        std::filesystem::create_directories(GCWALK_TEST_TMP);
+        std::ofstream(path, std::ios::binary) << bytes;
+        auto f = read_stackmaps_from_file(path);
+        REQUIRE_FALSE(f.has_value());
+        CHECK(f.error().message.rfind(path + ": ", 0) == 0);
+    }
+}
