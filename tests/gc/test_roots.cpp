@@ -9,7 +9,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -77,7 +79,7 @@ void* move(void* old_base, void* user) {
     return fresh;
 }
 
-enum class Mode { Relocate, DropOne, ContextCopy };
+enum class Mode { Relocate, DropOne, ContextCopy, Parked };
 
 // What rt_collect did (filled inside the stub; read after it returns).
 struct Collect {
@@ -97,7 +99,17 @@ struct Counter final : gcwalk::RootVisitor {
     void derived(void**, void**) override { ++g_collect.visited_derived; }
 };
 
+// Mode::Parked: the managed thread publishes its context and waits inside the stub until
+// another thread has relocated its roots and cleared g_parked.
+std::atomic<gcwalk::SafepointContext*> g_parked{nullptr};
+
+void park(gcwalk::SafepointContext* ctx, void*) {
+    g_parked.store(ctx, std::memory_order_release);
+    while (g_parked.load(std::memory_order_acquire) != nullptr) std::this_thread::yield();
+}
+
 void collect(gcwalk::SafepointContext* ctx, void*) {
+    if (g_collect.mode == Mode::Parked) return park(ctx, nullptr);
     const gcwalk::FrameIndex& index = registry().index();
     ++g_collect.collections;
     g_heap.moved.clear();
@@ -241,6 +253,31 @@ TEST_CASE("a collector that drops one root makes the managed code read poisoned 
     // One of the two loads now reads the poisoned old copy.
     CHECK(r != 1234);
     CHECK((static_cast<uint64_t>(r) - 1000 == kPoison || static_cast<uint64_t>(r) - 234 == kPoison));
+}
+
+TEST_CASE("another thread relocates the roots of a thread parked in the stub", "[roots]") {
+    reset(Mode::Parked);
+    (void)registry();
+    int64_t sum = 0, many = 0;
+    std::thread mutator([&] {
+        sum = gr_recurse(20);
+        many = gr_many(1);
+    });
+    const uint64_t expected_frames[] = {21, 1};
+    for (uint64_t frames : expected_frames) {
+        gcwalk::SafepointContext* ctx;
+        while (!(ctx = g_parked.load(std::memory_order_acquire))) std::this_thread::yield();
+        g_heap.moved.clear();
+        g_collect.ok = gcwalk::relocate_roots(*ctx, registry().index(), move, &g_heap, {}, &g_collect.stats,
+                                              &g_collect.error);
+        CHECK(g_collect.ok);
+        CHECK(g_collect.stats.frames == frames);
+        g_parked.store(nullptr, std::memory_order_release); // let the mutator leave the stub
+    }
+    mutator.join();
+    CHECK(sum == 210);
+    CHECK(many == 21);
+    CHECK(g_heap.moves == 27);
 }
 
 #if GCWALK_ROOTS_VARIANT == 2
