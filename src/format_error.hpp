@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cinttypes>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -10,12 +11,24 @@
 
 namespace gcwalk {
 
+#define GCWALK_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+
 // printf into a std::string (load time only: allocates).
-template <class... A> std::string format(const char* fmt, A... args) {
-    const int n = std::snprintf(nullptr, 0, fmt, args...);
-    if (n <= 0) return {};
-    std::string s(static_cast<size_t>(n), '\0');
-    std::snprintf(s.data(), s.size() + 1, fmt, args...);
+inline std::string vformat(const char* fmt, std::va_list args) {
+    std::va_list again;
+    va_copy(again, args);
+    const int n = std::vsnprintf(nullptr, 0, fmt, args);
+    std::string s(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+    if (n > 0) std::vsnprintf(s.data(), s.size() + 1, fmt, again);
+    va_end(again);
+    return s;
+}
+
+inline GCWALK_PRINTF(1, 2) std::string format(const char* fmt, ...) {
+    std::va_list args;
+    va_start(args, fmt);
+    std::string s = vformat(fmt, args);
+    va_end(args);
     return s;
 }
 

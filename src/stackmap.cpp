@@ -107,8 +107,12 @@ public:
     }
 
 private:
-    template <class... A> Status fail(const char* fmt, A... args) {
-        return Error{blob_prefix(source_, index_, base_) + format(fmt, args...)};
+    GCWALK_PRINTF(2, 3) Status fail(const char* fmt, ...) {
+        std::va_list args;
+        va_start(args, fmt);
+        std::string what = vformat(fmt, args);
+        va_end(args);
+        return Error{blob_prefix(source_, index_, base_) + what};
     }
     Status eod(uint64_t off, const std::string& what) {
         return fail("unexpected end of data at offset 0x%" PRIx64 " while reading %s", base_ + off, what.c_str());

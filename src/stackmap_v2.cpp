@@ -200,8 +200,12 @@ public:
     }
 
 private:
-    template <class... A> Error fail(const char* fmt, A... args) {
-        return Error{blob_prefix(source_, 0, 0) + format(fmt, args...)};
+    GCWALK_PRINTF(2, 3) Error fail(const char* fmt, ...) {
+        std::va_list args;
+        va_start(args, fmt);
+        std::string what = vformat(fmt, args);
+        va_end(args);
+        return Error{blob_prefix(source_, 0, 0) + what};
     }
     Error eod(uint64_t off, const char* what) {
         return fail("unexpected end of data at offset 0x%" PRIx64 " while reading %s", off, what);
