@@ -12,7 +12,8 @@ namespace gcwalk {
 
 enum class WalkerKind : uint8_t {
     Libunwind, // unw_step through every frame (DWARF CFI)
-    Fast,      // reserved for a walker driven by FrameRules; currently walks with libunwind too
+    Fast,      // managed frames stepped by their CFI-derived FrameRules (no libunwind, no syscall);
+               // native frames and frames without an exact rule are handed to libunwind
 };
 
 struct WalkOptions {
@@ -108,6 +109,19 @@ private:
     WalkFrame frame_;
     uint64_t* saved_[6] = {};      // save slot per kCalleeSaved register (null: none or context)
     uint8_t in_context_ = 0;       // bit i: kCalleeSaved[i]'s save location is the context copy
+    // The fast walker (unwind/fast_walker.cpp). where_[i]: where kCalleeSaved[i]'s value in the
+    // current frame lives (a stack slot, or null when unknown). synth_: the ucontext that seeds
+    // libunwind at a native frame with the carried registers.
+    void fast_start() noexcept;
+    void fast_advance() noexcept;
+    void fast_arrive(uint64_t ip, uint64_t sp) noexcept;
+    void fast_cursor(bool step_first) noexcept;
+    void fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noexcept;
+    uint64_t* where_[6] = {};
+    uint64_t* seed_[6] = {};  // where_ when libunwind was seeded (save locations inside synth_ map here)
+    alignas(16) unsigned char synth_[1024];
+    bool fast_ = false;       // options_.walker == Fast
+    bool on_cursor_ = false;  // fast walker: the current frame is the cursor's (stepped by libunwind)
     bool valid_ = false;
     bool failed_ = false;
     uint64_t skipped_ = 0;

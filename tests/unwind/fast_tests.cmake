@@ -1,0 +1,10 @@
+# Tests of the CFI evaluator and the fast walker (included from tests/unwind/CMakeLists.txt).
+# fast_frames.ll is compiled with register GC roots allowed, so some roots live in callee-saved
+# registers and the walkers must agree on their save slots too.
+gcwalk_compile_ir(fast_frames_obj ${CMAKE_CURRENT_SOURCE_DIR}/fast_frames.ll
+                  LLC_FLAGS -max-registers-for-gc-values=4 -fixup-allow-gcptr-in-csr)
+add_executable(test_fast_walker test_fast_walker.cpp ${fast_frames_obj})
+target_include_directories(test_fast_walker PRIVATE ${PROJECT_SOURCE_DIR}/unwind)
+target_link_libraries(test_fast_walker PRIVATE gcwalk gcwalk_catch_main gcwalk_warnings PkgConfig::LIBUNWIND
+                      ${CMAKE_DL_LIBS})
+add_test(NAME fast_walker COMMAND test_fast_walker)
