@@ -38,6 +38,11 @@ int callee_saved_index(uint32_t dwarf_reg) noexcept {
 
 Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options) noexcept
     : ctx_(&ctx), index_(&index), options_(options) {
+    if (options.walker == WalkerKind::Fast) {
+        fast_ = true;
+        fast_start(); // unwind/fast_walker.cpp
+        return;
+    }
     // libunwind reads the context in place (local unwinding) and never writes it while we only
     // step and read; the const_cast is for its C signature.
     auto* uc = reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context));
@@ -52,6 +57,7 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkO
 
 void Walker::next() noexcept {
     if (!valid_) return;
+    if (fast_) return fast_advance();
     advance(true);
 }
 
@@ -166,6 +172,11 @@ bool Walker::register_value(uint32_t dwarf_reg, uint64_t* value) const noexcept 
     if (i < 0) return false; // caller-saved: dead at a call site
     if (saved_[i]) {
         *value = *saved_[i];
+        return true;
+    }
+    if (fast_) { // the fast walker carries where every register it knows lives
+        if (!where_[i]) return false;
+        *value = *where_[i];
         return true;
     }
     // Not saved by any frame in between: still in the register the context captured.
