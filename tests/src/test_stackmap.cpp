@@ -300,6 +300,12 @@ TEST_CASE("an error in the second blob names blob 1 and section offsets", "[stac
     CHECK(parse_error(both, "a.out") == "a.out: blob 1 at offset " + hex(second) +
                                             ": unsupported stack map version 1 at offset " + hex(second) +
                                             " (gcwalk reads version 3)");
+    // Cut inside location 3 of record 2 of the second blob (the example in docs/FORMATS.md).
+    const auto orig = fixtures::bytes("both.bin");
+    const uint64_t loc = second + fixtures::location_offset(ref, 2, 3);
+    std::vector<uint8_t> cut(orig.begin(), orig.begin() + static_cast<long>(loc + 4));
+    CHECK(parse_error(cut, "a.out") == "a.out: blob 1 at offset " + hex(second) + ": unexpected end of data at offset " +
+                                           hex(loc) + " while reading location 3 of record 2");
     // Without a source name the message starts at the blob.
     CHECK(parse_error(both, "").find("blob 1 at offset ") == 0);
 }
