@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +40,7 @@ const NamedFunctionRange* find_function(const ObjectStackMaps& f, const std::str
 
 } // namespace
 
-TEST_CASE("a .o: the section bytes as stored, one R_X86_64_64 per function entry") {
+TEST_CASE("a .o: the section bytes as stored and one R_X86_64_64 per function entry") {
     auto f = read_stackmaps_from_file(fx::kStatepointDeopt);
     REQUIRE(f.has_value());
     CHECK(f->kind == ObjectKind::Relocatable);
@@ -95,7 +96,7 @@ TEST_CASE("resolved_bytes of a .o hold the functions' section offsets") {
     CHECK(a == b);
 }
 
-TEST_CASE("the PIE: link-time addresses stored, one blob per input object") {
+TEST_CASE("the PIE: link-time addresses stored and one blob per input object") {
     auto f = read_stackmaps_from_file(fx::kExecutable);
     REQUIRE(f.has_value());
     CHECK(f->kind == ObjectKind::Executable);
@@ -179,5 +180,77 @@ TEST_CASE("errors name the file") {
         auto f = read_stackmaps_from_file(path);
         REQUIRE_FALSE(f.has_value());
         CHECK(f.error().message.rfind(path + ": ", 0) == 0);
+    }
+}
+
+TEST_CASE("corrupt files never crash the reader or the parser behind it") {
+    // Deterministic mutations of real fixtures: truncations anywhere, random bytes anywhere, and
+    // random bytes inside the stack map section. Each result is either an error or a value that
+    // parses (or fails to parse) cleanly and indexes (or fails to) cleanly.
+    std::filesystem::create_directories(GCWALK_TEST_TMP);
+    const std::string path = std::string(GCWALK_TEST_TMP) + "/mutant";
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    auto next = [&seed]() {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        return seed;
+    };
+    size_t errors = 0, parsed = 0;
+    for (const char* fixture : {fx::kStatepointDeopt, fx::kStackmapOperands, fx::kExecutable, fx::kSharedObject}) {
+        const std::string original = slurp(fixture);
+        auto clean = read_stackmaps_from_file(fixture);
+        REQUIRE(clean.has_value());
+        for (int i = 0; i < 150; ++i) {
+            std::string bytes = original;
+            switch (i % 3) {
+            case 0: bytes.resize(next() % bytes.size()); break;
+            case 1:
+                for (int k = 0; k < 4; ++k) bytes[next() % bytes.size()] = static_cast<char>(next());
+                break;
+            case 2:
+                for (int k = 0; k < 2; ++k)
+                    bytes[clean->section_file_offset + next() % clean->section_size_in_file] = static_cast<char>(next());
+                break;
+            }
+            std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+            auto f = read_stackmaps_from_file(path);
+            if (!f) {
+                ++errors;
+                CHECK(f.error().message.rfind(path + ": ", 0) == 0);
+                continue;
+            }
+            auto blobs = parse_stackmap_section(f->bytes, f->path);
+            if (!blobs) {
+                ++errors;
+                CHECK(blobs.error().message.rfind(path + ": blob ", 0) == 0);
+                continue;
+            }
+            ++parsed;
+            auto index = FrameIndex::build({f->to_image(f->relocatable ? 0x100000 : 0)});
+            (void)index.has_value(); // either way is fine: it must only not crash
+        }
+    }
+    // Both outcomes happen: the mutations are neither all harmless nor all fatal.
+    CHECK(errors > 0);
+    CHECK(parsed > 0);
+}
+
+TEST_CASE("a stripped executable still gives function ranges from .eh_frame FDEs") {
+    std::filesystem::create_directories(GCWALK_TEST_TMP);
+    const std::string stripped = std::string(GCWALK_TEST_TMP) + "/stripped_exe";
+    const std::string cmd = std::string(fx::kLlvmObjcopy) + " --strip-all '" + fx::kExecutable + "' '" + stripped + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    auto full = read_stackmaps_from_file(fx::kExecutable);
+    auto bare = read_stackmaps_from_file(stripped);
+    REQUIRE(full.has_value());
+    REQUIRE(bare.has_value());
+    CHECK(bare->bytes == full->bytes);
+    // Every managed function (uwtable: it has an FDE) keeps its range, without a name.
+    for (const char* name : {"sm_constants", "sp_deopt", "dp_loop", "pp_anyreg"}) {
+        INFO(name);
+        const NamedFunctionRange* fn = find_function(*full, name);
+        REQUIRE(fn != nullptr);
+        CHECK(std::any_of(bare->functions.begin(), bare->functions.end(), [&](const NamedFunctionRange& r) {
+            return r.address == fn->address && r.size == fn->size && r.name.empty();
+        }));
     }
 }
