@@ -118,6 +118,7 @@ void Walker::fast_advance() noexcept {
 // frame without a record) is handed to libunwind, seeded at this frame.
 void Walker::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
     if (ip == 0) return; // the outermost frame's return address: the end
+    if (options_.stop_sp != 0 && sp > options_.stop_sp) return; // below the managed frames
     const CallSite* site = index_->find(ip);
     if (site && (index_->rule(*site).flags & kRuleFromCfi)) {
         on_cursor_ = false;
@@ -168,6 +169,7 @@ void Walker::fast_cursor(bool step_first) noexcept {
         unw_word_t ip = 0, sp = 0;
         unw_get_reg(c, UNW_REG_IP, &ip);
         unw_get_reg(c, UNW_REG_SP, &sp);
+        if (options_.stop_sp != 0 && sp > options_.stop_sp) return;
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;
         switch (index_->classify(ip, &site, &function)) {

@@ -103,6 +103,7 @@ void Walker::advance(bool step_first) noexcept {
         unw_word_t ip = 0, sp = 0;
         unw_get_reg(c, UNW_REG_IP, &ip);
         unw_get_reg(c, UNW_REG_SP, &sp);
+        if (options_.stop_sp != 0 && sp > options_.stop_sp) return; // below the managed frames
 
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;

@@ -22,6 +22,10 @@ struct WalkOptions {
     // only in the context copy, or an unwind failure ends the walk with an error. Best-effort:
     // such frames are counted in WalkStats::skipped, the last message is kept, and the walk goes on.
     bool precise = true;
+    // When non-zero, the walk ends at the first frame whose SP is above this: the SP of the thread's
+    // outermost managed frame (recorded where the thread entered managed code), so the native
+    // frames below it (thread start, main) are not stepped. 0 walks to the end of the stack.
+    uint64_t stop_sp = 0;
 };
 
 struct WalkStats {
