@@ -5,7 +5,6 @@
 #include <gcwalk/roots.hpp>
 
 #include <cstring>
-#include <new>
 
 struct gcwalk_registry {
     gcwalk::ImageRegistry registry;
@@ -74,7 +73,11 @@ struct CVisitor final : gcwalk::RootVisitor {
 extern "C" {
 
 gcwalk_registry* gcwalk_registry_create(void) {
-    return new (std::nothrow) gcwalk_registry;
+    try {
+        return new gcwalk_registry;
+    } catch (...) {
+        return nullptr; // out of memory: the header promises NULL, never an exception
+    }
 }
 
 void gcwalk_registry_destroy(gcwalk_registry* registry) {

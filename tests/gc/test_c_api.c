@@ -28,12 +28,20 @@ static gcwalk_walk_error error;
 static int result;
 static uint64_t caller_ra;
 
-void* rt_alloc(int64_t size) { return calloc(1, (size_t)size); }
+/* Every block ever handed out (live or poisoned), freed at exit. */
+static void* blocks[4096];
+static size_t num_blocks;
+static void* track(void* p) {
+    if (num_blocks < sizeof blocks / sizeof blocks[0]) blocks[num_blocks++] = p;
+    return p;
+}
+
+void* rt_alloc(int64_t size) { return track(calloc(1, (size_t)size)); }
 int64_t rt_native(int64_t b) { return b; }
 
 /* Copies the object and poisons the old copy (never freed: a stale root would read 0xdd). */
 static void* move(void* old_base, void* user) {
-    void* fresh = malloc(kObjectSize);
+    void* fresh = track(malloc(kObjectSize));
     (void)user;
     memcpy(fresh, old_base, kObjectSize);
     memset(old_base, 0xdd, kObjectSize);
@@ -94,6 +102,7 @@ int main(void) {
     }
 
     gcwalk_registry_destroy(registry);
+    while (num_blocks > 0) free(blocks[--num_blocks]);
     if (failures) fprintf(stderr, "%d failure(s)\n", failures);
     else printf("c api: all checks passed\n");
     return failures ? 1 : 0;

@@ -25,7 +25,9 @@ extern "C" {
 int64_t gr_sum(int64_t a, int64_t b);
 int64_t gr_derived(int64_t a);
 int64_t gr_outer(int64_t a, int64_t b);
-int64_t gr_many(int64_t a);
+int64_t gr_many(int64_t a, void (*collect)());
+void rt_collect();
+void rt_collect_raw();
 int64_t gr_recurse(int64_t n);
 }
 
@@ -56,6 +58,7 @@ struct Heap {
         live.clear(), moved.clear(), dead.clear();
         moves = forwards = 0;
     }
+    ~Heap() { reset(); }
 } g_heap;
 
 void* move(void* old_base, void* user) {
@@ -79,7 +82,7 @@ void* move(void* old_base, void* user) {
     return fresh;
 }
 
-enum class Mode { Relocate, DropOne, ContextCopy, Parked };
+enum class Mode { Relocate, Visit, DropOne, ContextCopy, Parked };
 
 // What rt_collect did (filled inside the stub; read after it returns).
 struct Collect {
@@ -120,6 +123,13 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
                                          p.derived.kind() == gcwalk::RootLoc::kRegister);
             g_collect.derived_pairs += p.derived.bits != p.base.bits;
         }
+    if (g_collect.mode == Mode::Visit) {
+        Counter c;
+        c.roots.reserve(64);
+        g_collect.ok = gcwalk::visit_roots(*ctx, index, c, {}, &g_collect.stats, &g_collect.error);
+        g_collect.visited_roots = c.roots.size();
+        return;
+    }
     if (g_collect.mode == Mode::DropOne) {
         // A collector that loses one root: it moves every object but forgets to update the
         // first slot. The managed code must then read the poisoned old copy.
@@ -149,34 +159,49 @@ int64_t native_depth = 0;
 } // namespace
 
 extern "C" {
+void rt_relocate_raw(gcwalk::SafepointContext* ctx);
 void* rt_alloc(int64_t size) {
     void* p = std::calloc(1, static_cast<size_t>(size));
     g_heap.live[reinterpret_cast<uintptr_t>(p)] = static_cast<size_t>(size);
     return p;
 }
 
-__attribute__((noinline)) void rt_collect_raw();
-
 __attribute__((noinline)) void rt_collect() {
-    if (g_collect.mode == Mode::ContextCopy) {
-        rt_collect_raw();
-    } else {
-        gcwalk_safepoint_enter(collect, nullptr);
-    }
+    gcwalk_safepoint_enter(collect, nullptr);
     asm volatile("" ::: "memory"); // a real call, never a tail call
 }
 
-// Captures the context with plain unw_getcontext, without the stub: callee-saved registers that no
-// frame in between saved are then only in the context copy.
-__attribute__((noinline)) void rt_collect_raw() {
-    gcwalk::SafepointContext ctx{};
-    unw_getcontext(reinterpret_cast<unw_context_t*>(ctx.unwind_context));
+// Called by rt_collect_raw (below) with the context it captured.
+void rt_relocate_raw(gcwalk::SafepointContext* ctx) {
     ++g_collect.collections;
-    g_collect.ok = gcwalk::relocate_roots(ctx, registry().index(), move, &g_heap, {}, &g_collect.stats,
+    g_collect.ok = gcwalk::relocate_roots(*ctx, registry().index(), move, &g_heap, {}, &g_collect.stats,
                                           &g_collect.error);
-    asm volatile("" ::: "memory");
+}
 }
 
+// A collector entry that captures the context with plain unw_getcontext, without the stub's
+// pushes, and saves no register itself: the managed caller's callee-saved registers are then
+// only in the context copy. Assembly so that no compiler (or sanitizer) adds saves.
+asm(R"(
+    .text
+    .globl  rt_collect_raw
+    .type   rt_collect_raw, @function
+rt_collect_raw:
+    .cfi_startproc
+    subq    $1048, %rsp              # a SafepointContext, RSP 16-aligned
+    .cfi_adjust_cfa_offset 1048
+    movq    %rsp, %rdi
+    call    _Ux86_64_getcontext@PLT
+    movq    %rsp, %rdi
+    call    rt_relocate_raw@PLT
+    addq    $1048, %rsp
+    .cfi_adjust_cfa_offset -1048
+    ret
+    .cfi_endproc
+    .size   rt_collect_raw, .-rt_collect_raw
+)");
+
+extern "C" {
 __attribute__((noinline)) int64_t rt_native(int64_t b) {
     ++native_depth;
     int64_t r = gr_sum(b, b);
@@ -210,6 +235,25 @@ TEST_CASE("a derived pointer keeps its offset from the moved base", "[roots]") {
 #endif
 }
 
+TEST_CASE("visiting reports each slot once and moves nothing", "[roots]") {
+    reset(Mode::Visit);
+    CHECK(gr_derived(5) == 12);
+    CHECK(g_collect.ok);
+    CHECK(g_heap.moves == 0);
+    CHECK(g_collect.visited_roots == 1); // one base slot
+#if GCWALK_ROOTS_VARIANT == 1
+    CHECK(g_collect.visited_derived == 1);
+    CHECK(g_collect.stats.roots == 2);
+#else
+    CHECK(g_collect.visited_derived == 0);
+    CHECK(g_collect.stats.roots == 1);
+#endif
+    reset(Mode::Visit);
+    CHECK(gr_recurse(9) == 45);
+    CHECK(g_collect.stats.frames == 10);
+    CHECK(g_collect.visited_roots == 10);
+}
+
 TEST_CASE("frames on both sides of a native frame are relocated", "[roots]") {
     reset();
     native_depth = 0;
@@ -222,7 +266,7 @@ TEST_CASE("frames on both sides of a native frame are relocated", "[roots]") {
 
 TEST_CASE("six live objects, some in callee-saved registers with register roots", "[roots]") {
     reset();
-    CHECK(gr_many(10) == 75);
+    CHECK(gr_many(10, rt_collect) == 75);
     CHECK(g_collect.ok);
     CHECK(g_heap.moves == 6);
 #if GCWALK_ROOTS_VARIANT == 2
@@ -261,7 +305,7 @@ TEST_CASE("another thread relocates the roots of a thread parked in the stub", "
     int64_t sum = 0, many = 0;
     std::thread mutator([&] {
         sum = gr_recurse(20);
-        many = gr_many(1);
+        many = gr_many(1, rt_collect);
     });
     const uint64_t expected_frames[] = {21, 1};
     for (uint64_t frames : expected_frames) {
@@ -280,17 +324,23 @@ TEST_CASE("another thread relocates the roots of a thread parked in the stub", "
     CHECK(g_heap.moves == 27);
 }
 
-#if GCWALK_ROOTS_VARIANT == 2
-TEST_CASE("a register root saved only in the context copy is an error, never written", "[roots]") {
+TEST_CASE("a context captured without the stub", "[roots]") {
     reset(Mode::ContextCopy);
-    const int64_t r = gr_many(10);
+    const int64_t r = gr_many(10, rt_collect_raw);
     REQUIRE(g_collect.collections == 1);
-    // Whether the error fires depends on which registers rt_collect/rt_collect_raw saved; at
-    // least one of the four root registers is not saved by either here.
-    CHECK_FALSE(g_collect.ok);
-    CHECK(std::string(g_collect.error.message).find("is saved only in the captured context copy") !=
-          std::string::npos);
-    CHECK(g_heap.moves == 0); // the frame failed before anything moved
     CHECK(r == 75);
-}
+#if GCWALK_ROOTS_VARIANT == 2
+    // Register roots: their only save location is the context copy. Precise mode refuses the
+    // frame before anything is written.
+    CHECK_FALSE(g_collect.ok);
+    const std::string message = g_collect.error.message;
+    CHECK(message.find("is saved only in the captured context copy (was the context captured by "
+                       "gcwalk_safepoint_enter?)") != std::string::npos);
+    CHECK(message.rfind("register root r", 0) == 0);
+    CHECK(g_heap.moves == 0);
+#else
+    // Stack roots only: relative to the frame's SP, found and moved as usual.
+    CHECK(g_collect.ok);
+    CHECK(g_heap.moves == 6);
 #endif
+}
