@@ -13,13 +13,14 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gcwalk {
 
 enum class ObjectKind : uint8_t {
     Relocatable,  // ET_REL (.o): function addresses in the section are 0, see relocations
-    Executable,   // ET_EXEC or a PIE without DT_SONAME... see ObjectStackMaps::kind
+    Executable,   // ET_EXEC, or ET_DYN marked DF_1_PIE
     SharedObject, // ET_DYN
     Other,
 };
@@ -56,14 +57,18 @@ struct ObjectStackMaps {
     std::vector<uint8_t> bytes;        // the section's contents, decompressed
     std::vector<SectionRelocation> relocations; // .o only, sorted by offset
     std::vector<NamedFunctionRange> functions;  // sorted by address
+    // Linked files: the frame rule (kRuleFromCfi) at each record's return address (link-time),
+    // from the `.eh_frame` row in force at the call; sorted, one per address. Empty for a .o.
+    std::vector<std::pair<uint64_t, FrameRule>> rules;
 
     // The bytes with every 64-bit absolute relocation (R_X86_64_64) resolved as symbol value +
     // addend, so that a .o's function entries hold their offsets within the text section.
     // Linked files are returned unchanged (the linker already stored the addresses).
     std::vector<uint8_t> resolved_bytes() const;
 
-    // The file as an image for FrameIndex::build, at `load_bias` (0: link-time addresses).
-    // `section` views `bytes` (a .o: resolved_bytes(), kept alive by `owner`).
+    // The file as an image for FrameIndex::build, at `load_bias` (0: link-time addresses):
+    // `section` views a copy of resolved_bytes() kept alive by `owner`; functions and rules are
+    // moved by `load_bias`.
     ImageStackMaps to_image(int64_t load_bias = 0) const;
 };
 

@@ -1,5 +1,5 @@
 // The frames view: the FrameRecords FrameIndex::build makes of a file (function range, stack
-// size, flags, records) and each call site's frame rule and compact roots. Addresses are the
+// size, flags, records) and each call site's frame rule (from CFI in linked files) and roots. Addresses are the
 // file's link-time addresses; a .o is indexed as if loaded at kObjectBase (its function entries
 // resolved to section offsets first) and printed as section offsets.
 #include "dump.hpp"
@@ -7,6 +7,7 @@
 #include <gcwalk/frame_index.hpp>
 
 #include <algorithm>
+#include <iterator>
 
 namespace gcwalk::dump {
 namespace {
@@ -102,6 +103,13 @@ Status print_frames_text(const ParsedFile& f, std::string& out) {
             out += ", CFA: ";
             out += rule.cfa_reg == 0xff ? std::string("unknown")
                                         : "R#" + std::to_string(rule.cfa_reg) + " + " + std::to_string(rule.cfa_offset);
+            if (rule.flags & kRuleFromCfi) {
+                out += " (cfi), saved: [ ";
+                for (size_t i = 0; i < std::size(kCalleeSaved); ++i)
+                    if (rule.saved[i] != 0)
+                        out += "R#" + std::to_string(kCalleeSaved[i]) + " at CFA" + std::to_string(rule.saved[i]) + " ";
+                out += "]";
+            }
             const auto roots = index.roots(*cs);
             out += ", roots: " + std::to_string(roots.size()) + " [ ";
             for (const RootPair& p : roots) {
@@ -156,6 +164,16 @@ Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
                     json.member("dwarf_reg", rule.cfa_reg);
                     json.member("offset", rule.cfa_offset);
                 }
+                json.member("from_cfi", (rule.flags & kRuleFromCfi) != 0);
+                json.key("saved").begin_array();
+                for (size_t i = 0; i < std::size(kCalleeSaved); ++i) {
+                    if (rule.saved[i] == 0) continue;
+                    json.begin_object();
+                    json.member("dwarf_reg", kCalleeSaved[i]);
+                    json.member("cfa_offset", static_cast<int32_t>(rule.saved[i]));
+                    json.end_object();
+                }
+                json.end_array();
                 json.end_object();
                 json.key("roots").begin_array();
                 for (const RootPair& p : index.roots(*cs)) {

@@ -1,6 +1,8 @@
 // read_stackmaps_from_file: finds `.llvm_stackmaps` in an ELF file with LLVM Object, decompresses
-// it when SHF_COMPRESSED, and collects the relocations that apply to it and the function ranges.
+// it when SHF_COMPRESSED, and collects the relocations that apply to it, the function ranges and
+// (from `.eh_frame`, with LLVM's DWARF parser) the frame rule at every call site.
 #include <gcwalk/object_file.hpp>
+#include <gcwalk/stackmap.hpp>
 
 #include <llvm/ADT/SmallString.h>
 #include <llvm/ADT/Triple.h>
@@ -14,7 +16,10 @@
 #include <llvm/Support/MemoryBuffer.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 namespace gcwalk {
@@ -207,11 +212,28 @@ void collect_symbols(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
     }
 }
 
-// FDE ranges from `.eh_frame` of a linked file that no sized symbol starts at. (In a .o the FDE
-// addresses are unapplied relocations, so they are not read there.) Parse errors only mean fewer
-// ranges: the symbol table is the main source.
-void collect_fdes(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
-                  std::vector<NamedFunctionRange>& out) {
+// The parsed `.eh_frame` of a linked file, for FDE ranges and frame rules. (In a .o the FDE
+// addresses are unapplied relocations, so it is not read there.) Parse errors only mean fewer
+// ranges and rules: the symbol table and the stack size remain.
+struct EhFrame {
+    std::unique_ptr<llvm::DWARFDebugFrame> frames;
+    struct Range {
+        uint64_t start, end;
+        const llvm::dwarf::FDE* fde;
+    };
+    std::vector<Range> fdes; // sorted by start
+
+    const llvm::dwarf::FDE* find(uint64_t pc) const {
+        auto it = std::upper_bound(fdes.begin(), fdes.end(), pc,
+                                   [](uint64_t a, const Range& r) { return a < r.start; });
+        if (it == fdes.begin()) return nullptr;
+        --it;
+        return pc < it->end ? it->fde : nullptr;
+    }
+};
+
+EhFrame parse_eh_frame(const ELFFile& elf, llvm::ArrayRef<Shdr> sections) {
+    EhFrame eh;
     for (const Shdr& sec : sections) {
         auto name = elf.getSectionName(sec);
         if (!name) {
@@ -223,28 +245,108 @@ void collect_fdes(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
         auto contents = elf.getSectionContents(sec);
         if (!contents) {
             llvm::consumeError(contents.takeError());
-            return;
+            return eh;
         }
         llvm::DWARFDataExtractor data(*contents, true, 8);
-        llvm::DWARFDebugFrame frames(llvm::Triple::x86_64, true, sec.sh_addr);
-        if (auto err = frames.parse(data)) {
+        auto frames = std::make_unique<llvm::DWARFDebugFrame>(llvm::Triple::x86_64, true, sec.sh_addr);
+        if (auto err = frames->parse(data)) {
             llvm::consumeError(std::move(err));
-            return;
+            return eh;
         }
-        std::vector<NamedFunctionRange> fdes;
-        for (const llvm::dwarf::FrameEntry& e : frames.entries())
+        for (const llvm::dwarf::FrameEntry& e : frames->entries())
             if (const auto* fde = llvm::dyn_cast<llvm::dwarf::FDE>(&e))
                 if (fde->getAddressRange() != 0)
-                    fdes.push_back({fde->getInitialLocation(), fde->getAddressRange(), {}});
-        for (auto& f : fdes) {
-            bool covered = std::any_of(out.begin(), out.end(), [&](const NamedFunctionRange& s) {
-                return f.address >= s.address && f.address < s.address + s.size;
-            });
-            if (!covered)
-                out.push_back(std::move(f));
-        }
-        return;
+                    eh.fdes.push_back({fde->getInitialLocation(),
+                                       fde->getInitialLocation() + fde->getAddressRange(), fde});
+        std::sort(eh.fdes.begin(), eh.fdes.end(),
+                  [](const EhFrame::Range& a, const EhFrame::Range& b) { return a.start < b.start; });
+        eh.frames = std::move(frames);
+        return eh;
     }
+    return eh;
+}
+
+// FDE ranges that no sized symbol covers (a stripped file), unnamed.
+void collect_fde_ranges(const EhFrame& eh, std::vector<NamedFunctionRange>& out) {
+    const size_t symbols = out.size();
+    for (const EhFrame::Range& r : eh.fdes) {
+        bool covered = std::any_of(out.begin(), out.begin() + static_cast<long>(symbols),
+                                   [&](const NamedFunctionRange& s) {
+                                       return r.start >= s.address && r.start < s.address + s.size;
+                                   });
+        if (!covered)
+            out.push_back({r.start, r.end - r.start, {}});
+    }
+}
+
+// The CFI row in force at `pc` as a FrameRule, when the CFA is RSP or RBP plus an offset.
+bool rule_from_row(const llvm::dwarf::UnwindRow& row, FrameRule& rule) {
+    const llvm::dwarf::UnwindLocation& cfa = row.getCFAValue();
+    if (cfa.getLocation() != llvm::dwarf::UnwindLocation::RegPlusOffset ||
+        (cfa.getRegister() != 7 && cfa.getRegister() != 6))
+        return false;
+    rule = FrameRule{};
+    rule.cfa_reg = static_cast<uint8_t>(cfa.getRegister());
+    rule.cfa_offset = cfa.getOffset();
+    rule.flags = kRuleFromCfi;
+    for (size_t i = 0; i < std::size(kCalleeSaved); ++i) {
+        auto loc = row.getRegisterLocations().getRegisterLocation(kCalleeSaved[i]);
+        if (!loc || loc->getLocation() != llvm::dwarf::UnwindLocation::CFAPlusOffset)
+            continue;
+        if (loc->getOffset() < INT16_MIN || loc->getOffset() > INT16_MAX || loc->getOffset() == 0)
+            return false;
+        rule.saved[i] = static_cast<int16_t>(loc->getOffset());
+    }
+    return true;
+}
+
+// A rule for the return address of every record of the (resolved) section, from the CFI row in
+// force at the call instruction (return address - 1). Sites without one are left out.
+void collect_rules(const EhFrame& eh, const std::vector<uint8_t>& resolved,
+                   std::vector<std::pair<uint64_t, FrameRule>>& out) {
+    if (!eh.frames)
+        return;
+    auto blobs = parse_stackmap_section(resolved);
+    if (!blobs)
+        return; // reported by whoever parses the section
+    const llvm::dwarf::FDE* cached_fde = nullptr;
+    std::vector<llvm::dwarf::UnwindRow> rows;
+    for (const StackMapBlob& blob : *blobs) {
+        for (uint32_t f = 0; f < blob.num_functions(); ++f) {
+            const FunctionEntry fn = blob.function(f);
+            for (uint64_t r = 0; r < fn.record_count; ++r) {
+                const RecordView rec = blob.record(static_cast<uint32_t>(blob.first_record_of(f) + r));
+                const uint64_t ra = fn.address + rec.instruction_offset();
+                const llvm::dwarf::FDE* fde = eh.find(ra - 1);
+                if (!fde)
+                    continue;
+                if (fde != cached_fde) {
+                    auto table = llvm::dwarf::UnwindTable::create(fde);
+                    cached_fde = fde;
+                    rows.clear();
+                    if (!table) {
+                        llvm::consumeError(table.takeError());
+                        continue;
+                    }
+                    for (const llvm::dwarf::UnwindRow& row : *table)
+                        if (row.hasAddress())
+                            rows.push_back(row);
+                }
+                // Rows are in address order; the last one starting at or before the call applies.
+                const llvm::dwarf::UnwindRow* in_force = nullptr;
+                for (const llvm::dwarf::UnwindRow& row : rows)
+                    if (row.getAddress() <= ra - 1)
+                        in_force = &row;
+                FrameRule rule;
+                if (in_force && rule_from_row(*in_force, rule))
+                    out.emplace_back(ra, rule);
+            }
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const auto& a, const auto& b) { return a.first == b.first; }),
+              out.end());
 }
 
 } // namespace
@@ -288,6 +390,9 @@ ImageStackMaps ObjectStackMaps::to_image(int64_t load_bias) const {
     image.functions.reserve(functions.size());
     for (const NamedFunctionRange& f : functions)
         image.functions.push_back({f.address + static_cast<uint64_t>(load_bias), f.size});
+    image.rules.reserve(rules.size());
+    for (const auto& [ra, rule] : rules)
+        image.rules.emplace_back(ra + static_cast<uint64_t>(load_bias), rule);
     return image;
 }
 
@@ -325,8 +430,11 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     }
 
     collect_symbols(elf, *sections, result.functions);
-    if (!result.relocatable)
-        collect_fdes(elf, *sections, result.functions);
+    EhFrame eh;
+    if (!result.relocatable) {
+        eh = parse_eh_frame(elf, *sections);
+        collect_fde_ranges(eh, result.functions);
+    }
     std::sort(result.functions.begin(), result.functions.end(),
               [](const auto& a, const auto& b) {
                   return a.address != b.address ? a.address < b.address : a.name < b.name;
@@ -354,6 +462,8 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
                                       result.relocations);
         !st)
         return Error{st.message()};
+    if (!result.relocatable)
+        collect_rules(eh, result.resolved_bytes(), result.rules);
     return result;
 }
 

@@ -254,3 +254,62 @@ TEST_CASE("a stripped executable still gives function ranges from .eh_frame FDEs
         }));
     }
 }
+
+TEST_CASE("frame rules from .eh_frame agree with the stack sizes except where arguments were pushed") {
+    // FACTS.md: caller SP = SP + StackSize + 8 at ordinary call sites, plus the pushed bytes at
+    // sites that push stack arguments. The rules come from LLVM's CFI parser, the stack sizes
+    // from the stack map: two independent sources.
+    auto f = read_stackmaps_from_file(fx::kSharedObject);
+    REQUIRE(f.has_value());
+    REQUIRE_FALSE(f->rules.empty());
+    const std::vector<uint8_t> resolved = f->resolved_bytes();
+    auto blobs = parse_stackmap_section(resolved, f->path);
+    REQUIRE(blobs.has_value());
+    size_t checked = 0, pushed = 0;
+    for (const StackMapBlob& blob : *blobs) {
+        for (uint32_t fi = 0; fi < blob.num_functions(); ++fi) {
+            const FunctionEntry fn = blob.function(fi);
+            for (uint64_t r = 0; r < fn.record_count; ++r) {
+                const RecordView rec = blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + r));
+                const uint64_t ra = fn.address + rec.instruction_offset();
+                auto it = std::lower_bound(f->rules.begin(), f->rules.end(), ra,
+                                           [](const auto& x, uint64_t a) { return x.first < a; });
+                REQUIRE(it != f->rules.end());
+                REQUIRE(it->first == ra);
+                const FrameRule& rule = it->second;
+                CHECK(rule.flags == kRuleFromCfi);
+                if (fn.stack_size == kDynamicStackSize) {
+                    CHECK(rule.cfa_reg == 6); // dynamic alloca: RBP-based CFA
+                    continue;
+                }
+                if (rule.cfa_reg != 7) continue; // frame-pointer functions: nothing to compare
+                const int64_t extra = rule.cfa_offset - static_cast<int64_t>(fn.stack_size + 8);
+                INFO("return address " << ra << " extra " << extra);
+                CHECK((extra == 0 || extra == 32)); // fr_pushed_args pushes 4 arguments
+                pushed += extra == 32;
+                ++checked;
+            }
+        }
+    }
+    CHECK(checked >= 15); // 19 RSP-based sites in the fixture
+    CHECK(pushed == 2);
+    // csr_roots saves rbx, r12, r14 and r15 (push r15, r14, r12, rbx): CFA-40 .. CFA-16.
+    const NamedFunctionRange* csr = find_function(*f, "csr_roots");
+    REQUIRE(csr != nullptr);
+    auto it = std::find_if(f->rules.begin(), f->rules.end(), [&](const auto& x) {
+        return x.first > csr->address && x.first < csr->address + csr->size;
+    });
+    REQUIRE(it != f->rules.end());
+    CHECK(it->second.saved[0] == -40); // rbx
+    CHECK(it->second.saved[1] == 0);   // rbp: not saved
+    CHECK(it->second.saved[2] == -32); // r12
+    CHECK(it->second.saved[3] == 0);   // r13: not saved
+    CHECK(it->second.saved[4] == -24); // r14
+    CHECK(it->second.saved[5] == -16); // r15
+}
+
+TEST_CASE("a .o has no frame rules (its FDE addresses are unapplied relocations)") {
+    auto f = read_stackmaps_from_file(fx::kStatepointFrames);
+    REQUIRE(f.has_value());
+    CHECK(f->rules.empty());
+}
