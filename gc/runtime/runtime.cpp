@@ -290,14 +290,8 @@ __attribute__((constructor)) void start_runtime() {
         std::fflush(stderr);
         std::_Exit(2);
     }
-    // The fast walker does not exist yet (WalkerKind::Fast walks with libunwind too).
-    if (rt->options.walker == WalkerKind::Fast)
-        std::fprintf(stderr, "gcwalk-rt: GCWALK_WALKER=fast: the fast walker does not exist yet; "
-                             "collections use the libunwind walker\n");
-    if (rt->options.verify)
-        std::fprintf(stderr, "gcwalk-rt: GCWALK_VERIFY=1: the fast walker does not exist yet; both walks "
-                             "use the libunwind walker\n");
-    rt->walk.walker = WalkerKind::Libunwind;
+    // GCWALK_WALKER picks the walker collections use; GCWALK_VERIFY=1 walks with both first.
+    rt->walk.walker = rt->options.walker;
     rt->walk.precise = true;
     rt->registry = new ImageRegistry;
     g_rt = rt;
