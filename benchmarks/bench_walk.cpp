@@ -75,11 +75,12 @@ uint64_t unw_step_loop(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
 }
 
 // The innermost managed frame called the stub directly, which saved that frame's RBP at CFA-16.
-uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
+// The chain is followed for the managed frames only: the C++ frame below them has no frame pointer.
+uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx, uint64_t managed_frames) {
     const uint64_t* fp;
     std::memcpy(&fp, reinterpret_cast<const void*>(ctx.caller_sp - 16), sizeof fp);
     uint64_t frames = 0, ra_sum = 0;
-    while (reinterpret_cast<uint64_t>(fp) <= stop_sp) {
+    while (frames < managed_frames) {
         ra_sum += fp[1];
         fp = reinterpret_cast<const uint64_t*>(fp[0]);
         ++frames;
@@ -106,6 +107,8 @@ struct Run {
 };
 
 // One walk of `kind`; returns frames (or words scanned) and sets roots.
+uint64_t g_managed_frames = 0; // of the stack being measured
+
 uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
     gcwalk::WalkOptions opts;
     opts.stop_sp = stop_sp;
@@ -114,7 +117,7 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop
     case kFast: opts.walker = gcwalk::WalkerKind::Fast; return walk_roots(ctx, opts, roots);
     case kLibunwindWalker: opts.walker = gcwalk::WalkerKind::Libunwind; return walk_roots(ctx, opts, roots);
     case kUnwStep: return unw_step_loop(ctx, stop_sp);
-    case kFramePointer: return frame_pointer_walk(ctx, stop_sp);
+    case kFramePointer: return frame_pointer_walk(ctx, g_managed_frames);
     case kConservative: { uint64_t words = 0; conservative_scan(ctx, stop_sp, &words); *roots = words; return 0; }
     default: return 0;
     }
@@ -152,6 +155,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
             return;
         }
     }
+    g_managed_frames = frames;
     uint64_t roots = 0, count = 0;
     for (auto _ : state) count = walk_once(run.kind, *ctx, stop_sp, &roots);
     if (run.kind == kConservative) {
