@@ -30,6 +30,7 @@ gcwalk::WalkOptions options_of(const gcwalk_walk_options* o) {
     if (o) {
         out.walker = o->walker == GCWALK_WALKER_FAST ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
         out.precise = o->precise != 0;
+        out.stop_sp = o->stop_sp;
     }
     return out;
 }

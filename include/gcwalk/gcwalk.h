@@ -66,7 +66,8 @@ enum { GCWALK_WALKER_LIBUNWIND = 0, GCWALK_WALKER_FAST = 1 };
 typedef struct gcwalk_walk_options {
     int walker;  /* GCWALK_WALKER_* */
     int precise; /* nonzero: stop at the first error; zero: best-effort, count and go on */
-} gcwalk_walk_options; /* NULL options: libunwind walker, precise */
+    uint64_t stop_sp; /* nonzero: end the walk at the first frame whose SP is above this */
+} gcwalk_walk_options; /* NULL options: libunwind walker, precise, whole stack */
 
 typedef struct gcwalk_walk_stats {
     uint64_t frames;  /* managed frames with a record */

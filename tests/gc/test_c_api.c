@@ -59,7 +59,7 @@ static void at_safepoint(gcwalk_context* ctx, void* arg) {
         gcwalk_visitor v = {on_frame, on_root, NULL, NULL};
         result = gcwalk_visit_roots(ctx, registry, &v, NULL, &stats, &error);
     } else {
-        gcwalk_walk_options opts = {GCWALK_WALKER_LIBUNWIND, 1};
+        gcwalk_walk_options opts = {GCWALK_WALKER_LIBUNWIND, 1, 0};
         result = gcwalk_relocate_roots(ctx, registry, move, NULL, &opts, &stats, &error);
     }
 }

@@ -157,6 +157,20 @@ TEST_CASE("recursion depth N gives N + 1 managed frames with the call sites' ret
     }
 }
 
+TEST_CASE("stop_sp ends the walk above a chosen frame", "[walker]") {
+    std::vector<FrameSeen> full;
+    for (int run = 0; run < 2; ++run) {
+        reset();
+        if (run == 1) g_seen.options.stop_sp = full[2].sp; // same call chain: same SPs
+        wt_recurse(5);
+        if (run == 0) full = g_seen.frames;
+    }
+    REQUIRE(full.size() == 6);
+    CHECK_FALSE(g_seen.failed);
+    REQUIRE(g_seen.frames.size() == 3);
+    CHECK(g_seen.frames[2].sp == full[2].sp);
+}
+
 TEST_CASE("a native frame between managed frames is stepped over", "[walker]") {
     reset();
     wt_through_native(3);
