@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# usage: run.sh BUILD_DIR CONSUMER_SOURCE WORK_DIR — installs BUILD_DIR into WORK_DIR/prefix and
-# builds the consumer with CMake (find_package) and with pkg-config; both binaries must run.
+# usage: run.sh BUILD_DIR CONSUMER_SOURCE WORK_DIR OPT LLC — installs BUILD_DIR into
+# WORK_DIR/prefix, builds the consumer with CMake (find_package) and with pkg-config, and links a
+# managed program against the installed runtime (gcwalk-runtime.pc); every binary must run, the
+# managed one without LD_LIBRARY_PATH, as PIE and as -no-pie.
 set -euo pipefail
-build=$1 src=$2 work=$3
+build=$1 src=$2 work=$3 opt=$4 llc=$5
 rm -rf "$work" && mkdir -p "$work"
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
@@ -16,6 +18,16 @@ echo "-- pkg-config gcwalk"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 c++ -std=c++20 "$src/main.cpp" -o "$work/consumer-pc" $(pkg-config --cflags --libs gcwalk)
 "$work/consumer-pc"
+
+echo "-- a managed program against pkg-config gcwalk-runtime"
+"$opt" -passes=rewrite-statepoints-for-gc "$src/managed.ll" -S -o "$work/managed.opt.ll"
+"$llc" -O2 -relocation-model=pic -filetype=obj "$work/managed.opt.ll" -o "$work/managed.o"
+cc -c $(pkg-config --cflags gcwalk-runtime) "$src/managed_main.c" -o "$work/managed_main.o"
+for pie in -pie -no-pie; do
+  cc $pie "$work/managed_main.o" "$work/managed.o" -o "$work/managed$pie" \
+     $(pkg-config --libs gcwalk-runtime) 2>"$work/link$pie.log" || { cat "$work/link$pie.log"; exit 1; }
+  env -u LD_LIBRARY_PATH GCWALK_STRESS=1 "$work/managed$pie"
+done
 
 test -x "$prefix/bin/gcwalk-dump" || { echo "gcwalk-dump is not installed"; exit 1; }
 "$prefix/bin/gcwalk-dump" --help >/dev/null

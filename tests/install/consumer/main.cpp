@@ -1,10 +1,23 @@
 // A program that uses an installed gcwalk: scans its own process and indexes a JIT blob.
 #include <gcwalk/image_registry.hpp>
+#ifdef GCWALK_CONSUMER_WITH_OBJECT
+#include <gcwalk/object_file.hpp>
+#endif
 
 #include <cstdio>
 #include <cstring>
 
-int main() {
+int main(int, char** argv) {
+#ifdef GCWALK_CONSUMER_WITH_OBJECT
+    // gcwalk::object reads files on disk: this executable has no stack maps, and says so.
+    auto file = gcwalk::read_stackmaps_from_file(argv[0]);
+    if (!file) {
+        std::fprintf(stderr, "read_stackmaps_from_file failed: %s\n", file.error().message.c_str());
+        return 1;
+    }
+#else
+    (void)argv;
+#endif
     gcwalk::ImageRegistry registry;
     if (auto st = registry.rescan(); !st) {
         std::fprintf(stderr, "rescan failed: %s\n", st.message().c_str());
