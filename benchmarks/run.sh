@@ -1,0 +1,12 @@
+#!/bin/sh
+# Runs every benchmark of a build directory (default build-bench) and keeps the console output
+# beside it: the figures in docs/PERFORMANCE.md come from this command.
+#   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build-bench -j2
+#   benchmarks/run.sh build-bench
+set -e
+build=${1:-build-bench}
+out=${2:-$build/benchmark-results}
+mkdir -p "$out"
+for b in bench_index bench_parse bench_walk; do
+    "$build/benchmarks/$b" --benchmark_min_time=0.1 | tee "$out/$b.txt"
+done
