@@ -266,6 +266,41 @@ inline bool stress_hit(Runtime& rt) {
     std::_Exit(3);
 }
 
+// --- faults in the poisoned space ---------------------------------------------------------
+
+struct sigaction g_previous_segv;
+
+// Names a fault in the space the last collection left (a missed root), then hands the signal to
+// whatever handled it before (a sanitizer, the program, or the default action: the process ends).
+void on_segv(int sig, siginfo_t* info, void* ucontext) {
+    const uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+    if (g_rt && g_rt->heap.in_poisoned_space(address)) {
+        char line[192] = "gcwalk-rt: access to 0x";
+        size_t n = std::strlen(line);
+        for (int shift = 60; shift >= 0; shift -= 4) line[n++] = "0123456789abcdef"[(address >> shift) & 15];
+        const char* rest = " in the old semispace, poisoned by the last collection: a root was not relocated\n";
+        std::memcpy(line + n, rest, std::strlen(rest));
+        n += std::strlen(rest);
+        [[maybe_unused]] ssize_t w = write(2, line, n);
+    }
+    if ((g_previous_segv.sa_flags & SA_SIGINFO) && g_previous_segv.sa_sigaction) {
+        g_previous_segv.sa_sigaction(sig, info, ucontext);
+    } else if (!(g_previous_segv.sa_flags & SA_SIGINFO) && g_previous_segv.sa_handler != SIG_DFL &&
+               g_previous_segv.sa_handler != SIG_IGN) {
+        g_previous_segv.sa_handler(sig);
+    } else {
+        signal(SIGSEGV, SIG_DFL); // the access runs again and ends the process
+    }
+}
+
+void install_fault_handler() {
+    struct sigaction action {};
+    action.sa_sigaction = on_segv;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &g_previous_segv);
+}
+
 // --- start and exit ------------------------------------------------------------------------
 
 void print_stats() {
@@ -295,6 +330,7 @@ __attribute__((constructor)) void start_runtime() {
     rt->walk.precise = true;
     rt->registry = new ImageRegistry;
     g_rt = rt;
+    install_fault_handler();
     refresh_images(*rt);
     std::atexit(print_stats);
 }

@@ -73,6 +73,14 @@ void SemispaceHeap::begin_collection() {
 }
 
 void SemispaceHeap::corrupt(const char* what, uintptr_t value) const noexcept {
+    if (value >= to_ && value < to_ + size_) {
+        // to-space is the space the previous collection evacuated and poisoned.
+        std::fprintf(stderr,
+                     "gcwalk-rt: %s %#lx points into the old semispace that the previous collection "
+                     "poisoned: a root or field was not relocated (a stale or missed root)\n",
+                     what, static_cast<unsigned long>(value));
+        std::abort();
+    }
     std::fprintf(stderr,
                  "gcwalk-rt: %s %#lx is not an object of the heap (allocated range %#lx-%#lx): "
                  "a stale or missed root, or a corrupted object\n",
