@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 #include <cstring>
@@ -28,6 +30,8 @@ int64_t gr_outer(int64_t a, int64_t b);
 int64_t gr_many(int64_t a, void (*collect)());
 void rt_collect();
 void rt_collect_raw();
+int64_t gr_live_512();
+int64_t gr_live_513();
 int64_t gr_recurse(int64_t n);
 }
 
@@ -202,6 +206,16 @@ rt_collect_raw:
 )");
 
 extern "C" {
+// N objects holding 0 .. N-1, in a native array the managed code reads them from.
+void** rt_objects(int64_t n) {
+    static void* objects[1024];
+    for (int64_t k = 0; k < n && k < 1024; ++k) {
+        objects[k] = rt_alloc(16);
+        *static_cast<int64_t*>(objects[k]) = k;
+    }
+    return objects;
+}
+
 __attribute__((noinline)) int64_t rt_native(int64_t b) {
     ++native_depth;
     int64_t r = gr_sum(b, b);
@@ -344,3 +358,27 @@ TEST_CASE("a context captured without the stub", "[roots]") {
     CHECK(g_heap.moves == 6);
 #endif
 }
+
+#ifdef GCWALK_ROOTS_LIMIT
+TEST_CASE("the per-frame limit of root pairs", "[roots]") {
+    SECTION("512 roots in one frame are all relocated") {
+        reset();
+        CHECK(gr_live_512() == 511 * 512 / 2);
+        CHECK(g_collect.ok);
+        CHECK(g_collect.stats.roots == 512);
+        CHECK(g_heap.moves == 512);
+    }
+    SECTION("513 roots: precise mode refuses the frame before moving anything") {
+        reset();
+        CHECK(gr_live_513() == 512 * 513 / 2); // nothing moved, nothing poisoned
+        CHECK_FALSE(g_collect.ok);
+        CHECK(g_heap.moves == 0);
+        char expected[256];
+        std::snprintf(expected, sizeof expected,
+                      "frame at return address 0x%" PRIx64 " has 513 root pairs, more than the limit of 512",
+                      g_collect.error.address);
+        CHECK(std::string(g_collect.error.message) == expected);
+        CHECK(registry().index().find(g_collect.error.address) != nullptr);
+    }
+}
+#endif
