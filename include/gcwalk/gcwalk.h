@@ -10,8 +10,8 @@
  *   }
  *   gcwalk_enter(at_safepoint, heap);
  *
- * Functions returning int give 0 on success and -1 on failure. The walking functions never
- * allocate, throw or lock. */
+ * Functions returning int give 0 on success and -1 on failure. Handles (registry, context) must
+ * be non-NULL. The walking functions never allocate, throw or lock. */
 #ifndef GCWALK_GCWALK_H
 #define GCWALK_GCWALK_H
 
