@@ -23,10 +23,7 @@ std::string hex(uint64_t v) {
 
 // Slot in the open-addressing table; key 0 marks an empty slot (no return address is 0).
 uint64_t mix(uint64_t ra) noexcept { return (ra ^ (ra >> 29)) * 0x9E3779B97F4A7C15ull; }
-uint64_t slot_of(uint64_t ra, uint64_t nslots) noexcept {
-    __extension__ using u128 = unsigned __int128;
-    return static_cast<uint64_t>((static_cast<u128>(mix(ra)) * nslots) >> 64);
-}
+uint64_t slot_of(uint64_t ra, uint64_t nslots) noexcept { return FrameIndex::slot_of(ra, nslots); }
 
 bool rule_equal(const FrameRule& a, const FrameRule& b) noexcept {
     return a.cfa_offset == b.cfa_offset && a.cfa_reg == b.cfa_reg && a.flags == b.flags &&
@@ -58,120 +55,171 @@ struct FrameIndex::Impl {
 
 namespace {
 
+// Builds the index in one pass over the records. The happy path allocates nothing per record and
+// formats no text: error messages are made only when something is wrong.
 struct Builder {
     FrameIndex::Impl& impl;
     std::unordered_map<FrameRule, uint32_t, RuleHash, RuleEq> rule_ids;
-    struct Pending {
-        uint64_t ra;
-        uint32_t first_root;
-        uint32_t num_roots;
-        uint32_t rule;
-        bool statepoint;
-        std::string where;
-    };
-    std::vector<Pending> sites;
+    uint32_t last_rule = UINT32_MAX;
+    std::vector<RootPair> pairs;          // scratch, reused for every record
+    std::vector<bool> site_is_statepoint; // per table slot, for choosing between duplicate records
+    uint64_t nslots = 1;
+
+    static constexpr uint32_t kMaxSlotsPerLocation = 128; // a 1 KiB location (the parser's limit)
 
     uint32_t intern_rule(const FrameRule& r) {
+        if (last_rule != UINT32_MAX && rule_equal(impl.rules[last_rule], r)) return last_rule;
         auto [it, inserted] = rule_ids.emplace(r, static_cast<uint32_t>(impl.rules.size()));
         if (inserted) impl.rules.push_back(r);
-        return it->second;
+        return last_rule = it->second;
     }
 
-    // Appends the slots of one statepoint location (base or derived side) to `out`.
-    Status encode(const Location& loc, const std::string& where, std::vector<RootLoc>& out) {
+    // Where a record is, for messages.
+    struct Where {
+        const ImageStackMaps& img;
+        uint32_t blob, record;
+        uint64_t ra;
+        std::string operator()(const std::string& what) const {
+            return img.name + ": blob " + std::to_string(blob) + " record " + std::to_string(record) + " at " +
+                   hex(ra) + ": " + what;
+        }
+    };
+
+    // Writes the slots of one location (base or derived side) to out[0..*n).
+    Status encode(const Location& loc, const Where& where, const char* side, uint32_t k, RootLoc* out,
+                  uint32_t* n) {
+        auto fail = [&](const std::string& what) {
+            return Error{where(std::string(side) + " " + std::to_string(k) + ": " + what)};
+        };
+        *n = 0;
         switch (loc.kind) {
         case LocationKind::Constant:
         case LocationKind::ConstantIndex:
-            out.push_back(RootLoc{0});
+            out[(*n)++] = RootLoc{0};
             return {};
         case LocationKind::Register:
             if (loc.size != 8)
-                return Error{where + ": register root of " + std::to_string(loc.size) +
-                             " bytes (only 8-byte pointers fit a register save slot)"};
+                return fail("register root of " + std::to_string(loc.size) +
+                            " bytes (only 8-byte pointers fit a register save slot)");
             // Only a callee-saved register survives the call; anything else is a compiler bug.
             if (std::find(std::begin(kCalleeSaved), std::end(kCalleeSaved), loc.dwarf_reg) == std::end(kCalleeSaved))
-                return Error{where + ": register root in R#" + std::to_string(loc.dwarf_reg) +
-                             ", which is not callee-saved and cannot hold a value across the call"};
-            out.push_back(RootLoc::make(RootLoc::kRegister, loc.dwarf_reg, 0));
+                return fail("register root in R#" + std::to_string(loc.dwarf_reg) +
+                            ", which is not callee-saved and cannot hold a value across the call");
+            out[(*n)++] = RootLoc::make(RootLoc::kRegister, loc.dwarf_reg, 0);
             return {};
         case LocationKind::Indirect:
         case LocationKind::Direct: {
-            if (loc.size == 0 || loc.size % 8 != 0)
-                return Error{where + ": root location of " + std::to_string(loc.size) +
-                             " bytes is not a whole number of pointers"};
-            for (uint32_t k = 0; k < loc.size / 8u; ++k) {
-                int64_t off = int64_t{loc.offset} + 8 * int64_t{k};
+            if (loc.size == 0 || loc.size % 8 != 0 || loc.size > 8 * kMaxSlotsPerLocation)
+                return fail("root location of " + std::to_string(loc.size) +
+                            " bytes is not a whole number of pointers");
+            for (uint32_t i = 0; i < loc.size / 8u; ++i) {
+                int64_t off = int64_t{loc.offset} + 8 * int64_t{i};
                 if (off < RootLoc::kMinOffset || off > RootLoc::kMaxOffset)
-                    return Error{where + ": root offset " + std::to_string(off) +
-                                 " is outside the encodable range of +-16 MiB"};
-                out.push_back(RootLoc::make(RootLoc::kMemory, loc.dwarf_reg, static_cast<int32_t>(off)));
+                    return fail("root offset " + std::to_string(off) + " is outside the encodable range of +-16 MiB");
+                out[(*n)++] = RootLoc::make(RootLoc::kMemory, loc.dwarf_reg, static_cast<int32_t>(off));
             }
             return {};
         }
         }
-        return Error{where + ": unknown location kind"};
+        return fail("unknown location kind");
     }
 
-    Status add_roots(const StackMapBlob& blob, const RecordView& rec, const StatepointLayout& sp,
-                     const std::string& where, uint32_t* first, uint32_t* count) {
-        std::vector<RootPair> pairs;
-        std::vector<RootLoc> base, derived;
+    Status add_roots(const RecordView& rec, const StatepointLayout& sp, const Where& where, uint32_t* first,
+                     uint32_t* count) {
+        pairs.clear();
+        RootLoc base[kMaxSlotsPerLocation], derived[kMaxSlotsPerLocation];
+        uint32_t nb = 0, nd = 0;
         for (uint32_t k = 0; k < sp.num_pairs; ++k) {
             Location b = rec.location(static_cast<uint16_t>(sp.first_pair + 2 * k));
             Location d = rec.location(static_cast<uint16_t>(sp.first_pair + 2 * k + 1));
-            base.clear();
-            derived.clear();
-            std::string w = where + " pair " + std::to_string(k);
             if (b.kind == LocationKind::Direct || d.kind == LocationKind::Direct)
-                return Error{w + ": a Direct location cannot hold a gc pointer"};
-            if (auto st = encode(b, w, base); !st) return st;
-            if (auto st = encode(d, w, derived); !st) return st;
-            if (base.size() != derived.size())
-                return Error{w + ": base and derived locations differ in size"};
-            for (size_t i = 0; i < base.size(); ++i) {
+                return Error{where("pair " + std::to_string(k) + ": a Direct location cannot hold a gc pointer")};
+            if (auto st = encode(b, where, "pair", k, base, &nb); !st) return st;
+            if (auto st = encode(d, where, "pair", k, derived, &nd); !st) return st;
+            if (nb != nd)
+                return Error{where("pair " + std::to_string(k) + ": base and derived locations differ in size")};
+            for (uint32_t i = 0; i < nb; ++i) {
                 if (derived[i].kind() == RootLoc::kNone) continue; // a null constant: nothing to relocate
                 if (base[i].kind() == RootLoc::kNone)
-                    return Error{w + ": derived pointer with a constant base"};
+                    return Error{where("pair " + std::to_string(k) + ": derived pointer with a constant base")};
                 pairs.push_back({base[i], derived[i]});
             }
         }
         for (uint32_t k = 0; k < sp.num_gc_allocas; ++k) {
             Location a = rec.location(static_cast<uint16_t>(sp.first_gc_alloca + k));
-            base.clear();
-            if (auto st = encode(a, where + " gc alloca " + std::to_string(k), base); !st) return st;
-            for (RootLoc l : base) pairs.push_back({l, l});
+            if (auto st = encode(a, where, "gc alloca", k, base, &nb); !st) return st;
+            for (uint32_t i = 0; i < nb; ++i) pairs.push_back({base[i], base[i]});
         }
-        (void)blob;
-        // Each slot once: drop exact duplicate pairs (a base also appears as its own pair).
-        std::sort(pairs.begin(), pairs.end(), [](const RootPair& x, const RootPair& y) {
-            // Bases first (base == derived), so relocation can treat them before derived slots.
-            bool xb = x.base.bits == x.derived.bits, yb = y.base.bits == y.derived.bits;
-            if (xb != yb) return xb;
-            return x.base.bits != y.base.bits ? x.base.bits < y.base.bits : x.derived.bits < y.derived.bits;
-        });
-        pairs.erase(std::unique(pairs.begin(), pairs.end(),
-                                [](const RootPair& x, const RootPair& y) {
-                                    return x.base.bits == y.base.bits && x.derived.bits == y.derived.bits;
-                                }),
-                    pairs.end());
-        if (pairs.size() > 0xffff) return Error{where + ": more than 65535 root slots"};
+        // Each slot once: drop exact duplicate pairs (a base also appears as its own pair). Bases
+        // (base == derived) first, so relocation treats them before the derived slots.
+        if (pairs.size() > 1) {
+            std::sort(pairs.begin(), pairs.end(), [](const RootPair& x, const RootPair& y) {
+                bool xb = x.base.bits == x.derived.bits, yb = y.base.bits == y.derived.bits;
+                if (xb != yb) return xb;
+                return x.base.bits != y.base.bits ? x.base.bits < y.base.bits : x.derived.bits < y.derived.bits;
+            });
+            pairs.erase(std::unique(pairs.begin(), pairs.end(),
+                                    [](const RootPair& x, const RootPair& y) {
+                                        return x.base.bits == y.base.bits && x.derived.bits == y.derived.bits;
+                                    }),
+                        pairs.end());
+        }
+        if (pairs.size() > 0xffff) return Error{where("more than 65535 root slots")};
         *first = static_cast<uint32_t>(impl.roots.size());
         *count = static_cast<uint32_t>(pairs.size());
-        impl.roots.insert(impl.roots.end(), pairs.begin(), pairs.end());
+        for (const RootPair& p : pairs) impl.roots.push_back(p); // short: cheaper than insert's memmove
+        return {};
+    }
+
+    // Inserts a call site into the table. A return address with two records keeps the
+    // statepoint one, else the first.
+    void insert(uint64_t ra, uint32_t first_root, uint32_t num_roots, uint32_t rule, bool statepoint) {
+        uint64_t s = slot_of(ra, nslots);
+        while (impl.table[s].key != 0) {
+            if (impl.table[s].return_address() == ra) {
+                if (statepoint && !site_is_statepoint[s]) {
+                    impl.table[s] = CallSite{ra | (uint64_t{num_roots} << 48), first_root, rule};
+                    site_is_statepoint[s] = true;
+                }
+                return;
+            }
+            s = (s + 1 == nslots) ? 0 : s + 1;
+        }
+        impl.table[s] = CallSite{ra | (uint64_t{num_roots} << 48), first_root, rule};
+        site_is_statepoint[s] = statepoint;
+        ++impl.num_sites;
+    }
+
+    static bool looks_like_statepoint(const RecordView& rec) noexcept {
+        if (rec.num_locations() < 3) return false;
+        for (uint16_t i = 0; i < 3; ++i)
+            if (rec.location(i).kind != LocationKind::Constant) return false;
+        return true;
+    }
+
+    Status parse_all() {
+        uint64_t records = 0;
+        for (const ImageStackMaps& img : impl.images) {
+            auto parsed = parse_stackmap_section(img.section, img.name);
+            if (!parsed) return parsed.error();
+            for (const auto& b : *parsed) records += b.num_records();
+            impl.blobs.push_back(std::move(*parsed));
+        }
+        nslots = records == 0 ? 1 : static_cast<uint64_t>(static_cast<double>(records) / kMaxLoadFactor) + 1;
+        impl.table.assign(nslots, CallSite{0, 0, 0});
+        site_is_statepoint.assign(nslots, false);
+        impl.roots.reserve(records * 2);
         return {};
     }
 
     Status add_image(uint32_t image_index) {
         ImageStackMaps& img = impl.images[image_index];
-        auto parsed = parse_stackmap_section(img.section, img.name);
-        if (!parsed) return parsed.error();
-        impl.blobs.push_back(std::move(*parsed));
-        const auto& blobs = impl.blobs.back();
+        const auto& blobs = impl.blobs[image_index];
+        auto by_address = [](const auto& x, uint64_t a) { return x.first < a; };
 
         std::sort(img.functions.begin(), img.functions.end(),
                   [](const FunctionRange& a, const FunctionRange& b) { return a.address < b.address; });
-        std::sort(img.rules.begin(), img.rules.end(),
-                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::sort(img.rules.begin(), img.rules.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
 
         for (uint32_t b = 0; b < blobs.size(); ++b) {
             const StackMapBlob& blob = blobs[b];
@@ -186,11 +234,10 @@ struct Builder {
                 fr.first_record = static_cast<uint32_t>(blob.first_record_of(f));
                 fr.num_records = static_cast<uint32_t>(fe.record_count);
                 if (fe.stack_size == kDynamicStackSize) fr.flags |= kFrameDynamic;
-                std::string fwhere = img.name + ": blob " + std::to_string(b) + " function " +
-                                     std::to_string(f) + " at " + hex(fr.function_address);
                 if (fr.function_address == 0 || fr.function_address > kAddressMask)
-                    return Error{fwhere + ": function address is not a usable absolute address "
-                                          "(unrelocated stack maps?)"};
+                    return Error{img.name + ": blob " + std::to_string(b) + " function " + std::to_string(f) +
+                                 " at " + hex(fr.function_address) +
+                                 ": function address is not a usable absolute address (unrelocated stack maps?)"};
 
                 uint32_t max_offset = 0;
                 for (uint32_t r = 0; r < fr.num_records; ++r)
@@ -204,38 +251,46 @@ struct Builder {
                     fr.flags |= kFrameSizeUnknown;
                 }
 
+                // Without CFI: CFA = RSP + stack size + 8 (unknown for dynamic frames).
+                FrameRule fallback{};
+                if (fe.stack_size == kDynamicStackSize) {
+                    fallback.cfa_reg = kRuleUnknown;
+                } else {
+                    fallback.cfa_reg = 7;
+                    fallback.cfa_offset = static_cast<int32_t>(fe.stack_size + 8);
+                }
+                // Records usually come in address order: a cursor finds each one's rule.
+                auto rit = std::lower_bound(img.rules.begin(), img.rules.end(), fr.function_address, by_address);
                 bool all_rules = fr.num_records > 0;
                 for (uint32_t r = 0; r < fr.num_records; ++r) {
                     uint32_t rec_index = fr.first_record + r;
                     RecordView rec = blob.record(rec_index);
                     uint64_t ra = fr.function_address + rec.instruction_offset();
-                    std::string where = img.name + ": blob " + std::to_string(b) + " record " +
-                                        std::to_string(rec_index) + " at " + hex(ra);
-                    if (ra > kAddressMask) return Error{where + ": return address beyond 48 bits"};
+                    Where where{img, b, rec_index, ra};
+                    if (ra > kAddressMask) return Error{where("return address beyond 48 bits")};
 
-                    FrameRule rule{};
-                    auto rit = std::lower_bound(img.rules.begin(), img.rules.end(), ra,
-                                                [](const auto& x, uint64_t a) { return x.first < a; });
+                    if (rit != img.rules.begin() && (rit == img.rules.end() || rit->first > ra) &&
+                        std::prev(rit)->first >= ra)
+                        rit = std::lower_bound(img.rules.begin(), img.rules.end(), ra, by_address);
+                    while (rit != img.rules.end() && rit->first < ra) ++rit;
+                    uint32_t rule;
                     if (rit != img.rules.end() && rit->first == ra) {
-                        rule = rit->second;
+                        rule = intern_rule(rit->second);
                     } else {
                         all_rules = false;
-                        if (fe.stack_size == kDynamicStackSize) {
-                            rule.cfa_reg = kRuleUnknown;
-                        } else {
-                            rule.cfa_reg = 7;
-                            rule.cfa_offset = static_cast<int32_t>(fe.stack_size + 8);
-                        }
+                        rule = intern_rule(fallback);
                     }
 
-                    Pending p{ra, 0, 0, intern_rule(rule), false, where};
-                    auto sp = decode_statepoint(blob, rec, img.name);
-                    if (sp) {
-                        p.statepoint = true;
-                        if (auto st = add_roots(blob, rec, *sp, where, &p.first_root, &p.num_roots); !st)
-                            return Error{st.message()};
+                    uint32_t first_root = 0, num_roots = 0;
+                    bool statepoint = false;
+                    if (looks_like_statepoint(rec)) {
+                        if (auto sp = decode_statepoint(blob, rec, img.name)) {
+                            statepoint = true;
+                            if (auto st = add_roots(rec, *sp, where, &first_root, &num_roots); !st)
+                                return Error{st.message()};
+                        }
                     }
-                    sites.push_back(std::move(p));
+                    insert(ra, first_root, num_roots, rule, statepoint);
                 }
                 if (all_rules) fr.flags |= kFrameHasRule;
                 impl.frames.push_back(fr);
@@ -257,21 +312,6 @@ struct Builder {
                              hex(impl.frames[i].function_address) + " (" + b.name + ")"};
             }
         }
-        // A return address with two records: statepoints win; otherwise the first stays.
-        std::stable_sort(sites.begin(), sites.end(), [](const Pending& a, const Pending& b) {
-            return a.ra != b.ra ? a.ra < b.ra : (a.statepoint && !b.statepoint);
-        });
-        sites.erase(std::unique(sites.begin(), sites.end(),
-                                [](const Pending& a, const Pending& b) { return a.ra == b.ra; }),
-                    sites.end());
-        impl.num_sites = sites.size();
-        uint64_t nslots = sites.empty() ? 1 : static_cast<uint64_t>(sites.size() / kMaxLoadFactor) + 1;
-        impl.table.assign(nslots, CallSite{0, 0, 0});
-        for (const Pending& p : sites) {
-            uint64_t s = slot_of(p.ra, nslots);
-            while (impl.table[s].key != 0) s = (s + 1 == nslots) ? 0 : s + 1;
-            impl.table[s] = CallSite{p.ra | (uint64_t{p.num_roots} << 48), p.first_root, p.rule};
-        }
         impl.roots.shrink_to_fit();
         impl.rules.shrink_to_fit();
         return {};
@@ -284,30 +324,30 @@ Expected<FrameIndex> FrameIndex::build(std::vector<ImageStackMaps> images) {
     auto impl = std::make_unique<Impl>();
     impl->images = std::move(images);
     impl->blobs.reserve(impl->images.size());
-    Builder b{*impl, {}, {}};
+    Builder b{*impl, {}, UINT32_MAX, {}, {}, 1};
+    if (auto st = b.parse_all(); !st) return Error{st.message()};
     for (uint32_t i = 0; i < impl->images.size(); ++i)
         if (auto st = b.add_image(i); !st) return Error{st.message()};
     if (auto st = b.finish(); !st) return Error{st.message()};
     return FrameIndex(std::move(impl));
 }
 
-FrameIndex::FrameIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-FrameIndex::FrameIndex(FrameIndex&&) noexcept = default;
-FrameIndex& FrameIndex::operator=(FrameIndex&&) noexcept = default;
-FrameIndex::~FrameIndex() = default;
-
-const CallSite* FrameIndex::find(uint64_t ra) const noexcept {
-    const auto& t = impl_->table;
-    const uint64_t n = t.size();
-    if (ra == 0 || ra > kAddressMask) return nullptr;
-    uint64_t s = slot_of(ra, n);
-    for (;;) {
-        const CallSite& cs = t[s];
-        if ((cs.key & kAddressMask) == ra) return &cs;
-        if (cs.key == 0) return nullptr;
-        s = (s + 1 == n) ? 0 : s + 1;
-    }
+FrameIndex::FrameIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { cache_pointers(); }
+FrameIndex::FrameIndex(FrameIndex&& o) noexcept : impl_(std::move(o.impl_)) { cache_pointers(); }
+FrameIndex& FrameIndex::operator=(FrameIndex&& o) noexcept {
+    impl_ = std::move(o.impl_);
+    cache_pointers();
+    return *this;
 }
+
+void FrameIndex::cache_pointers() noexcept {
+    if (!impl_) return;
+    table_ = impl_->table.data();
+    nslots_ = impl_->table.size();
+    roots_ = impl_->roots.data();
+    rules_ = impl_->rules.data();
+}
+FrameIndex::~FrameIndex() = default;
 
 const FrameRecord* FrameIndex::function_containing(uint64_t address) const noexcept {
     const auto& f = impl_->frames;
@@ -330,12 +370,6 @@ Lookup FrameIndex::classify(uint64_t ra, const CallSite** site, const FrameRecor
     }
     return Lookup::NotManaged;
 }
-
-std::span<const RootPair> FrameIndex::roots(const CallSite& cs) const noexcept {
-    return {impl_->roots.data() + cs.first_root, cs.num_roots()};
-}
-
-const FrameRule& FrameIndex::rule(const CallSite& cs) const noexcept { return impl_->rules[cs.rule]; }
 
 const FrameRecord* FrameIndex::frame(const CallSite& cs) const noexcept {
     return function_containing(cs.return_address() - 1);

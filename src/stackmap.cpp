@@ -214,16 +214,6 @@ private:
 
 } // namespace
 
-Location RecordView::location(uint16_t i) const noexcept {
-    const uint8_t* q = p_ + kRecordHeaderSize + uint32_t{kLocationSize} * i;
-    Location loc;
-    loc.kind = static_cast<LocationKind>(q[0]);
-    std::memcpy(&loc.size, q + 2, 2);
-    std::memcpy(&loc.dwarf_reg, q + 4, 2);
-    std::memcpy(&loc.offset, q + 8, 4);
-    return loc;
-}
-
 LiveOut RecordView::live_out(uint16_t i) const noexcept {
     const uint8_t* q = p_ + live_outs_header() + 4 + uint32_t{kLiveOutSize} * i;
     LiveOut out;
@@ -238,21 +228,6 @@ uint32_t RecordView::live_outs_header() const noexcept {
 
 uint32_t RecordView::size_bytes() const noexcept {
     return static_cast<uint32_t>(align8(live_outs_header() + 4 + uint64_t{kLiveOutSize} * num_live_outs()));
-}
-
-FunctionEntry StackMapBlob::function(uint32_t i) const noexcept {
-    const uint8_t* p = bytes_.data() + function_entry_offset(i);
-    FunctionEntry f;
-    std::memcpy(&f.address, p, 8);
-    std::memcpy(&f.stack_size, p + 8, 8);
-    std::memcpy(&f.record_count, p + 16, 8);
-    return f;
-}
-
-uint64_t StackMapBlob::constant(uint32_t i) const noexcept {
-    uint64_t v;
-    std::memcpy(&v, bytes_.data() + constant_offset(i), 8);
-    return v;
 }
 
 Expected<StackMapBlob> StackMapBlob::parse(std::span<const uint8_t> bytes, std::string_view source,

@@ -61,7 +61,15 @@ public:
     uint32_t instruction_offset() const noexcept { return read<uint32_t>(8); }
     uint16_t flags() const noexcept { return read<uint16_t>(12); } // "reserved" in LLVM's docs
     uint16_t num_locations() const noexcept { return read<uint16_t>(14); }
-    Location location(uint16_t i) const noexcept;
+    Location location(uint16_t i) const noexcept {
+        const uint8_t* q = p_ + 16 + 12u * i; // after the record header; 12 bytes a location
+        Location loc;
+        loc.kind = static_cast<LocationKind>(q[0]);
+        std::memcpy(&loc.size, q + 2, 2);
+        std::memcpy(&loc.dwarf_reg, q + 4, 2);
+        std::memcpy(&loc.offset, q + 8, 4);
+        return loc;
+    }
     uint16_t num_live_outs() const noexcept { return read<uint16_t>(live_outs_header() + 2); }
     LiveOut live_out(uint16_t i) const noexcept;
 
@@ -93,8 +101,19 @@ public:
     uint32_t num_functions() const noexcept { return read32(4); }
     uint32_t num_constants() const noexcept { return read32(8); }
     uint32_t num_records() const noexcept { return read32(12); }
-    FunctionEntry function(uint32_t i) const noexcept;
-    uint64_t constant(uint32_t i) const noexcept;
+    FunctionEntry function(uint32_t i) const noexcept {
+        const uint8_t* p = bytes_.data() + function_entry_offset(i);
+        FunctionEntry f;
+        std::memcpy(&f.address, p, 8);
+        std::memcpy(&f.stack_size, p + 8, 8);
+        std::memcpy(&f.record_count, p + 16, 8);
+        return f;
+    }
+    uint64_t constant(uint32_t i) const noexcept {
+        uint64_t v;
+        std::memcpy(&v, bytes_.data() + constant_offset(i), 8);
+        return v;
+    }
     RecordView record(uint32_t i) const noexcept { return {bytes_.data() + record_offsets_[i], record_offsets_[i]}; }
     // Index of the first record of function i (records are grouped by function, in order).
     uint64_t first_record_of(uint32_t function) const noexcept { return first_record_[function]; }
