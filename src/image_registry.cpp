@@ -221,7 +221,9 @@ std::string check_addresses(const std::string& name, std::span<const uint8_t> se
 // The exact frame rule of every call site of an image's (checked) section, from its .eh_frame.
 // Call sites whose CFI cannot be used keep no rule (the index then derives one from the stack
 // size and the fast walker hands such frames to libunwind); the first reason is kept.
+// Functions that no symbol sized (a stripped image) get their range from their FDE.
 std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li, std::span<const uint8_t> section,
+                                                          std::vector<FunctionRange>* functions,
                                                           std::string* problem) {
     std::vector<std::pair<uint64_t, FrameRule>> rules;
     if (li.eh_hdr == 0 || li.eh_lo == 0) {
@@ -240,6 +242,12 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             const uint64_t fa = blob.function(f).address;
             const uint64_t first = blob.first_record_of(f);
+            auto known = std::lower_bound(functions->begin(), functions->end(), fa,
+                                          [](const FunctionRange& x, uint64_t a) { return x.address < a; });
+            uint64_t start = 0, end = 0;
+            if ((known == functions->end() || known->address != fa) && table->fde_range(fa, &start, &end) &&
+                start == fa)
+                functions->insert(known, FunctionRange{fa, end - start});
             for (uint64_t r = 0; r < blob.function(f).record_count; ++r) {
                 const uint64_t ra = fa + blob.record(first + r).instruction_offset();
                 ++total;
@@ -297,7 +305,7 @@ Status ImageRegistry::rescan() {
                 if (img->problem.empty()) {
                     std::string note;
                     li.name = path;
-                    img->rules = compute_rules(li, img->section, &note);
+                    img->rules = compute_rules(li, img->section, &img->functions, &note);
                     if (!note.empty()) diagnostics_.push_back(note);
                 }
             }

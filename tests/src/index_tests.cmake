@@ -27,6 +27,7 @@ add_custom_command(OUTPUT ${GCWALK_INDEX_OBJ_RW}
 set(keep_ld ${PROJECT_SOURCE_DIR}/src/gcwalk-keep-stackmaps.ld)
 set(probes
   "gnu|${GCWALK_INDEX_OBJ}"
+  "gnu_stripped|${GCWALK_INDEX_OBJ}|-s"
   "lld|${GCWALK_INDEX_OBJ}|-fuse-ld=lld"
   "lld_notext|${GCWALK_INDEX_OBJ}|-fuse-ld=lld|-Wl,-z,notext"
   "lld_writable|${GCWALK_INDEX_OBJ_RW}|-fuse-ld=lld"

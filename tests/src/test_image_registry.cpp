@@ -61,6 +61,14 @@ TEST_CASE("an executable linked by GNU ld has its stack maps indexed", "[image_r
     CHECK(out.find("status=ok") != std::string::npos);
     CHECK(out.find("diagnostic:") == std::string::npos);
     CHECK(out.find("call_sites=5\n") != std::string::npos);
+    CHECK(out.find("functions=3 unsized=0\n") != std::string::npos); // sizes from the symbol table
+}
+
+TEST_CASE("a stripped executable gets its function sizes from .eh_frame", "[image_registry]") {
+    std::string out = run(GCWALK_TEST_PROBE_GNU_STRIPPED);
+    CHECK(out.find("diagnostic:") == std::string::npos);
+    CHECK(out.find("call_sites=5\n") != std::string::npos);
+    CHECK(out.find("functions=3 unsized=0\n") != std::string::npos);
 }
 
 TEST_CASE("an lld-linked PIE whose stack maps stay unrelocated is reported, not indexed",
