@@ -8,6 +8,8 @@
 namespace gcwalk {
 
 void** resolve_root(const Walker& walker, RootLoc loc) noexcept {
+    if (loc.is_sp_slot()) [[likely]]
+        return reinterpret_cast<void**>(walker.frame().sp + static_cast<int64_t>(loc.offset()));
     switch (loc.kind()) {
     case RootLoc::kRegister:
         return reinterpret_cast<void**>(walker.register_slot(loc.dwarf_reg()));
@@ -42,7 +44,7 @@ struct Frame {
 };
 
 // Says why a RootLoc of the current frame has no slot, through the walker (precise: ends the walk).
-void report_unresolved(Walker& w, RootLoc loc) {
+void report_unresolved(Walker& w, RootLoc loc) noexcept {
     const uint64_t ra = w.frame().return_address;
     if (loc.kind() == RootLoc::kRegister && w.register_in_context(loc.dwarf_reg()))
         w.report(ra,
@@ -121,7 +123,18 @@ uint64_t count_roots(const Frame& f) noexcept {
     return n;
 }
 
-void finish(const Walker& w, WalkStats* stats, WalkError* error, uint64_t frames, uint64_t roots) noexcept {
+} // namespace
+
+namespace detail {
+
+void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept {
+    if (loc.kind() == RootLoc::kNone) return nullptr;
+    void** slot = resolve_root(walker, loc);
+    if (!slot) report_unresolved(walker, loc);
+    return slot;
+}
+
+void finish_walk(const Walker& w, WalkStats* stats, WalkError* error, uint64_t frames, uint64_t roots) noexcept {
     if (stats) {
         stats->frames = frames;
         stats->roots = roots;
@@ -135,7 +148,7 @@ void finish(const Walker& w, WalkStats* stats, WalkError* error, uint64_t frames
     }
 }
 
-} // namespace
+} // namespace detail
 
 bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn move, void* user,
                     const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
@@ -163,7 +176,7 @@ bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn
             std::memcpy(p.derived, &v, sizeof v);
         }
     }
-    finish(w, stats, error, frames, roots);
+    detail::finish_walk(w, stats, error, frames, roots);
     return !w.failed();
 }
 
@@ -183,7 +196,7 @@ bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisit
             if (f.pairs[i].derived_write && f.pairs[i].old_derived != 0)
                 visitor.derived(f.pairs[i].base, f.pairs[i].derived);
     }
-    finish(w, stats, error, frames, roots);
+    detail::finish_walk(w, stats, error, frames, roots);
     return !w.failed();
 }
 

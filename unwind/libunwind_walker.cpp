@@ -55,7 +55,8 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkO
     advance(false);
 }
 
-void Walker::next() noexcept {
+void Walker::next_slow() noexcept {
+    by_rule_ = false;
     if (!valid_) return;
     if (fast_) return fast_advance();
     advance(true);
@@ -70,6 +71,7 @@ void Walker::report(uint64_t address, const char* fmt, ...) noexcept {
     if (options_.precise) {
         failed_ = true;
         valid_ = false;
+        by_rule_ = false;
     } else {
         ++skipped_;
     }

@@ -61,6 +61,8 @@ struct RootLoc {
     uint32_t kind() const noexcept { return bits & 3u; }
     uint32_t dwarf_reg() const noexcept { return (bits >> 2) & 31u; }
     int32_t offset() const noexcept { return static_cast<int32_t>(bits) >> 7; }
+    // A memory slot at [RSP + offset]: every GC location LLVM 14 emits by default (the hot case).
+    bool is_sp_slot() const noexcept { return (bits & 0x7fu) == (kMemory | (7u << 2)); }
     static constexpr int32_t kMinOffset = -(1 << 24), kMaxOffset = (1 << 24) - 1;
     static constexpr RootLoc make(Kind k, uint32_t reg, int32_t off) noexcept {
         return RootLoc{static_cast<uint32_t>(k) | (reg << 2) | (static_cast<uint32_t>(off) << 7)};

@@ -53,4 +53,45 @@ bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisit
 // save location is the context copy, or a base register whose value is unknown).
 void** resolve_root(const Walker& walker, RootLoc loc) noexcept;
 
+namespace detail {
+// for_each_root's cold parts: the slot of a root that is not [RSP + offset], reporting through the
+// walker when it has none (nullptr without a report for kNone: a null constant); the results.
+void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept;
+void finish_walk(const Walker& walker, WalkStats* stats, WalkError* error, uint64_t frames,
+                 uint64_t roots) noexcept;
+} // namespace detail
+
+// Hot, for marking: calls visit(void** slot) for the base slot of every root pair of every managed
+// frame (gc allocas included), the visitor inlined. A slot is visited once per pair that names it
+// as base (several derived pointers may share one), so visiting must be idempotent, as marking
+// is; derived slots are not visited (their object is their base's); the slot may hold null.
+// stats->roots counts visits. Errors as relocate_roots. Does not allocate, throw or lock (as long
+// as visit does not).
+//
+//   gcwalk::for_each_root(*ctx, index, [&](void** slot) { if (*slot) heap.mark(*slot); }, {},
+//                         &stats, &error);
+template <class Visit>
+__attribute__((always_inline)) inline bool for_each_root(const SafepointContext& ctx, const FrameIndex& index, Visit&& visit,
+                   const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
+    uint64_t frames = 0, roots = 0;
+    Walker w(ctx, index, options);
+    for (; w.valid(); w.next()) {
+        ++frames;
+        const uint64_t sp = w.frame().sp;
+        for (const RootPair& p : index.roots(*w.frame().site)) {
+            void** slot;
+            if (p.base.is_sp_slot()) [[likely]] {
+                slot = reinterpret_cast<void**>(sp + static_cast<int64_t>(p.base.offset()));
+            } else if (!(slot = detail::resolve_root_or_report(w, p.base))) {
+                if (w.failed()) break; // precise: the walk is over (w.valid() is false)
+                continue;
+            }
+            visit(slot);
+            ++roots;
+        }
+    }
+    detail::finish_walk(w, stats, error, frames, roots);
+    return !w.failed();
+}
+
 } // namespace gcwalk

@@ -73,8 +73,14 @@ public:
     Walker& operator=(const Walker&) = delete;
 
     // On entry the walker stands on a managed frame; on return on the next one, or !valid().
+    // Inline: a fast walker standing on a frame with an exact rule steps to a caller with one
+    // here (step_by_rule); everything else (libunwind, errors, the end) is next_slow().
     bool valid() const noexcept { return valid_; }
-    void next() noexcept;
+    __attribute__((always_inline)) void next() noexcept {
+        if (by_rule_ && step_by_rule()) [[likely]]
+            return;
+        next_slow();
+    }
     const WalkFrame& frame() const noexcept { return frame_; }
 
     // Where callee-saved register `dwarf_reg` (3, 6, 12-15) of the current frame lives now;
@@ -102,7 +108,12 @@ public:
     // counted and kept as the last message. Used by root resolution too.
     void report(uint64_t address, const char* fmt, ...) noexcept __attribute__((format(printf, 3, 4)));
 
+    // A walk that never ends (a corrupt stack whose CFI loops) is cut after this many frames.
+    static constexpr uint32_t kMaxFrames = 1u << 20;
+
 private:
+    void next_slow() noexcept;
+    bool step_by_rule() noexcept;
     void advance(bool step_first) noexcept; // steps until a managed frame with a record, or the end
     bool load_frame() noexcept;             // reads IP/SP/save slots of the cursor's frame
 
@@ -126,10 +137,56 @@ private:
     alignas(16) unsigned char synth_[1024];
     bool fast_ = false;       // options_.walker == Fast
     bool on_cursor_ = false;  // fast walker: the current frame is the cursor's (stepped by libunwind)
+    bool by_rule_ = false;    // fast walker, valid, and the current frame is stepped by its rule
     bool valid_ = false;
     bool failed_ = false;
     uint64_t skipped_ = 0;
     WalkError error_;
 };
+
+// The fast walker's common step, from a frame with an exact rule to a caller that has a record
+// and an exact rule, above stop_sp and plausible. On false nothing changed: next_slow() redoes
+// the step with every check and message. The standard frame-pointer frame (CFA = RBP + 16, RBP
+// saved at CFA - 16) is tested as a branch, not computed from the rule's fields, so that the next
+// CFA depends on the saved RBP alone and not on the hash probe and rule load that precede it:
+// the CPU runs the lookups of successive frames in parallel, the branch predictor confirming them.
+__attribute__((always_inline)) inline bool Walker::step_by_rule() noexcept {
+    const FrameRule& r = index_->rule(*frame_.site);
+    const uint64_t sp = frame_.sp;
+    uint64_t cfa;
+    const bool fp_frame = r.cfa_reg == 6 && r.cfa_offset == 16 && r.saved[1] == -16 && where_[1] != nullptr;
+    if (__builtin_expect(fp_frame, 1)) {
+        cfa = *where_[1] + 16;
+    } else {
+        if (r.cfa_reg != 7) return false;
+        cfa = sp + static_cast<int64_t>(r.cfa_offset);
+    }
+    if (__builtin_expect(cfa - sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0)) return false;
+    if (__builtin_expect(cfa > options_.stop_sp - 1, 0)) return false; // stop_sp 0: never
+    uint64_t ra;
+    __builtin_memcpy(&ra, reinterpret_cast<const void*>(cfa - 8), sizeof ra);
+    const CallSite* site = index_->find(ra);
+    if (__builtin_expect(!site, 0)) return false;
+    if (__builtin_expect(!(index_->rule(*site).flags & kRuleFromCfi) || frame_.depth + 1 >= kMaxFrames, 0))
+        return false;
+    // Registers this frame saved now live in its slots (real stack memory, not the context).
+    uint8_t moved = 0;
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+        if (i == 1 && fp_frame) {
+            saved_[1] = where_[1] = reinterpret_cast<uint64_t*>(cfa - 16);
+            moved |= 2u;
+        } else if (r.saved[i] != 0) {
+            saved_[i] = where_[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
+            moved |= static_cast<uint8_t>(1u << i);
+        }
+    }
+    in_context_ &= static_cast<uint8_t>(~moved);
+    frame_.return_address = ra;
+    frame_.sp = cfa;
+    frame_.site = site;
+    ++frame_.depth;
+    return true;
+}
 
 } // namespace gcwalk
