@@ -320,7 +320,7 @@ Image make_image(std::vector<uint8_t> fde_insns) {
     im.put32(p + 8, static_cast<int32_t>(code - (p + 8))); // pc begin, pcrel
     im.put32(p + 12, 16);                                   // pc range 16
     im.bytes[p + 16] = 0;                                   // augmentation data length 0
-    std::memcpy(im.bytes + p + 17, fde_insns.data(), fde_insns.size());
+    if (!fde_insns.empty()) std::memcpy(im.bytes + p + 17, fde_insns.data(), fde_insns.size());
     im.put32(4, static_cast<int32_t>(im.cie - 4)); // eh_frame_ptr: pcrel to .eh_frame
     im.put32(8, 1);                                // fde_count 1
     im.put32(12, static_cast<int32_t>(code));      // table: initial location (datarel)
