@@ -422,6 +422,14 @@ void ImageRegistry::reclaim() {
     retired_images_.clear();
 }
 
+std::vector<ImageRegistry::SkippedImage> ImageRegistry::skipped() const {
+    std::lock_guard lock(mutex_);
+    std::vector<SkippedImage> out;
+    for (const auto& img : images_)
+        if (!img->section.empty() && !img->problem.empty()) out.push_back({img->name, img->problem});
+    return out;
+}
+
 std::vector<std::string> ImageRegistry::diagnostics() const {
     std::lock_guard lock(mutex_);
     return diagnostics_;

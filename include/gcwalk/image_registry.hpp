@@ -59,8 +59,17 @@ public:
     // obtained before the last change (for a collector: while the world is stopped).
     void reclaim();
 
-    // One line per image that was skipped, and why (file, offset, reason).
+    // One line per image that was skipped, and why (file, offset, reason), and notes (call sites
+    // whose CFI the fast walker cannot use).
     std::vector<std::string> diagnostics() const;
+
+    // The loaded images that have stack maps which could not be indexed (a malformed section,
+    // unrelocated addresses): a precise collector cannot find their roots, and should refuse to run.
+    struct SkippedImage {
+        std::string path;
+        std::string reason;
+    };
+    std::vector<SkippedImage> skipped() const;
 
     struct Image;
 

@@ -60,14 +60,14 @@ TEST_CASE("an executable linked by GNU ld has its stack maps indexed", "[image_r
     std::string out = run(GCWALK_TEST_PROBE_GNU);
     CHECK(out.find("status=ok") != std::string::npos);
     CHECK(out.find("diagnostic:") == std::string::npos);
-    CHECK(out.find("call_sites=5\n") != std::string::npos);
+    CHECK(out.find("call_sites=5 skipped=0\n") != std::string::npos);
     CHECK(out.find("functions=3 unsized=0\n") != std::string::npos); // sizes from the symbol table
 }
 
 TEST_CASE("a stripped executable gets its function sizes from .eh_frame", "[image_registry]") {
     std::string out = run(GCWALK_TEST_PROBE_GNU_STRIPPED);
     CHECK(out.find("diagnostic:") == std::string::npos);
-    CHECK(out.find("call_sites=5\n") != std::string::npos);
+    CHECK(out.find("call_sites=5 skipped=0\n") != std::string::npos);
     CHECK(out.find("functions=3 unsized=0\n") != std::string::npos);
 }
 
@@ -77,7 +77,7 @@ TEST_CASE("an lld-linked PIE whose stack maps stay unrelocated is reported, not 
     CHECK(out.find("status=ok") != std::string::npos);
     CHECK(out.find("is unrelocated in memory") != std::string::npos);
     CHECK(out.find(GCWALK_TEST_PROBE_LLD ": blob 0 function 0: address 0x") != std::string::npos);
-    CHECK(out.find("call_sites=0\n") != std::string::npos);
+    CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
 }
 
 TEST_CASE("the documented lld fixes and the --gc-sections fragment give a complete index",
@@ -87,11 +87,11 @@ TEST_CASE("the documented lld fixes and the --gc-sections fragment give a comple
         INFO(probe);
         std::string out = run(probe);
         CHECK(out.find("diagnostic:") == std::string::npos);
-        CHECK(out.find("call_sites=5\n") != std::string::npos);
+        CHECK(out.find("call_sites=5 skipped=0\n") != std::string::npos);
     }
     // Without the fragment, --gc-sections drops the section silently: nothing to index.
     std::string out = run(GCWALK_TEST_PROBE_GNU_GC);
-    CHECK(out.find("call_sites=0\n") != std::string::npos);
+    CHECK(out.find("call_sites=0 skipped=0\n") != std::string::npos);
 }
 
 TEST_CASE("find_loaded_stackmaps names the file it cannot use", "[image_registry]") {
