@@ -31,6 +31,8 @@
 #include <vector>
 
 #define GCWALK_RT_API extern "C" __attribute__((visibility("default")))
+// Called only by the trampolines of entry_trampolines.S, inside this library.
+#define GCWALK_RT_IMPL extern "C" __attribute__((visibility("hidden")))
 
 namespace gcwalk::rt {
 namespace {
@@ -49,6 +51,7 @@ void fatal(const char* fmt, ...) {
 struct ThreadState {
     bool attached = false;
     SafepointContext* parked_context = nullptr; // set while parked for the current stop request
+    uint64_t entry_sp = 0; // the SP of the caller of the innermost trampoline running (0: none)
     ~ThreadState();                             // a thread that ends attached is detached
 };
 
@@ -194,7 +197,18 @@ void park_locked(Runtime& rt, std::unique_lock<std::mutex>& lock, SafepointConte
     // The collector reset `parked` and our context when it released us.
 }
 
+// Inside a trampoline the walk starts at its caller: the stub's own caller and the runtime's frames
+// up to the trampoline are skipped (the fast walker would hand each one to libunwind). The
+// trampoline's save slots sit where the stub's would, below entry_sp, so both walkers find the same
+// callee-saved slots; the libunwind walker still starts at the captured context.
+void start_at_entry_frame(SafepointContext* ctx) noexcept {
+    if (t_self.entry_sp == 0) return;
+    ctx->caller_sp = t_self.entry_sp;
+    ctx->caller_return_address = *reinterpret_cast<const uint64_t*>(t_self.entry_sp - 8);
+}
+
 void park_in_stub(SafepointContext* ctx, void*) {
+    start_at_entry_frame(ctx);
     Runtime& rt = *g_rt;
     std::unique_lock lock(rt.world);
     if (rt.stop_requested.load(std::memory_order_relaxed)) park_locked(rt, lock, ctx);
@@ -205,6 +219,7 @@ struct CollectRequest {
 };
 
 void collect_in_stub(SafepointContext* ctx, void* arg) {
+    start_at_entry_frame(ctx);
     Runtime& rt = *g_rt;
     std::unique_lock lock(rt.world);
     if (rt.stop_requested.load(std::memory_order_relaxed)) {
@@ -231,6 +246,20 @@ void attach(Runtime& rt) {
     rt.threads.push_back(&t_self);
     t_self.attached = true;
 }
+
+// Records the trampoline's caller for the duration of one entry-point call. Managed → C → runtime
+// → ... nests only through native code that calls the runtime again, so the previous value is put
+// back on return; a runtime call that came without a trampoline (attach, detach) sees 0.
+class EntryFrame {
+public:
+    explicit EntryFrame(uint64_t sp) noexcept : previous_(t_self.entry_sp) { t_self.entry_sp = sp; }
+    ~EntryFrame() { t_self.entry_sp = previous_; }
+    EntryFrame(const EntryFrame&) = delete;
+    EntryFrame& operator=(const EntryFrame&) = delete;
+
+private:
+    uint64_t previous_;
+};
 
 inline Runtime& enter() {
     Runtime& rt = *g_rt;
@@ -340,9 +369,12 @@ __attribute__((constructor)) void start_runtime() {
 
 using gcwalk::rt::g_rt;
 
-GCWALK_RT_API void* gcwalk_rt_alloc(uint64_t num_ptr_fields, uint64_t num_data_bytes) {
+// gcwalk_rt_alloc, gcwalk_rt_safepoint and gcwalk_rt_collect are the trampolines of
+// entry_trampolines.S; entry_sp is their caller's SP.
+GCWALK_RT_IMPL void* gcwalk_rt_alloc_impl(uint64_t num_ptr_fields, uint64_t num_data_bytes, uint64_t entry_sp) {
     using namespace gcwalk::rt;
     Runtime& rt = enter();
+    EntryFrame entry(entry_sp);
     const uint64_t size = SemispaceHeap::object_size(num_ptr_fields, num_data_bytes);
     if (size == 0 || size > rt.heap.semispace_bytes()) out_of_memory(rt, num_ptr_fields, num_data_bytes);
     if (stress_hit(rt)) collect_now();
@@ -357,16 +389,18 @@ GCWALK_RT_API void* gcwalk_rt_alloc(uint64_t num_ptr_fields, uint64_t num_data_b
     }
 }
 
-GCWALK_RT_API void gcwalk_rt_safepoint(void) {
+GCWALK_RT_IMPL void gcwalk_rt_safepoint_impl(uint64_t entry_sp) {
     using namespace gcwalk::rt;
     Runtime& rt = enter();
+    EntryFrame entry(entry_sp);
     if (stress_hit(rt)) collect_now();
     else poll(rt);
 }
 
-GCWALK_RT_API void gcwalk_rt_collect(void) {
+GCWALK_RT_IMPL void gcwalk_rt_collect_impl(uint64_t entry_sp) {
     using namespace gcwalk::rt;
     enter();
+    EntryFrame entry(entry_sp);
     collect_now();
 }
 
