@@ -220,9 +220,8 @@ void Walker::fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noexcept
     frame_.return_address = ip;
     frame_.sp = sp;
     frame_.site = site;
-    for (int i = 0; i < 6; ++i) saved_[i] = (in_context_ >> i & 1u) ? nullptr : where_[i];
     valid_ = true;
-    by_rule_ = !on_cursor_; // the next step is Walker::step_by_rule's when it can
+    by_rule_ = !on_cursor_; // the next step is Walker::rule_step's when it can
 
 }
 

@@ -158,7 +158,9 @@ bool Walker::load_frame() noexcept {
 
 uint64_t* Walker::register_slot(uint32_t dwarf_reg) const noexcept {
     int i = callee_saved_index(dwarf_reg);
-    return i < 0 ? nullptr : saved_[i];
+    if (i < 0) return nullptr;
+    if (fast_) return (in_context_ >> i & 1u) ? nullptr : where_[i]; // the fast walker keeps no saved_
+    return saved_[i];
 }
 
 bool Walker::register_in_context(uint32_t dwarf_reg) const noexcept {
@@ -173,7 +175,7 @@ bool Walker::register_value(uint32_t dwarf_reg, uint64_t* value) const noexcept 
     }
     int i = callee_saved_index(dwarf_reg);
     if (i < 0) return false; // caller-saved: dead at a call site
-    if (saved_[i]) {
+    if (!fast_ && saved_[i]) {
         *value = *saved_[i];
         return true;
     }

@@ -142,33 +142,46 @@ public:
 
     // The call site whose return address is `ra`, or nullptr. Expected O(1), no allocation.
     // Inline: it is the walk's per-frame lookup.
-    const CallSite* find(uint64_t ra) const noexcept {
-        constexpr uint64_t mask = (uint64_t{1} << 48) - 1;
-        if (ra == 0 || ra > mask) return nullptr;
-        uint64_t s = slot_of(ra, nslots_);
-        for (;;) {
-            const CallSite& cs = table_[s];
-            if ((cs.key & mask) == ra) return &cs;
-            if (cs.key == 0) return nullptr;
-            s = (s + 1 == nslots_) ? 0 : s + 1;
-        }
-    }
+    const CallSite* find(uint64_t ra) const noexcept { return hot().find(ra); }
     // The table's slot for `ra` (multiply-shift hashing onto any table size).
     static uint64_t slot_of(uint64_t ra, uint64_t nslots) noexcept {
         uint64_t h = (ra ^ (ra >> 29)) * 0x9E3779B97F4A7C15ull;
         __extension__ using u128 = unsigned __int128;
         return static_cast<uint64_t>((static_cast<u128>(h) * nslots) >> 64);
     }
+    // The hot tables by value, for a walk loop to keep in registers (find, roots and rule as below;
+    // valid while the index lives and is not moved from).
+    struct Hot {
+        const CallSite* table;
+        uint64_t nslots;
+        const RootPair* root_pool;
+        const FrameRule* rules;
+        const CallSite* find(uint64_t ra) const noexcept {
+            constexpr uint64_t mask = (uint64_t{1} << 48) - 1;
+            if (ra - 1 >= mask) return nullptr; // 0, or not a user-space address
+            uint64_t s = slot_of(ra, nslots);
+            for (;;) {
+                const CallSite& cs = table[s];
+                if ((cs.key & mask) == ra) [[likely]]
+                    return &cs;
+                if (cs.key == 0) return nullptr;
+                s = (s + 1 == nslots) ? 0 : s + 1;
+            }
+        }
+        std::span<const RootPair> roots(const CallSite& cs) const noexcept {
+            return {root_pool + cs.first_root, cs.num_roots()};
+        }
+        const FrameRule& rule(const CallSite& cs) const noexcept { return rules[cs.rule]; }
+    };
+    Hot hot() const noexcept { return {table_, nslots_, roots_, rules_}; }
     // Classifies `ra`; `out` receives the call site for Safepoint, the function for ManagedNoRecord.
     Lookup classify(uint64_t ra, const CallSite** site, const FrameRecord** function) const noexcept;
     // The managed function whose range holds `address`, or nullptr (binary search).
     const FrameRecord* function_containing(uint64_t address) const noexcept;
 
     // Hot: the call site's roots (duplicates removed, constants dropped) and its frame rule.
-    std::span<const RootPair> roots(const CallSite& cs) const noexcept {
-        return {roots_ + cs.first_root, cs.num_roots()};
-    }
-    const FrameRule& rule(const CallSite& cs) const noexcept { return rules_[cs.rule]; }
+    std::span<const RootPair> roots(const CallSite& cs) const noexcept { return hot().roots(cs); }
+    const FrameRule& rule(const CallSite& cs) const noexcept { return hot().rule(cs); }
 
     // Cold (a binary search each): the function and the full record of a call site.
     const FrameRecord* frame(const CallSite& cs) const noexcept;

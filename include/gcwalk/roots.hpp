@@ -74,20 +74,26 @@ template <class Visit>
 __attribute__((always_inline)) inline bool for_each_root(const SafepointContext& ctx, const FrameIndex& index, Visit&& visit,
                    const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
     uint64_t frames = 0, roots = 0;
+    const FrameIndex::Hot ix = index.hot();
     Walker w(ctx, index, options);
-    for (; w.valid(); w.next()) {
-        ++frames;
-        const uint64_t sp = w.frame().sp;
-        for (const RootPair& p : index.roots(*w.frame().site)) {
-            void** slot;
-            if (p.base.is_sp_slot()) [[likely]] {
-                slot = reinterpret_cast<void**>(sp + static_cast<int64_t>(p.base.offset()));
-            } else if (!(slot = detail::resolve_root_or_report(w, p.base))) {
-                if (w.failed()) break; // precise: the walk is over (w.valid() is false)
-                continue;
+    if (w.valid()) {
+        for (WalkFrame f = w.frame();;) {
+            ++frames;
+            const std::span<const RootPair> pairs = ix.roots(*f.site);
+            roots += pairs.size(); // less the ones passed over below
+#pragma GCC unroll 2
+            for (const RootPair& p : pairs) {
+                void** slot;
+                if (p.base.is_sp_slot()) [[likely]] {
+                    slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
+                } else if (!(slot = detail::resolve_root_or_report(w, p.base))) {
+                    --roots;
+                    if (w.failed()) break; // precise: the walk is over (advance() is false)
+                    continue;
+                }
+                visit(slot);
             }
-            visit(slot);
-            ++roots;
+            if (!w.advance(ix, f)) break;
         }
     }
     detail::finish_walk(w, stats, error, frames, roots);

@@ -77,9 +77,26 @@ public:
     // here (step_by_rule); everything else (libunwind, errors, the end) is next_slow().
     bool valid() const noexcept { return valid_; }
     __attribute__((always_inline)) void next() noexcept {
-        if (by_rule_ && step_by_rule()) [[likely]]
-            return;
+        if (by_rule_) [[likely]] {
+            WalkFrame f = frame_;
+            if (rule_step(index_->hot(), f)) [[likely]] {
+                frame_ = f;
+                return;
+            }
+        }
         next_slow();
+    }
+    // Hot: next() for loops that keep the frame in registers (ix = index().hot(), f = frame() on
+    // entry): on return f = frame(), and the result is valid().
+    //   if (w.valid()) for (WalkFrame f = w.frame();; ) { ...; if (!w.advance(ix, f)) break; }
+    __attribute__((always_inline)) bool advance(const FrameIndex::Hot& ix, WalkFrame& f) noexcept {
+        if (by_rule_ && rule_step(ix, f)) [[likely]] {
+            frame_ = f; // for the caller's use of the walker, and for next_slow()
+            return true;
+        }
+        next_slow();
+        f = frame_;
+        return valid_;
     }
     const WalkFrame& frame() const noexcept { return frame_; }
 
@@ -113,7 +130,7 @@ public:
 
 private:
     void next_slow() noexcept;
-    bool step_by_rule() noexcept;
+    bool rule_step(const FrameIndex::Hot& ix, WalkFrame& f) noexcept;
     void advance(bool step_first) noexcept; // steps until a managed frame with a record, or the end
     bool load_frame() noexcept;             // reads IP/SP/save slots of the cursor's frame
 
@@ -122,7 +139,7 @@ private:
     const FrameIndex* index_;
     WalkOptions options_;
     WalkFrame frame_;
-    uint64_t* saved_[6] = {};      // save slot per kCalleeSaved register (null: none or context)
+    uint64_t* saved_[6] = {};      // libunwind walker: save slot per kCalleeSaved register (null: none or context)
     uint8_t in_context_ = 0;       // bit i: kCalleeSaved[i]'s save location is the context copy
     // The fast walker (unwind/fast_walker.cpp). where_[i]: where kCalleeSaved[i]'s value in the
     // current frame lives (a stack slot, or null when unknown). synth_: the ucontext that seeds
@@ -144,48 +161,48 @@ private:
     WalkError error_;
 };
 
-// The fast walker's common step, from a frame with an exact rule to a caller that has a record
-// and an exact rule, above stop_sp and plausible. On false nothing changed: next_slow() redoes
+// The fast walker's common step, from frame f (with an exact rule) to its caller when that has a
+// record and an exact rule, is above stop_sp and is plausible: on true f is the caller and where_,
+// and in_context_ describe its registers; on false nothing changed and next_slow() redoes
 // the step with every check and message. The standard frame-pointer frame (CFA = RBP + 16, RBP
 // saved at CFA - 16) is tested as a branch, not computed from the rule's fields, so that the next
-// CFA depends on the saved RBP alone and not on the hash probe and rule load that precede it:
-// the CPU runs the lookups of successive frames in parallel, the branch predictor confirming them.
-__attribute__((always_inline)) inline bool Walker::step_by_rule() noexcept {
-    const FrameRule& r = index_->rule(*frame_.site);
-    const uint64_t sp = frame_.sp;
+// CFA depends on the saved RBP alone and not on the hash probe and rule load before it: the CPU
+// overlaps the lookups of successive frames, the branch predictor confirming them.
+__attribute__((always_inline)) inline bool Walker::rule_step(const FrameIndex::Hot& ix, WalkFrame& f) noexcept {
+    const FrameRule& r = ix.rule(*f.site);
+    uint64_t* const rbp_at = where_[1];
+    const bool fp_frame = r.cfa_reg == 6 && r.cfa_offset == 16 && r.saved[1] == -16 && rbp_at != nullptr;
     uint64_t cfa;
-    const bool fp_frame = r.cfa_reg == 6 && r.cfa_offset == 16 && r.saved[1] == -16 && where_[1] != nullptr;
     if (__builtin_expect(fp_frame, 1)) {
-        cfa = *where_[1] + 16;
+        cfa = *rbp_at + 16;
     } else {
         if (r.cfa_reg != 7) return false;
-        cfa = sp + static_cast<int64_t>(r.cfa_offset);
+        cfa = f.sp + static_cast<int64_t>(r.cfa_offset);
     }
-    if (__builtin_expect(cfa - sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0)) return false;
+    if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0)) return false;
     if (__builtin_expect(cfa > options_.stop_sp - 1, 0)) return false; // stop_sp 0: never
     uint64_t ra;
     __builtin_memcpy(&ra, reinterpret_cast<const void*>(cfa - 8), sizeof ra);
-    const CallSite* site = index_->find(ra);
+    const CallSite* site = ix.find(ra);
     if (__builtin_expect(!site, 0)) return false;
-    if (__builtin_expect(!(index_->rule(*site).flags & kRuleFromCfi) || frame_.depth + 1 >= kMaxFrames, 0))
-        return false;
+    if (__builtin_expect(!(ix.rule(*site).flags & kRuleFromCfi) || f.depth + 1 >= kMaxFrames, 0)) return false;
     // Registers this frame saved now live in its slots (real stack memory, not the context).
     uint8_t moved = 0;
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
         if (i == 1 && fp_frame) {
-            saved_[1] = where_[1] = reinterpret_cast<uint64_t*>(cfa - 16);
+            where_[1] = reinterpret_cast<uint64_t*>(cfa - 16);
             moved |= 2u;
         } else if (r.saved[i] != 0) {
-            saved_[i] = where_[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
+            where_[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
             moved |= static_cast<uint8_t>(1u << i);
         }
     }
-    in_context_ &= static_cast<uint8_t>(~moved);
-    frame_.return_address = ra;
-    frame_.sp = cfa;
-    frame_.site = site;
-    ++frame_.depth;
+    if (__builtin_expect(in_context_ != 0, 0)) in_context_ &= static_cast<uint8_t>(~moved);
+    f.return_address = ra;
+    f.sp = cfa;
+    f.site = site;
+    ++f.depth;
     return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -86,7 +87,7 @@ void* move(void* old_base, void* user) {
     return fresh;
 }
 
-enum class Mode { Relocate, Visit, DropOne, ContextCopy, Parked };
+enum class Mode { Relocate, Visit, DropOne, ContextCopy, Parked, ForEach };
 
 // What rt_collect did (filled inside the stub; read after it returns).
 struct Collect {
@@ -98,6 +99,13 @@ struct Collect {
     uint64_t derived_pairs = 0;  // RootPairs whose derived slot differs from the base
     uint64_t visited_roots = 0, visited_derived = 0;
     uint64_t collections = 0;
+    // Mode::ForEach: the base slots for_each_root visited (by WalkerKind), its results, and the
+    // base slots visit_roots reported on the same stack.
+    std::vector<void**> for_each_slots[2];
+    bool for_each_ok[2] = {};
+    gcwalk::WalkStats for_each_stats[2];
+    std::string for_each_error[2];
+    std::vector<void**> visit_slots;
 } g_collect;
 
 struct Counter final : gcwalk::RootVisitor {
@@ -132,6 +140,24 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
         c.roots.reserve(64);
         g_collect.ok = gcwalk::visit_roots(*ctx, index, c, {}, &g_collect.stats, &g_collect.error);
         g_collect.visited_roots = c.roots.size();
+        return;
+    }
+    if (g_collect.mode == Mode::ForEach) {
+        for (gcwalk::WalkerKind kind : {gcwalk::WalkerKind::Libunwind, gcwalk::WalkerKind::Fast}) {
+            const int k = static_cast<int>(kind);
+            gcwalk::WalkOptions opts;
+            opts.walker = kind;
+            gcwalk::WalkError error;
+            auto& slots = g_collect.for_each_slots[k];
+            slots.reserve(64);
+            g_collect.for_each_ok[k] = gcwalk::for_each_root(
+                *ctx, index, [&](void** slot) { slots.push_back(slot); }, opts, &g_collect.for_each_stats[k], &error);
+            g_collect.for_each_error[k] = error.message;
+        }
+        Counter c;
+        c.roots.reserve(64);
+        g_collect.ok = gcwalk::visit_roots(*ctx, index, c, {}, &g_collect.stats, &g_collect.error);
+        g_collect.visit_slots = c.roots;
         return;
     }
     if (g_collect.mode == Mode::DropOne) {
@@ -178,6 +204,17 @@ __attribute__((noinline)) void rt_collect() {
 // Called by rt_collect_raw (below) with the context it captured.
 void rt_relocate_raw(gcwalk::SafepointContext* ctx) {
     ++g_collect.collections;
+    if (g_collect.mode == Mode::ForEach) { // with the fast walker: its slow paths see this context
+        gcwalk::WalkOptions opts;
+        opts.walker = gcwalk::WalkerKind::Fast;
+        gcwalk::WalkError error;
+        auto& slots = g_collect.for_each_slots[1];
+        slots.reserve(64);
+        g_collect.ok = gcwalk::for_each_root(
+            *ctx, registry().index(), [&](void** slot) { slots.push_back(slot); }, opts, &g_collect.stats, &error);
+        g_collect.error = error;
+        return;
+    }
     g_collect.ok = gcwalk::relocate_roots(*ctx, registry().index(), move, &g_heap, {}, &g_collect.stats,
                                           &g_collect.error);
 }
@@ -268,6 +305,36 @@ TEST_CASE("visiting reports each slot once and moves nothing", "[roots]") {
     CHECK(g_collect.visited_roots == 10);
 }
 
+// The distinct slots of a list, in order of address.
+std::vector<void**> distinct(std::vector<void**> v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+}
+
+TEST_CASE("for_each_root visits the base slots visit_roots reports, with both walkers", "[roots]") {
+    for (int shape = 0; shape < 3; ++shape) {
+        INFO("shape " << shape);
+        reset(Mode::ForEach);
+        if (shape == 0) CHECK(gr_recurse(20) == 210);
+        if (shape == 1) CHECK(gr_derived(5) == 12);
+        if (shape == 2) CHECK(gr_many(10, rt_collect) == 75); // register roots in variant 2
+        REQUIRE(g_collect.ok);
+        REQUIRE_FALSE(g_collect.visit_slots.empty());
+        for (int k = 0; k < 2; ++k) {
+            INFO("walker " << k);
+            CHECK(g_collect.for_each_ok[k]);
+            CHECK(g_collect.for_each_error[k].empty());
+            CHECK(g_collect.for_each_stats[k].frames == g_collect.stats.frames);
+            CHECK(g_collect.for_each_stats[k].roots == g_collect.for_each_slots[k].size());
+            // Every slot holds an object here, so the distinct base slots are exactly the
+            // non-null ones visit_roots reports.
+            CHECK(distinct(g_collect.for_each_slots[k]) == distinct(g_collect.visit_slots));
+        }
+        CHECK(g_collect.for_each_slots[0] == g_collect.for_each_slots[1]); // same order too
+    }
+}
+
 TEST_CASE("frames on both sides of a native frame are relocated", "[roots]") {
     reset();
     native_depth = 0;
@@ -356,6 +423,21 @@ TEST_CASE("a context captured without the stub", "[roots]") {
     // Stack roots only: relative to the frame's SP, found and moved as usual.
     CHECK(g_collect.ok);
     CHECK(g_heap.moves == 6);
+#endif
+}
+
+TEST_CASE("for_each_root on a context captured without the stub", "[roots]") {
+    reset(Mode::ForEach);
+    CHECK(gr_many(10, rt_collect_raw) == 75);
+    REQUIRE(g_collect.collections == 1);
+#if GCWALK_ROOTS_VARIANT == 2
+    // A register root whose only save location is the context copy: the precise walk ends there.
+    CHECK_FALSE(g_collect.ok);
+    CHECK(std::string(g_collect.error.message).rfind("register root r", 0) == 0);
+#else
+    CHECK(g_collect.ok);
+    CHECK(g_collect.stats.roots == 6);
+    CHECK(distinct(g_collect.for_each_slots[1]).size() == 6);
 #endif
 }
 
