@@ -1,8 +1,9 @@
 // Walk benchmarks on real LLVM-compiled frames (rings of 64 distinct managed functions, generated
-// and compiled by opt-14/llc-14 at build time) at depths 10 to 10,000 with 0, 2 and 8 roots per
-// frame: the fast walker and the libunwind walker (each resolving every root slot), a bare unw_step
-// loop, a frame-pointer walk and a conservative scan of the same stack range, timed on the same
-// frozen stack in the same run; the fast walker's benchmark also reports the ratios.
+// and compiled by opt-14/llc-14 at build time, with and without frame pointers) at depths 10 to
+// 10,000 with 0, 2 and 8 live GC pointers per frame, each pointing at a real object of a
+// Boehm-style heap: the fast walker (visiting, or visiting and marking, every root), the libunwind
+// walker, a bare unw_step loop, a frame-pointer walk, and conservative scans of the same stack
+// words, timed on the same frozen stack in the same run; the ratios are reported as x_* counters.
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
@@ -12,16 +13,149 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 extern "C" {
-void bw0_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bw2_0(void*, void*, int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bw8_0(void*, void*, void*, void*, void*, void*, void*, void*, int64_t n, gcwalk::SafepointFn fn, void* arg);
+void bw0_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // frame pointers
+void bw2_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
+void bw8_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
+void bn0_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // no frame pointers
+void bn2_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
+void bn8_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
+void bwm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, frame pointers
+void bnm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, no frame pointers
+void* bw_obj(int64_t n, int64_t j);
+int64_t bw_int(int64_t n, int64_t j) { return n * 8 + j; }
 void bw_use(void* p) { benchmark::DoNotOptimize(p); }
+void bw_use_int(int64_t v) { benchmark::DoNotOptimize(v); }
 }
+
+namespace {
+
+constexpr int64_t kMaxDepth = 10000;
+constexpr int64_t kMaxRoots = 8;
+constexpr int64_t kMixed = -1; // the `roots` argument of the mixed ring
+constexpr int64_t kRing = 64;  // functions per ring (benchmarks/CMakeLists.txt)
+
+// GC pointers of the mixed ring's function i (benchmarks/CMakeLists.txt), and of a whole stack:
+// the outermost frame is function 0, the innermost function `depth` mod 64.
+int64_t mixed_roots(int64_t i) { return i * 7 % 9; }
+uint64_t expected_roots(int64_t shape, int64_t depth) {
+    if (shape != kMixed) return static_cast<uint64_t>(shape * (depth + 1));
+    uint64_t n = 0;
+    for (int64_t t = 0; t <= depth; ++t) n += static_cast<uint64_t>(mixed_roots(t % kRing));
+    return n;
+}
+
+// A non-moving heap as a conservative collector keeps it (Boehm's layout, simplified): 4 KiB
+// blocks of one size class each, a class byte per block (the block header), per class a map from
+// granule within the block to granules back to the object start (0xff: past the last whole object;
+// Boehm's hb_map), and one mark bit per 16-byte granule. A precise root holds an object start and
+// marks its granule directly; a conservative word must first be found to be inside a block in
+// use, then mapped to its object's start (interior pointers are common on real stacks).
+struct Heap {
+    static constexpr uint64_t kSize = 16u << 20, kBlock = 4096, kGranule = 16;
+    static constexpr uint32_t kClassSize[] = {0, 16, 32, 48, 64, 96, 128, 256}; // class 0: free block
+    static constexpr int kClasses = 8;
+    static constexpr uint64_t kGranulesPerBlock = kBlock / kGranule;
+
+    // What a marker keeps in registers while it marks (both kinds of marking use it).
+    struct Marker {
+        uint64_t lo;
+        const uint8_t* block_class;
+        const uint8_t (*map)[kGranulesPerBlock];
+        uint64_t* marks;
+
+        bool mark_granule(uint64_t g) const noexcept {
+            const uint64_t bit = uint64_t{1} << (g % 64), w = marks[g / 64];
+            if (w & bit) [[likely]]
+                return false; // every benchmark iteration after the first finds its objects marked
+            marks[g / 64] = w | bit;
+            return true;
+        }
+        // A precise root: the object's start is known. True when newly marked (a collector would push).
+        bool mark_object(const void* obj) const noexcept {
+            return mark_granule((reinterpret_cast<uint64_t>(obj) - lo) / kGranule);
+        }
+        // A conservative word: range check, block header, start map, mark.
+        bool mark_word(uint64_t word) const noexcept {
+            const uint64_t off = word - lo;
+            if (off >= kSize) return false;
+            const uint8_t cls = block_class[off / kBlock];
+            if (cls == 0) return false;
+            const uint64_t g = off / kGranule;
+            const uint8_t back = map[cls][g % kGranulesPerBlock];
+            if (back == 0xff) return false;
+            return mark_granule(g - back);
+        }
+        bool in_range(uint64_t word) const noexcept { return word - lo < kSize; }
+    };
+
+    Heap()
+        : base(static_cast<unsigned char*>(std::aligned_alloc(kBlock, kSize))), block_class(kSize / kBlock, 0),
+          marks(kSize / kGranule / 64, 0) {
+        std::memset(base, 0, kSize);
+        for (int c = 1; c < kClasses; ++c) {
+            const uint64_t per = kClassSize[c] / kGranule, last = kBlock / kClassSize[c] * per;
+            for (uint64_t g = 0; g < kGranulesPerBlock; ++g) map[c][g] = g < last ? static_cast<uint8_t>(g % per) : 0xff;
+        }
+    }
+    Marker marker() noexcept { return {reinterpret_cast<uint64_t>(base), block_class.data(), map, marks.data()}; }
+    void* allocate(int cls) {
+        if (free_in[cls] < kClassSize[cls]) {
+            if (next_block == block_class.size()) std::abort();
+            block_class[next_block] = static_cast<uint8_t>(cls);
+            bump[cls] = reinterpret_cast<uint64_t>(base) + next_block++ * kBlock;
+            free_in[cls] = kBlock / kClassSize[cls] * kClassSize[cls];
+        }
+        const uint64_t p = bump[cls];
+        bump[cls] += kClassSize[cls];
+        free_in[cls] -= kClassSize[cls];
+        return reinterpret_cast<void*>(p);
+    }
+    void clear_marks() { std::fill(marks.begin(), marks.end(), 0); }
+    uint64_t marked() const {
+        uint64_t n = 0;
+        for (uint64_t w : marks) n += static_cast<uint64_t>(__builtin_popcountll(w));
+        return n;
+    }
+
+    unsigned char* base;
+    std::vector<uint8_t> block_class;
+    std::vector<uint64_t> marks;
+    uint8_t map[kClasses][kGranulesPerBlock] = {};
+    uint64_t bump[kClasses] = {}, free_in[kClasses] = {};
+    size_t next_block = 0;
+};
+
+Heap& heap() {
+    static Heap* h = new Heap;
+    return *h;
+}
+
+// The objects the ring's frames keep live: frame n's j-th GC pointer, of a random size class.
+std::vector<void*>& ring_objects() {
+    static std::vector<void*>* objs = [] {
+        auto* v = new std::vector<void*>((kMaxDepth + 1) * kMaxRoots);
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (void*& p : *v) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            p = heap().allocate(1 + static_cast<int>(x % (Heap::kClasses - 1)));
+        }
+        return v;
+    }();
+    return *objs;
+}
+
+} // namespace
+
+extern "C" void* bw_obj(int64_t n, int64_t j) { return ring_objects()[static_cast<size_t>(n * kMaxRoots + j)]; }
 
 namespace {
 
@@ -35,28 +169,44 @@ gcwalk::ImageRegistry& registry() {
     return *r;
 }
 
-// The "heap" the roots point into, for the conservative scan's range check.
-alignas(64) char g_heap[8][64];
+enum Kind { kFast, kFastMark, kLibunwindWalker, kUnwStep, kFramePointer, kConservative, kRangeScan, kNumKinds };
+const char* const kKindName[kNumKinds] = {"fast",          "fast_mark",    "libunwind_walker", "unw_step",
+                                          "frame_pointer", "conservative", "range_scan"};
 
-enum Kind { kFast, kLibunwindWalker, kUnwStep, kFramePointer, kConservative, kNumKinds };
-const char* const kKindName[kNumKinds] = {"fast", "libunwind_walker", "unw_step", "frame_pointer", "conservative"};
+// The stack being measured: [lo, hi) holds every word of the managed frames (from the stub's
+// caller's SP to the outermost managed frame's CFA); stop_sp is the outermost frame's SP.
+struct Stack {
+    uint64_t lo = 0, hi = 0, stop_sp = 0, frames = 0;
+    uint64_t words() const { return (hi - lo) / 8; }
+};
 
-// Walks the managed frames with a Walker and resolves every root slot, reading its value.
-uint64_t walk_roots(const gcwalk::SafepointContext& ctx, const gcwalk::WalkOptions& opts, uint64_t* roots) {
-    const gcwalk::FrameIndex& index = registry().index();
-    uint64_t frames = 0, n = 0, sum = 0;
-    gcwalk::Walker w(ctx, index, opts);
-    for (; w.valid(); w.next()) {
-        ++frames;
-        for (const gcwalk::RootPair& p : index.roots(*w.frame().site)) {
-            void** slot = gcwalk::resolve_root(w, p.base);
-            sum += reinterpret_cast<uintptr_t>(*slot);
-            ++n;
-        }
-    }
-    benchmark::DoNotOptimize(sum);
-    *roots = n;
-    return frames;
+// A precise walk: every root slot visited (read), and with `mark` its object marked. GCC 12's SLP
+// vectorizer packs the closure's captured addresses into one vector store, after which it no
+// longer sees through the closure and keeps `sum` and the marker in memory (a load and a
+// read-modify-write per root): off for this function.
+template <bool mark>
+__attribute__((optimize("no-tree-slp-vectorize"))) uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind, uint64_t stop_sp, uint64_t* roots) {
+    gcwalk::WalkOptions opts;
+    opts.walker = kind;
+    opts.stop_sp = stop_sp;
+    gcwalk::WalkStats stats;
+    uint64_t sum = 0;
+    const Heap::Marker h = heap().marker();
+    gcwalk::for_each_root(
+        ctx, registry().index(),
+        [&](void** slot) {
+            void* obj = *slot;
+            if constexpr (mark) {
+                if (obj) sum += h.mark_object(obj);
+            } else {
+                sum += reinterpret_cast<uintptr_t>(obj);
+            }
+        },
+        opts, &stats, nullptr);
+    uint64_t result = sum; // (sum itself must not escape: the visitor keeps it in a register)
+    benchmark::DoNotOptimize(result);
+    *roots = stats.roots;
+    return stats.frames;
 }
 
 uint64_t unw_step_loop(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
@@ -89,42 +239,40 @@ uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx, uint64_t manage
     return frames;
 }
 
-uint64_t conservative_scan(const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* words) {
-    const auto lo = reinterpret_cast<uint64_t>(g_heap), hi = lo + sizeof g_heap;
+// A conservative collector's stack scan: every word of the frames, and for each that points into
+// the heap, its object found and marked (range_only: the range check alone, a lower bound).
+template <bool range_only>
+uint64_t conservative_scan(const Stack& s) {
+    const Heap::Marker h = heap().marker();
     uint64_t hits = 0;
-    const auto* p = reinterpret_cast<const uint64_t*>(ctx.caller_sp);
-    const auto* end = reinterpret_cast<const uint64_t*>(stop_sp);
-    for (; p < end; ++p) hits += *p - lo < hi - lo;
-    *words = static_cast<uint64_t>(end - reinterpret_cast<const uint64_t*>(ctx.caller_sp));
-    benchmark::DoNotOptimize(hits);
+    for (auto* p = reinterpret_cast<const uint64_t*>(s.lo); p < reinterpret_cast<const uint64_t*>(s.hi); ++p) {
+        if constexpr (range_only)
+            hits += h.in_range(*p);
+        else
+            hits += h.mark_word(*p);
+    }
+    uint64_t result = hits;
+    benchmark::DoNotOptimize(result);
     return hits;
 }
 
-struct Run {
-    benchmark::State* state;
-    Kind kind;
-    int64_t depth;
-};
-
-// One walk of `kind`; returns frames (or words scanned) and sets roots.
-uint64_t g_managed_frames = 0; // of the stack being measured
-
-uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
-    gcwalk::WalkOptions opts;
-    opts.stop_sp = stop_sp;
+// One walk of `kind`: returns frames walked (0 for scans) and sets roots (visits, or heap words).
+uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s, uint64_t* roots) {
     *roots = 0;
     switch (kind) {
-    case kFast: opts.walker = gcwalk::WalkerKind::Fast; return walk_roots(ctx, opts, roots);
-    case kLibunwindWalker: opts.walker = gcwalk::WalkerKind::Libunwind; return walk_roots(ctx, opts, roots);
-    case kUnwStep: return unw_step_loop(ctx, stop_sp);
-    case kFramePointer: return frame_pointer_walk(ctx, g_managed_frames);
-    case kConservative: { uint64_t words = 0; conservative_scan(ctx, stop_sp, &words); *roots = words; return 0; }
+    case kFast: return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
+    case kFastMark: return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
+    case kLibunwindWalker: return walk_roots<false>(ctx, gcwalk::WalkerKind::Libunwind, s.stop_sp, roots);
+    case kUnwStep: return unw_step_loop(ctx, s.stop_sp);
+    case kFramePointer: return frame_pointer_walk(ctx, s.frames);
+    case kConservative: conservative_scan<false>(s); return 0;
+    case kRangeScan: *roots = conservative_scan<true>(s); return 0;
     default: return 0;
     }
 }
 
 // ns per walk of `kind`, the best of a few timed batches (for the ratios).
-double time_walk(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
+double time_walk(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s) {
     double best = 1e300;
     for (int batch = 0; batch < 5; ++batch) {
         uint64_t roots = 0;
@@ -132,7 +280,7 @@ double time_walk(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_s
         const auto t0 = std::chrono::steady_clock::now();
         auto t1 = t0;
         do {
-            walk_once(kind, ctx, stop_sp, &roots);
+            walk_once(kind, ctx, s, &roots);
             ++reps;
             t1 = std::chrono::steady_clock::now();
         } while (t1 - t0 < std::chrono::milliseconds(4));
@@ -141,79 +289,116 @@ double time_walk(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_s
     return best;
 }
 
+// The managed frames of the stack in ctx, found with libunwind (the oracle): their number, the
+// outermost one's SP, and its CFA (the SP of the native frame that called it).
+bool measure_stack(const gcwalk::SafepointContext& ctx, Stack* s) {
+    {
+        gcwalk::Walker w(ctx, registry().index(), {});
+        for (; w.valid(); w.next()) s->stop_sp = w.frame().sp, ++s->frames;
+        if (w.failed() || s->frames == 0) return false;
+    }
+    unw_cursor_t c;
+    unw_init_local(&c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
+    while (unw_step(&c) > 0) {
+        unw_word_t sp = 0;
+        unw_get_reg(&c, UNW_REG_SP, &sp);
+        if (sp > s->stop_sp) {
+            s->hi = sp;
+            break;
+        }
+    }
+    s->lo = ctx.caller_sp;
+    return s->hi > s->lo;
+}
+
+struct Run {
+    benchmark::State* state;
+    Kind kind;
+    bool fp; // the ring with frame pointers
+    int64_t depth, roots;
+};
+
 void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     Run& run = *static_cast<Run*>(arg);
     benchmark::State& state = *run.state;
-    // The managed frames end at the outermost one's SP: found once with the libunwind walker.
-    uint64_t stop_sp = 0, frames = 0;
-    {
-        gcwalk::Walker w(*ctx, registry().index(), {});
-        for (; w.valid(); w.next()) stop_sp = w.frame().sp, ++frames;
-        if (w.failed() || frames != static_cast<uint64_t>(run.depth) + 1) {
-            state.SkipWithError("calibration walk failed or saw the wrong number of frames");
-            for (auto _ : state) {}
-            return;
+    Stack s;
+    if (!measure_stack(*ctx, &s) || s.frames != static_cast<uint64_t>(run.depth) + 1) {
+        state.SkipWithError("calibration walk failed or saw the wrong number of frames");
+        for (auto _ : state) {}
+        return;
+    }
+    // Marks stay set from the first iteration on (as a second root to an object finds it marked).
+    heap().clear_marks();
+    uint64_t roots = 0, count = 0;
+    for (auto _ : state) count = walk_once(run.kind, *ctx, s, &roots);
+    const bool walk = run.kind == kFast || run.kind == kFastMark || run.kind == kLibunwindWalker;
+    if (walk && (count != s.frames || roots != expected_roots(run.roots, run.depth)))
+        state.SkipWithError("the walk saw a different number of frames or roots");
+    if (run.kind == kUnwStep && count != s.frames) state.SkipWithError("unw_step saw a different number of frames");
+    if (run.kind == kFastMark || run.kind == kConservative) state.counters["marked"] = static_cast<double>(heap().marked());
+    if (run.kind == kRangeScan) state.counters["heap_words"] = static_cast<double>(roots);
+    if (run.kind == kConservative || run.kind == kRangeScan) {
+        state.counters["words"] = static_cast<double>(s.words());
+        state.counters["ns_per_word"] = benchmark::Counter(static_cast<double>(s.words()) * 1e-9,
+            benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+    }
+    state.counters["frames"] = static_cast<double>(s.frames);
+    state.counters["ns_per_frame"] = benchmark::Counter(static_cast<double>(s.frames) * 1e-9,
+        benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+    // The other walks of the same stack, timed here: how many times slower each is. The fair
+    // comparison with the conservative scan is the marking walk (both find and mark every object).
+    if (run.kind == kFast) {
+        const double fast = time_walk(kFast, *ctx, s);
+        for (Kind k : {kLibunwindWalker, kUnwStep, kFramePointer}) {
+            if (k == kFramePointer && !run.fp) continue;
+            state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
         }
     }
-    g_managed_frames = frames;
-    uint64_t roots = 0, count = 0;
-    for (auto _ : state) count = walk_once(run.kind, *ctx, stop_sp, &roots);
-    if (run.kind == kConservative) {
-        state.counters["ns_per_word"] = benchmark::Counter(static_cast<double>(roots) * 1e-9,
-            benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-        state.counters["words"] = static_cast<double>(roots);
-    } else {
-        if (count != frames) state.SkipWithError("the walk saw a different number of frames");
-    }
-    state.counters["frames"] = static_cast<double>(frames);
-    state.counters["ns_per_frame"] = benchmark::Counter(static_cast<double>(frames) * 1e-9,
-        benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-    if (run.kind == kFast || run.kind == kLibunwindWalker) state.counters["roots"] = static_cast<double>(roots);
-    if (run.kind == kFast) {
-        // The other walks of the same stack, timed here: how many times slower each is.
-        const double fast = time_walk(kFast, *ctx, stop_sp);
-        for (Kind k : {kLibunwindWalker, kUnwStep, kFramePointer, kConservative})
-            state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, stop_sp) / fast;
+    if (run.kind == kFastMark) {
+        const double fast = time_walk(kFastMark, *ctx, s);
+        for (Kind k : {kConservative, kRangeScan})
+            state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
     }
 }
 
 void BM_Walk(benchmark::State& state) {
-    Run run{&state, static_cast<Kind>(state.range(0)), state.range(1)};
-    const int64_t roots = state.range(2);
-    state.SetLabel(kKindName[run.kind]);
-    void* h[8];
-    for (int i = 0; i < 8; ++i) h[i] = g_heap[i];
-    if (roots == 0) bw0_0(run.depth, in_stub, &run);
-    else if (roots == 2) bw2_0(h[0], h[1], run.depth, in_stub, &run);
-    else bw8_0(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], run.depth, in_stub, &run);
+    const bool fp = state.range(1) != 0;
+    Run run{&state, static_cast<Kind>(state.range(0)), fp, state.range(2), state.range(3)};
+    state.SetLabel(std::string(kKindName[run.kind]) + (run.roots == kMixed ? ", mixed frames" : "") +
+                   (fp ? "" : ", no frame pointers"));
+    ring_objects();
+    using Ring = void (*)(int64_t, gcwalk::SafepointFn, void*);
+    const Ring rings[2][4] = {{bn0_0, bn2_0, bn8_0, bnm_0}, {bw0_0, bw2_0, bw8_0, bwm_0}};
+    rings[fp][run.roots == 0 ? 0 : run.roots == 2 ? 1 : run.roots == 8 ? 2 : 3](run.depth, in_stub, &run);
 }
 
 void walk_args(benchmark::internal::Benchmark* b) {
     for (int kind = 0; kind < kNumKinds; ++kind)
-        for (int64_t depth : {10, 100, 1000, 10000})
-            for (int64_t roots : {0, 2, 8}) {
-                // libunwind at depth 10,000 costs ~7 ms a walk: fewer shapes there.
-                if (depth == 10000 && roots != 2 && kind != kFast) continue;
-                b->Args({kind, depth, roots});
-            }
-    b->ArgNames({"kind", "depth", "roots"});
+        for (int64_t fp : {1, 0})
+            for (int64_t depth : {int64_t{10}, int64_t{100}, int64_t{1000}, kMaxDepth})
+                for (int64_t roots : {int64_t{0}, int64_t{2}, int64_t{8}, kMixed}) {
+                    if (kind == kFramePointer && !fp) continue; // no chain to follow
+                    // libunwind at depth 10,000 costs ~25 ms a walk: fewer shapes there.
+                    const bool slow = kind == kLibunwindWalker || kind == kUnwStep;
+                    if (slow && (depth == kMaxDepth || (!fp && roots != kMixed)) && !(depth == 1000 && roots == 2)) continue;
+                    b->Args({kind, fp, depth, roots});
+                }
+    b->ArgNames({"kind", "fp", "depth", "roots"});
 }
 BENCHMARK(BM_Walk)->Apply(walk_args)->Unit(benchmark::kMicrosecond);
 
 // The fixed cost of one walk: entering the stub (pushes, context capture), the walker's setup and
 // a one-frame walk, from a managed frame that calls the stub directly.
 void one_frame(gcwalk::SafepointContext* ctx, void* arg) {
-    auto* opts = static_cast<gcwalk::WalkOptions*>(arg);
-    opts->stop_sp = ctx->caller_sp; // just the innermost managed frame
+    const auto kind = *static_cast<gcwalk::WalkerKind*>(arg);
     uint64_t roots = 0;
-    benchmark::DoNotOptimize(walk_roots(*ctx, *opts, &roots));
+    benchmark::DoNotOptimize(walk_roots<false>(*ctx, kind, ctx->caller_sp, &roots)); // just the innermost frame
 }
 void BM_WalkFixedCost(benchmark::State& state) {
-    gcwalk::WalkOptions opts;
-    opts.walker = state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
+    gcwalk::WalkerKind kind = state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
     state.SetLabel(state.range(0) ? "fast" : "libunwind_walker");
     registry();
-    for (auto _ : state) bw0_0(0, one_frame, &opts);
+    for (auto _ : state) bw0_0(0, one_frame, &kind);
 }
 BENCHMARK(BM_WalkFixedCost)->Arg(1)->Arg(0);
 
