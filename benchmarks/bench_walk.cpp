@@ -180,12 +180,9 @@ struct Stack {
     uint64_t words() const { return (hi - lo) / 8; }
 };
 
-// A precise walk: every root slot visited (read), and with `mark` its object marked. GCC 12's SLP
-// vectorizer packs the closure's captured addresses into one vector store, after which it no
-// longer sees through the closure and keeps `sum` and the marker in memory (a load and a
-// read-modify-write per root): off for this function.
+// A precise walk: every root slot visited (read), and with `mark` its object marked.
 template <bool mark>
-__attribute__((optimize("no-tree-slp-vectorize"))) uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind, uint64_t stop_sp, uint64_t* roots) {
+uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind, uint64_t stop_sp, uint64_t* roots) {
     gcwalk::WalkOptions opts;
     opts.walker = kind;
     opts.stop_sp = stop_sp;
@@ -203,7 +200,7 @@ __attribute__((optimize("no-tree-slp-vectorize"))) uint64_t walk_roots(const gcw
             }
         },
         opts, &stats, nullptr);
-    uint64_t result = sum; // (sum itself must not escape: the visitor keeps it in a register)
+    uint64_t result = sum; // sum's address must not escape, or the visitor keeps it in memory
     benchmark::DoNotOptimize(result);
     *roots = stats.roots;
     return stats.frames;

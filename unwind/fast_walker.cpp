@@ -49,6 +49,7 @@ bool plausible_step(uint64_t sp, uint64_t cfa) noexcept {
 
 // On return the walker stands on the first managed frame (valid_), or the walk ended.
 void Walker::fast_start() noexcept {
+    std::memset(memo_, 0, sizeof memo_);
     valid_ = false;
     frame_.depth = 0;
     in_context_ = 0;

@@ -150,6 +150,12 @@ private:
     void fast_cursor(bool step_first) noexcept;
     void fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noexcept;
     uint64_t* where_[6] = {};
+    // The fast walker's CFA predictor for frames without a frame pointer: memo_[memo_slot(ra)] =
+    // ra << 16 | the CFA offset from RSP last seen at ra (0: empty). Zeroed when a fast walk starts;
+    // a wrong or stale entry costs a slower step, never a wrong one (the rule confirms it).
+    static constexpr unsigned kMemoBits = 7;
+    static uint64_t memo_slot(uint64_t ra) noexcept { return (ra * 0x9E3779B97F4A7C15ull) >> (64 - kMemoBits); }
+    uint64_t memo_[1u << kMemoBits];
     uint64_t* seed_[6] = {};  // where_ when libunwind was seeded (save locations inside synth_ map here)
     alignas(16) unsigned char synth_[1024];
     bool fast_ = false;       // options_.walker == Fast
@@ -176,8 +182,21 @@ __attribute__((always_inline)) inline bool Walker::rule_step(const FrameIndex::H
     if (__builtin_expect(fp_frame, 1)) {
         cfa = *rbp_at + 16;
     } else {
-        if (r.cfa_reg != 7) return false;
-        cfa = f.sp + static_cast<int64_t>(r.cfa_offset);
+        // CFA = RSP + offset: the offset is taken from memo_ when the rule confirms it, so that
+        // the next CFA waits for one small-table load, not for the hash probe and the rule load.
+        const uint64_t slot = memo_slot(f.return_address);
+        const uint64_t m = memo_[slot];
+        uint64_t predicted = m & 0xffff;
+        asm("" : "+r"(predicted)); // opaque: the CFA below must not be computed from the rule's copy
+        if (__builtin_expect((m >> 16) == f.return_address && r.cfa_reg == 7 &&
+                                 static_cast<uint64_t>(static_cast<int64_t>(r.cfa_offset)) == (m & 0xffff), 1)) {
+            cfa = f.sp + predicted;
+        } else {
+            if (r.cfa_reg != 7) return false;
+            cfa = f.sp + static_cast<int64_t>(r.cfa_offset);
+            if (r.cfa_offset > 0 && r.cfa_offset < 0x10000)
+                memo_[slot] = f.return_address << 16 | static_cast<uint64_t>(r.cfa_offset);
+        }
     }
     if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0)) return false;
     if (__builtin_expect(cfa > options_.stop_sp - 1, 0)) return false; // stop_sp 0: never
