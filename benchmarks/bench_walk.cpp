@@ -393,11 +393,12 @@ void one_frame(gcwalk::SafepointContext* ctx, void* arg) {
 }
 void BM_WalkFixedCost(benchmark::State& state) {
     gcwalk::WalkerKind kind = state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
-    state.SetLabel(state.range(0) ? "fast" : "libunwind_walker");
+    const bool fp = state.range(1) != 0;
+    state.SetLabel(std::string(state.range(0) ? "fast" : "libunwind_walker") + (fp ? "" : ", no frame pointers"));
     registry();
-    for (auto _ : state) bw0_0(0, one_frame, &kind);
+    for (auto _ : state) (fp ? bw0_0 : bn0_0)(0, one_frame, &kind);
 }
-BENCHMARK(BM_WalkFixedCost)->Arg(1)->Arg(0);
+BENCHMARK(BM_WalkFixedCost)->Args({1, 1})->Args({1, 0})->Args({0, 1})->ArgNames({"fast", "fp"});
 
 } // namespace
 

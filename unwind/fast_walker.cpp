@@ -49,7 +49,6 @@ bool plausible_step(uint64_t sp, uint64_t cfa) noexcept {
 
 // On return the walker stands on the first managed frame (valid_), or the walk ended.
 void Walker::fast_start() noexcept {
-    std::memset(memo_, 0, sizeof memo_);
     valid_ = false;
     frame_.depth = 0;
     in_context_ = 0;
@@ -71,6 +70,11 @@ void Walker::fast_start() noexcept {
     }
     on_cursor_ = true;
     fast_cursor(false);
+}
+
+__attribute__((cold, noinline)) void Walker::clear_memo() noexcept {
+    std::memset(memo_, 0, sizeof memo_);
+    memo_ready_ = true;
 }
 
 // On entry the walker stands on a managed frame; on return on the next one, or !valid().

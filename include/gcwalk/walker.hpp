@@ -151,11 +151,14 @@ private:
     void fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noexcept;
     uint64_t* where_[6] = {};
     // The fast walker's CFA predictor for frames without a frame pointer: memo_[memo_slot(ra)] =
-    // ra << 16 | the CFA offset from RSP last seen at ra (0: empty). Zeroed when a fast walk starts;
-    // a wrong or stale entry costs a slower step, never a wrong one (the rule confirms it).
+    // ra << 16 | the CFA offset from RSP last seen at ra (0: empty). Zeroed by the first step that
+    // needs it (walks of frame-pointer frames never pay for it); a wrong entry costs a slower step,
+    // never a wrong one (the rule confirms it).
     static constexpr unsigned kMemoBits = 7;
     static uint64_t memo_slot(uint64_t ra) noexcept { return (ra * 0x9E3779B97F4A7C15ull) >> (64 - kMemoBits); }
+    void clear_memo() noexcept;
     uint64_t memo_[1u << kMemoBits];
+    bool memo_ready_ = false;
     uint64_t* seed_[6] = {};  // where_ when libunwind was seeded (save locations inside synth_ map here)
     alignas(16) unsigned char synth_[1024];
     bool fast_ = false;       // options_.walker == Fast
@@ -184,6 +187,7 @@ __attribute__((always_inline)) inline bool Walker::rule_step(const FrameIndex::H
     } else {
         // CFA = RSP + offset: the offset is taken from memo_ when the rule confirms it, so that
         // the next CFA waits for one small-table load, not for the hash probe and the rule load.
+        if (__builtin_expect(!memo_ready_, 0)) clear_memo();
         const uint64_t slot = memo_slot(f.return_address);
         const uint64_t m = memo_[slot];
         uint64_t predicted = m & 0xffff;
