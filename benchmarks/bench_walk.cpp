@@ -94,6 +94,17 @@ struct Heap {
             if (back == 0xff) return false;
             return mark_granule(g - back);
         }
+        // A conservative word's object start (range check, block header, start map), or 0.
+        uint64_t find_start(uint64_t word) const noexcept {
+            const uint64_t off = word - lo;
+            if (off >= kSize) return 0;
+            const uint8_t cls = block_class[off / kBlock];
+            if (cls == 0) return 0;
+            const uint64_t g = off / kGranule;
+            const uint8_t back = map[cls][g % kGranulesPerBlock];
+            if (back == 0xff) return 0;
+            return lo + (g - back) * kGranule;
+        }
         bool in_range(uint64_t word) const noexcept { return word - lo < kSize; }
     };
 
@@ -169,9 +180,19 @@ gcwalk::ImageRegistry& registry() {
     return *r;
 }
 
-enum Kind { kFast, kFastMark, kLibunwindWalker, kUnwStep, kFramePointer, kConservative, kRangeScan, kNumKinds };
-const char* const kKindName[kNumKinds] = {"fast",          "fast_mark",    "libunwind_walker", "unw_step",
-                                          "frame_pointer", "conservative", "range_scan"};
+enum Kind {
+    kFast,            // fast walker, every root slot read (visited)
+    kFastMark,        // fast walker, every root's object marked
+    kLibunwindWalker, // libunwind walker, every root slot read
+    kUnwStep,         // bare unw_step loop
+    kFramePointer,    // frame-pointer chain (rings with frame pointers)
+    kConservative,    // every word: range check, object start, mark
+    kConservativeFind,// every word: range check, object start (no mark: against kFast)
+    kRangeScan,       // every word: range check only (a lower bound)
+    kNumKinds
+};
+const char* const kKindName[kNumKinds] = {"fast",          "fast_mark",    "libunwind_walker",  "unw_step",
+                                          "frame_pointer", "conservative", "conservative_find", "range_scan"};
 
 // The stack being measured: [lo, hi) holds every word of the managed frames (from the stub's
 // caller's SP to the outermost managed frame's CFA); stop_sp is the outermost frame's SP.
@@ -237,14 +258,17 @@ uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx, uint64_t manage
 }
 
 // A conservative collector's stack scan: every word of the frames, and for each that points into
-// the heap, its object found and marked (range_only: the range check alone, a lower bound).
-template <bool range_only>
+// the heap, its object found and marked (Find: found only; Range: the range check alone).
+enum class Scan { Mark, Find, Range };
+template <Scan scan>
 uint64_t conservative_scan(const Stack& s) {
     const Heap::Marker h = heap().marker();
     uint64_t hits = 0;
     for (auto* p = reinterpret_cast<const uint64_t*>(s.lo); p < reinterpret_cast<const uint64_t*>(s.hi); ++p) {
-        if constexpr (range_only)
+        if constexpr (scan == Scan::Range)
             hits += h.in_range(*p);
+        else if constexpr (scan == Scan::Find)
+            hits += h.find_start(*p);
         else
             hits += h.mark_word(*p);
     }
@@ -262,8 +286,9 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
     case kLibunwindWalker: return walk_roots<false>(ctx, gcwalk::WalkerKind::Libunwind, s.stop_sp, roots);
     case kUnwStep: return unw_step_loop(ctx, s.stop_sp);
     case kFramePointer: return frame_pointer_walk(ctx, s.frames);
-    case kConservative: conservative_scan<false>(s); return 0;
-    case kRangeScan: *roots = conservative_scan<true>(s); return 0;
+    case kConservative: conservative_scan<Scan::Mark>(s); return 0;
+    case kConservativeFind: conservative_scan<Scan::Find>(s); return 0;
+    case kRangeScan: *roots = conservative_scan<Scan::Range>(s); return 0;
     default: return 0;
     }
 }
@@ -334,7 +359,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     if (run.kind == kUnwStep && count != s.frames) state.SkipWithError("unw_step saw a different number of frames");
     if (run.kind == kFastMark || run.kind == kConservative) state.counters["marked"] = static_cast<double>(heap().marked());
     if (run.kind == kRangeScan) state.counters["heap_words"] = static_cast<double>(roots);
-    if (run.kind == kConservative || run.kind == kRangeScan) {
+    if (run.kind == kConservative || run.kind == kConservativeFind || run.kind == kRangeScan) {
         state.counters["words"] = static_cast<double>(s.words());
         state.counters["ns_per_word"] = benchmark::Counter(static_cast<double>(s.words()) * 1e-9,
             benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
@@ -342,11 +367,12 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     state.counters["frames"] = static_cast<double>(s.frames);
     state.counters["ns_per_frame"] = benchmark::Counter(static_cast<double>(s.frames) * 1e-9,
         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-    // The other walks of the same stack, timed here: how many times slower each is. The fair
-    // comparison with the conservative scan is the marking walk (both find and mark every object).
+    // The other walks of the same stack, timed here: how many times slower each is. Even-handed
+    // comparisons with conservative scanning: visiting against finding (neither marks), marking
+    // against marking.
     if (run.kind == kFast) {
         const double fast = time_walk(kFast, *ctx, s);
-        for (Kind k : {kLibunwindWalker, kUnwStep, kFramePointer}) {
+        for (Kind k : {kLibunwindWalker, kUnwStep, kFramePointer, kConservativeFind}) {
             if (k == kFramePointer && !run.fp) continue;
             state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
         }
