@@ -107,6 +107,13 @@ void refresh_images(Runtime& rt) {
     rt.registry->reclaim();
     for (const std::string& line : rt.registry->diagnostics())
         if (rt.reported.insert(line).second) std::fprintf(stderr, "gcwalk-rt: %s\n", line.c_str());
+    // Stack maps that exist but cannot be used mean roots that no walk would find: stop now,
+    // before a collection moves objects under them.
+    auto skipped = rt.registry->skipped();
+    if (!skipped.empty())
+        fatal("%s: its stack maps cannot be used, so a collection would miss its roots; refusing to run "
+              "(see docs/INTEGRATION.md)",
+              skipped.front().path.c_str());
 }
 
 // --- collection ----------------------------------------------------------------------------
