@@ -203,7 +203,7 @@ __attribute__((always_inline)) inline bool Walker::rule_step(const FrameIndex::H
         }
     }
     if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0)) return false;
-    if (__builtin_expect(cfa > options_.stop_sp - 1, 0)) return false; // stop_sp 0: never
+    if (__builtin_expect(options_.stop_sp != 0 && cfa > options_.stop_sp, 0)) return false;
     uint64_t ra;
     __builtin_memcpy(&ra, reinterpret_cast<const void*>(cfa - 8), sizeof ra);
     const CallSite* site = ix.find(ra);
