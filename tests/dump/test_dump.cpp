@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -32,9 +34,11 @@ std::string slurp(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// One directory per test process: ctest -j runs the test cases of this file in parallel.
 std::string tmp_path(const std::string& name) {
-    fs::create_directories(GCWALK_TEST_TMP);
-    return std::string(GCWALK_TEST_TMP) + "/" + name;
+    static const std::string dir = std::string(GCWALK_TEST_TMP) + "/" + std::to_string(::getpid());
+    fs::create_directories(dir);
+    return dir + "/" + name;
 }
 
 std::string quote(const std::string& s) {
