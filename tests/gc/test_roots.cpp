@@ -231,6 +231,8 @@ rt_collect_raw:
     .cfi_startproc
     subq    $1048, %rsp              # a SafepointContext, RSP 16-aligned
     .cfi_adjust_cfa_offset 1048
+    movq    $0, 1024(%rsp)           # caller_return_address: none (no stub frame to start at)
+    movq    $0, 1032(%rsp)           # caller_sp: none
     movq    %rsp, %rdi
     call    _Ux86_64_getcontext@PLT
     movq    %rsp, %rdi
