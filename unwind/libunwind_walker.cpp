@@ -112,18 +112,10 @@ void Walker::advance(bool step_first) noexcept {
         switch (index_->classify(ip, &site, &function)) {
         case Lookup::NotManaged:
             continue;
-        case Lookup::ManagedNoRecord: {
-            const auto images = index_->images();
-            const char* image = function && function->image < images.size()
-                                    ? images[function->image].name.c_str() : "?";
-            report(ip,
-                   "return address 0x%" PRIx64 " is inside managed function 0x%" PRIx64 "-0x%" PRIx64
-                   " (%s) but has no stack map record",
-                   static_cast<uint64_t>(ip), function ? function->function_address : 0,
-                   function ? function->function_address + function->function_size : 0, image);
+        case Lookup::ManagedNoRecord:
+            report_missing_record(static_cast<uint64_t>(ip), function);
             if (failed_) return;
             continue;
-        }
         case Lookup::Safepoint:
             frame_.return_address = ip;
             frame_.sp = sp;
@@ -227,6 +219,16 @@ bool Walker::resolve(const StackMapBlob& blob, const Location& loc, ResolvedLoca
     }
     }
     return false;
+}
+
+void Walker::report_missing_record(uint64_t ip, const FrameRecord* function) noexcept {
+    const auto images = index_->images();
+    const char* image = function && function->image < images.size() ? images[function->image].name.c_str() : "?";
+    report(ip,
+           "return address 0x%" PRIx64 " is inside managed function 0x%" PRIx64 "-0x%" PRIx64
+           " (%s) but has no stack map record",
+           ip, function ? function->function_address : 0,
+           function ? function->function_address + function->function_size : 0, image);
 }
 
 } // namespace gcwalk

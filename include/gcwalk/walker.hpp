@@ -147,6 +147,8 @@ private:
     void fast_start() noexcept;
     void fast_advance() noexcept;
     void fast_arrive(uint64_t ip, uint64_t sp) noexcept;
+    // A return address inside a managed function without a record: an error in precise mode.
+    void report_missing_record(uint64_t ip, const FrameRecord* function) noexcept;
     void fast_cursor(bool step_first) noexcept;
     void fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noexcept;
     uint64_t* where_[6] = {};
