@@ -3,6 +3,7 @@
 #include <gcwalk/statepoint.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <unordered_map>
@@ -51,6 +52,7 @@ struct FrameIndex::Impl {
     std::vector<RootPair> roots;
     std::vector<FrameRule> rules;
     size_t num_sites = 0;
+    uint64_t serial = 0; // unique per build in this process (FrameIndex::serial)
 };
 
 namespace {
@@ -329,6 +331,8 @@ Expected<FrameIndex> FrameIndex::build(std::vector<ImageStackMaps> images) {
     for (uint32_t i = 0; i < impl->images.size(); ++i)
         if (auto st = b.add_image(i); !st) return Error{st.message()};
     if (auto st = b.finish(); !st) return Error{st.message()};
+    static std::atomic<uint64_t> next_serial{1};
+    impl->serial = next_serial.fetch_add(1, std::memory_order_relaxed);
     return FrameIndex(std::move(impl));
 }
 
@@ -346,6 +350,7 @@ void FrameIndex::cache_pointers() noexcept {
     nslots_ = impl_->table.size();
     roots_ = impl_->roots.data();
     rules_ = impl_->rules.data();
+    serial_ = impl_->serial;
 }
 FrameIndex::~FrameIndex() = default;
 

@@ -196,6 +196,10 @@ public:
     // Bytes the index itself holds (tables and pools; not the sections it points into).
     size_t resident_bytes() const noexcept;
 
+    // A number no other index built in this process has (a moved-to index keeps its source's):
+    // what a WalkCache checks to know that the stack maps it was recorded against still hold.
+    uint64_t serial() const noexcept { return serial_; }
+
     struct Impl;
 
 private:
@@ -207,6 +211,7 @@ private:
     uint64_t nslots_ = 1;
     const RootPair* roots_ = nullptr;
     const FrameRule* rules_ = nullptr;
+    uint64_t serial_ = 0;
 };
 
 } // namespace gcwalk
