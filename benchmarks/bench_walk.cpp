@@ -189,10 +189,20 @@ enum Kind {
     kConservative,    // every word: range check, object start, mark
     kConservativeFind,// every word: range check, object start (no mark: against kFast)
     kRangeScan,       // every word: range check only (a lower bound)
+    kFastCached,      // fast walker with a WalkCache holding this stack: frames re-checked, roots read
+    kFastCachedMark,  // the same, every root's object marked
+    kFastRecord,      // fast walker recording into a WalkCache cleared before each walk
     kNumKinds
 };
 const char* const kKindName[kNumKinds] = {"fast",          "fast_mark",    "libunwind_walker",  "unw_step",
-                                          "frame_pointer", "conservative", "conservative_find", "range_scan"};
+                                          "frame_pointer", "conservative", "conservative_find", "range_scan",
+                                          "fast_cached",   "fast_cached_mark", "fast_record"};
+
+// The benchmark thread's WalkCache (kFastCached, kFastRecord): deep enough for every ring.
+gcwalk::WalkCache& walk_cache() {
+    static gcwalk::WalkCache* c = new gcwalk::WalkCache(1u << 15);
+    return *c;
+}
 
 // The stack being measured: [lo, hi) holds every word of the managed frames (from the stub's
 // caller's SP to the outermost managed frame's CFA); stop_sp is the outermost frame's SP.
@@ -201,12 +211,16 @@ struct Stack {
     uint64_t words() const { return (hi - lo) / 8; }
 };
 
+uint64_t g_cached_frames = 0; // WalkStats::cached of the last walk_roots
+
 // A precise walk: every root slot visited (read), and with `mark` its object marked.
 template <bool mark>
-uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind, uint64_t stop_sp, uint64_t* roots) {
+uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind, uint64_t stop_sp, uint64_t* roots,
+                    gcwalk::WalkCache* cache = nullptr) {
     gcwalk::WalkOptions opts;
     opts.walker = kind;
     opts.stop_sp = stop_sp;
+    opts.cache = cache;
     gcwalk::WalkStats stats;
     uint64_t sum = 0;
     const Heap::Marker h = heap().marker();
@@ -224,6 +238,7 @@ uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind
     uint64_t result = sum; // sum's address must not escape, or the visitor keeps it in memory
     benchmark::DoNotOptimize(result);
     *roots = stats.roots;
+    g_cached_frames = stats.cached;
     return stats.frames;
 }
 
@@ -289,6 +304,11 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
     case kConservative: conservative_scan<Scan::Mark>(s); return 0;
     case kConservativeFind: conservative_scan<Scan::Find>(s); return 0;
     case kRangeScan: *roots = conservative_scan<Scan::Range>(s); return 0;
+    case kFastCached: return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
+    case kFastCachedMark: return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
+    case kFastRecord:
+        walk_cache().clear();
+        return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
     default: return 0;
     }
 }
@@ -352,8 +372,16 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     // Marks stay set from the first iteration on (as a second root to an object finds it marked).
     heap().clear_marks();
     uint64_t roots = 0, count = 0;
+    if (run.kind == kFastCached || run.kind == kFastCachedMark) { // the cache holds this stack
+        walk_cache().clear();
+        walk_once(run.kind, *ctx, s, &roots);
+    }
     for (auto _ : state) count = walk_once(run.kind, *ctx, s, &roots);
-    const bool walk = run.kind == kFast || run.kind == kFastMark || run.kind == kLibunwindWalker;
+    const bool walk = run.kind == kFast || run.kind == kFastMark || run.kind == kLibunwindWalker ||
+                      run.kind == kFastCached || run.kind == kFastCachedMark || run.kind == kFastRecord;
+    if ((run.kind == kFastCached || run.kind == kFastCachedMark) &&
+        (walk_cache().frames() != s.frames || g_cached_frames != s.frames))
+        state.SkipWithError("the WalkCache does not hold every frame");
     if (walk && (count != s.frames || roots != expected_roots(run.roots, run.depth)))
         state.SkipWithError("the walk saw a different number of frames or roots");
     if (run.kind == kUnwStep && count != s.frames) state.SkipWithError("unw_step saw a different number of frames");
@@ -376,6 +404,16 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
             if (k == kFramePointer && !run.fp) continue;
             state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
         }
+    }
+    if (run.kind == kFastCached) {
+        const double fast = time_walk(kFastCached, *ctx, s);
+        for (Kind k : {kFast, kConservativeFind, kFastRecord})
+            state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
+        walk_once(kFastCached, *ctx, s, &roots); // (time_walk(kFastRecord) left the cache full)
+    }
+    if (run.kind == kFastCachedMark) {
+        const double fast = time_walk(kFastCachedMark, *ctx, s);
+        state.counters["x_conservative"] = time_walk(kConservative, *ctx, s) / fast;
     }
     if (run.kind == kFastMark) {
         const double fast = time_walk(kFastMark, *ctx, s);

@@ -134,11 +134,25 @@ void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept {
     return slot;
 }
 
+uint32_t replay_frame_slots(Walker& w, uint32_t i, void*** out) noexcept {
+    w.replay_seek(i);
+    const WalkFrame& f = w.frame();
+    uint32_t k = 0;
+    for (const RootPair& p : w.index().roots(*f.site)) {
+        void** slot = p.base.is_sp_slot() ? reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()))
+                                          : resolve_root_or_report(w, p.base);
+        if (slot) out[k++] = slot;
+        else if (w.failed()) break;
+    }
+    return k;
+}
+
 void finish_walk(const Walker& w, WalkStats* stats, WalkError* error, uint64_t frames, uint64_t roots) noexcept {
     if (stats) {
         stats->frames = frames;
         stats->roots = roots;
         stats->skipped = w.skipped();
+        stats->cached = w.cached();
     }
     if (error) {
         if (w.failed() || w.skipped())

@@ -57,7 +57,12 @@ void Walker::fast_start() noexcept {
         for (int i = 0; i < 6; ++i)
             where_[i] = reinterpret_cast<uint64_t*>(ctx_->caller_sp + static_cast<int64_t>(kStubSave[i]));
         frame_.depth = 1;
-        fast_arrive(ctx_->caller_return_address, ctx_->caller_sp);
+        const uint64_t ra = ctx_->caller_return_address, sp = ctx_->caller_sp;
+        const CallSite* site = cache_ ? index_->find(ra) : nullptr;
+        const bool cacheable = site && (index_->rule(*site).flags & kRuleFromCfi) &&
+                               !(options_.stop_sp != 0 && sp > options_.stop_sp);
+        fast_arrive(ra, sp);
+        if (cacheable && valid_) cache_start(); // unwind/walk_cache.cpp
         return;
     }
     // A context the stub did not capture: libunwind from the context itself.
@@ -116,6 +121,10 @@ void Walker::fast_advance() noexcept {
         return;
     }
     fast_arrive(ra, cfa);
+    if (recording_) {
+        if (valid_ && !on_cursor_ && frame_.sp == cfa) append_frame(frame_);
+        else cache_stop(); // the walk ended, or went on through libunwind (not recorded)
+    }
 }
 
 // The walker reached frame (ip, sp) by a rule, with where_ describing its registers. A safepoint
@@ -151,6 +160,7 @@ void Walker::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
 // false, already yielded when true); on return the walker stands on the next managed frame with a
 // record, or the walk ended. The frame is yielded with where_ read from libunwind's save locations.
 void Walker::fast_cursor(bool step_first) noexcept {
+    cache_stop(); // frames found by libunwind are not recorded: its reads are not known
     unw_cursor_t* c = as_cursor(cursor_);
     for (;;) {
         if (step_first) {
@@ -219,7 +229,7 @@ void Walker::fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noexcept
     frame_.sp = sp;
     frame_.site = site;
     valid_ = true;
-    by_rule_ = !on_cursor_; // the next step is Walker::rule_step's when it can
+    by_rule_ = !on_cursor_ && !recording_; // the next step is Walker::rule_step's when it can
 
 }
 

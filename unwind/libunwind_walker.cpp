@@ -40,6 +40,7 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkO
     : ctx_(&ctx), index_(&index), options_(options) {
     if (options.walker == WalkerKind::Fast) {
         fast_ = true;
+        cache_ = options.cache;
         fast_start(); // unwind/fast_walker.cpp
         return;
     }
@@ -58,6 +59,11 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkO
 void Walker::next_slow() noexcept {
     by_rule_ = false;
     if (!valid_) return;
+    if (replay_n_ != 0) { // frames from the WalkCache (unwind/walk_cache.cpp)
+        if (replay_pos_ + 1 < replay_n_) return replay_seek(replay_pos_ + 1);
+        replay_n_ = 0; // the last of them is current: step on from it, recording
+    }
+    if (recording_ && !on_cursor_ && record_step()) return; // unwind/walk_cache.cpp
     if (fast_) return fast_advance();
     advance(true);
 }

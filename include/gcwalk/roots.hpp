@@ -59,6 +59,38 @@ namespace detail {
 void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept;
 void finish_walk(const Walker& walker, WalkStats* stats, WalkError* error, uint64_t frames,
                  uint64_t roots) noexcept;
+// for_each_root's replay of cached frame i with a root that is not [RSP + offset]: its base
+// slots as for_each_root visits them (those that resolve), written to out; on a precise-mode
+// error the walker has failed.
+uint32_t replay_frame_slots(Walker& walker, uint32_t i, void*** out) noexcept;
+// for_each_root's loop over the frames it steps (with kRecord, appending each to the walk's
+// WalkCache): f is the walker's current frame.
+template <bool kRecord, class Visit>
+__attribute__((always_inline)) inline void walk_frames(Walker& w, const FrameIndex::Hot& ix, WalkFrame f,
+                                                       Visit& visit, uint64_t& frames, uint64_t& roots) noexcept {
+    for (;;) {
+        ++frames;
+        const std::span<const RootPair> pairs = ix.roots(*f.site);
+        roots += pairs.size(); // less the ones passed over below
+#pragma GCC unroll 2
+        for (const RootPair& p : pairs) {
+            void** slot;
+            if (p.base.is_sp_slot()) [[likely]] {
+                slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
+            } else if (!(slot = resolve_root_or_report(w, p.base))) {
+                --roots;
+                if (w.failed()) break; // precise: the walk is over (advance() is false)
+                continue;
+            }
+            visit(slot);
+        }
+        if constexpr (kRecord) {
+            if (!w.advance_recording(ix, f)) break;
+        } else {
+            if (!w.advance(ix, f)) break;
+        }
+    }
+}
 } // namespace detail
 
 // Hot, for marking: calls visit(void** slot) for the base slot of every root pair of every managed
@@ -77,25 +109,34 @@ __attribute__((always_inline)) inline bool for_each_root(const SafepointContext&
     const FrameIndex::Hot ix = index.hot();
     Walker w(ctx, index, options);
     if (w.valid()) {
-        for (WalkFrame f = w.frame();;) {
-            ++frames;
-            const std::span<const RootPair> pairs = ix.roots(*f.site);
-            roots += pairs.size(); // less the ones passed over below
-#pragma GCC unroll 2
-            for (const RootPair& p : pairs) {
-                void** slot;
-                if (p.base.is_sp_slot()) [[likely]] {
-                    slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
-                } else if (!(slot = detail::resolve_root_or_report(w, p.base))) {
-                    --roots;
-                    if (w.failed()) break; // precise: the walk is over (advance() is false)
-                    continue;
+        WalkFrame f = w.frame();
+        if (w.replaying()) [[unlikely]] {
+            // Frames re-checked from the WalkCache: their slots, recorded, without stepping.
+            const uintptr_t* cached;
+            const uint32_t n = w.replay_slots(&cached);
+            for (uint32_t i = 0; i < n; ++i) {
+                const uintptr_t e = cached[i];
+                if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
+                    void** batch[kMaxRootPairsPerFrame];
+                    const uint32_t m = detail::replay_frame_slots(w, static_cast<uint32_t>(e >> 1), batch);
+                    if (w.failed()) goto done;
+                    for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
+                    roots += m;
+                } else {
+                    visit(reinterpret_cast<void**>(e));
+                    ++roots;
                 }
-                visit(slot);
             }
-            if (!w.advance(ix, f)) break;
+            frames += w.replay_count();
+            f = w.replay_finish();
+            if (!w.valid()) goto done;
         }
+        if (w.recording()) [[unlikely]]
+            detail::walk_frames<true>(w, ix, f, visit, frames, roots);
+        else
+            detail::walk_frames<false>(w, ix, f, visit, frames, roots);
     }
+done:
     detail::finish_walk(w, stats, error, frames, roots);
     return !w.failed();
 }

@@ -6,6 +6,7 @@
 
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
+#include "../process_registry.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -40,15 +41,7 @@ namespace {
 
 constexpr uint64_t kPoison = 0xdddddddddddddddd;
 
-gcwalk::ImageRegistry& registry() {
-    static gcwalk::ImageRegistry* r = [] {
-        auto* reg = new gcwalk::ImageRegistry;
-        gcwalk::Status st = reg->rescan();
-        if (!st) FAIL("rescan: " << st.message());
-        return reg;
-    }();
-    return *r;
-}
+using gcwalk::test::registry;
 
 // The test heap: malloc'd blocks; moving copies to a fresh block and poisons the old one.
 struct Heap {

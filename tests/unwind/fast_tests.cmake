@@ -8,3 +8,10 @@ target_include_directories(test_fast_walker PRIVATE ${PROJECT_SOURCE_DIR}/unwind
 target_link_libraries(test_fast_walker PRIVATE gcwalk gcwalk_catch_main gcwalk_warnings PkgConfig::LIBUNWIND
                       ${CMAKE_DL_LIBS})
 add_test(NAME fast_walker COMMAND test_fast_walker)
+
+# WalkCache: cached walks against uncached ones on the same frozen stacks.
+gcwalk_compile_ir(cache_frames_obj ${CMAKE_CURRENT_SOURCE_DIR}/cache_frames.ll
+                  LLC_FLAGS -max-registers-for-gc-values=4 -fixup-allow-gcptr-in-csr)
+add_executable(test_walk_cache test_walk_cache.cpp ${cache_frames_obj})
+target_link_libraries(test_walk_cache PRIVATE gcwalk gcwalk_catch_main gcwalk_warnings)
+add_test(NAME walk_cache COMMAND test_walk_cache)

@@ -10,6 +10,8 @@
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
+#include "../process_registry.hpp"
+#include "frame_snapshot.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -31,33 +33,11 @@ void ff_framepointer(void*, void*, int64_t, int64_t);
 
 namespace {
 
-gcwalk::ImageRegistry& registry() {
-    static gcwalk::ImageRegistry* r = [] {
-        auto* reg = new gcwalk::ImageRegistry;
-        gcwalk::Status st = reg->rescan();
-        if (!st) FAIL("rescan: " << st.message());
-        return reg;
-    }();
-    return *r;
-}
+using gcwalk::test::registry;
 
 alignas(16) char g_obj[64], g_obj2[64];
 
-// One frame as a walker saw it.
-struct Seen {
-    uint64_t ra, sp;
-    uint32_t depth;
-    uint64_t* slots[6];
-    uint64_t values[6];
-    bool value_ok[6];
-    bool operator==(const Seen& o) const {
-        if (ra != o.ra || sp != o.sp || depth != o.depth) return false;
-        for (int i = 0; i < 6; ++i)
-            if (slots[i] != o.slots[i] || value_ok[i] != o.value_ok[i] || (value_ok[i] && values[i] != o.values[i]))
-                return false;
-        return true;
-    }
-};
+using Seen = gcwalk::test::FrameSnapshot;
 
 // One rule checked against libunwind.
 struct RuleCheck {
@@ -92,12 +72,7 @@ void walk_with(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind) {
     opts.walker = kind;
     gcwalk::Walker w(ctx, registry().index(), opts);
     for (; w.valid(); w.next()) {
-        Seen s{w.frame().return_address, w.frame().sp, w.frame().depth, {}, {}, {}};
-        for (int i = 0; i < 6; ++i) {
-            s.slots[i] = w.register_slot(gcwalk::kCalleeSaved[i]);
-            s.value_ok[i] = w.register_value(gcwalk::kCalleeSaved[i], &s.values[i]);
-        }
-        g_probe.walks[k].push_back(s);
+        g_probe.walks[k].push_back(Seen::of(w));
     }
     g_probe.failed[k] = w.failed();
     g_probe.error[k] = w.error().message;

@@ -4,6 +4,7 @@
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/statepoint.hpp>
 #include <gcwalk/walker.hpp>
+#include "../process_registry.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -21,15 +22,7 @@ void wt_outer_no_record();
 
 namespace {
 
-gcwalk::ImageRegistry& registry() {
-    static gcwalk::ImageRegistry* r = [] {
-        auto* reg = new gcwalk::ImageRegistry;
-        gcwalk::Status st = reg->rescan();
-        if (!st) FAIL("rescan: " << st.message());
-        return reg;
-    }();
-    return *r;
-}
+using gcwalk::test::registry;
 
 struct FrameSeen {
     uint64_t ra, sp;
