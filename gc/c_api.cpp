@@ -5,6 +5,7 @@
 #include <gcwalk/roots.hpp>
 
 #include <cstring>
+#include <new>
 
 struct gcwalk_registry {
     gcwalk::ImageRegistry registry;
@@ -31,13 +32,14 @@ gcwalk::WalkOptions options_of(const gcwalk_walk_options* o) {
         out.walker = o->walker == GCWALK_WALKER_FAST ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
         out.precise = o->precise != 0;
         out.stop_sp = o->stop_sp;
+        out.cache = reinterpret_cast<gcwalk::WalkCache*>(o->cache);
     }
     return out;
 }
 
 void copy_out(const gcwalk::WalkStats& s, const gcwalk::WalkError& e, gcwalk_walk_stats* stats,
               gcwalk_walk_error* error) {
-    if (stats) *stats = {s.frames, s.roots, s.skipped};
+    if (stats) *stats = {s.frames, s.roots, s.skipped, s.cached};
     if (error) {
         error->address = e.address;
         static_assert(sizeof error->message == sizeof e.message);
@@ -148,6 +150,20 @@ uint64_t gcwalk_context_caller_return_address(const gcwalk_context* context) {
 
 uint64_t gcwalk_context_caller_sp(const gcwalk_context* context) {
     return cxx(context).caller_sp;
+}
+
+gcwalk_walk_cache* gcwalk_walk_cache_create(uint32_t max_frames, uint32_t max_roots) {
+    try {
+        return reinterpret_cast<gcwalk_walk_cache*>(new gcwalk::WalkCache(max_frames ? max_frames : 4096, max_roots));
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+
+void gcwalk_walk_cache_destroy(gcwalk_walk_cache* cache) { delete reinterpret_cast<gcwalk::WalkCache*>(cache); }
+
+void gcwalk_walk_cache_clear(gcwalk_walk_cache* cache) {
+    if (cache) reinterpret_cast<gcwalk::WalkCache*>(cache)->clear();
 }
 
 int gcwalk_relocate_roots(const gcwalk_context* context, const gcwalk_registry* registry, gcwalk_move_fn move,

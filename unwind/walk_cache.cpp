@@ -14,15 +14,16 @@ namespace gcwalk {
 WalkCache::WalkCache(uint32_t max_frames, uint32_t max_roots)
     : capacity_(std::max<uint32_t>(max_frames, 1)),
       slot_capacity_(max_roots != 0 ? max_roots : 8 * std::max<uint32_t>(max_frames, 1)) {
-    // Every array is allocated here: a walk never allocates.
+    // Every array is allocated here, and zeroed so that its pages are faulted in here too: a
+    // walk never allocates, and the first one that records does not pay the page faults.
     const size_t n = capacity_;
-    std::unique_ptr<Frame[]> frame(new Frame[n]);
-    std::unique_ptr<uint64_t[]> where(new uint64_t[6 * n]);
-    std::unique_ptr<uint32_t[]> first_word(new uint32_t[n + 1]);
-    std::unique_ptr<uint32_t[]> first_slot(new uint32_t[n + 1]);
-    std::unique_ptr<Run[]> run(new Run[2 * n]);
-    std::unique_ptr<uint64_t[]> value(new uint64_t[2 * n]);
-    std::unique_ptr<uintptr_t[]> slot(new uintptr_t[slot_capacity_]);
+    std::unique_ptr<Frame[]> frame(new Frame[n]());
+    std::unique_ptr<uint64_t[]> where(new uint64_t[6 * n]());
+    std::unique_ptr<uint32_t[]> first_word(new uint32_t[n + 1]());
+    std::unique_ptr<uint32_t[]> first_slot(new uint32_t[n + 1]());
+    std::unique_ptr<Run[]> run(new Run[2 * n]());
+    std::unique_ptr<uint64_t[]> value(new uint64_t[2 * n]());
+    std::unique_ptr<uintptr_t[]> slot(new uintptr_t[slot_capacity_]());
     frame_ = frame.release();
     where_ = where.release();
     first_word_ = first_word.release();

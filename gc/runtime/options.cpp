@@ -57,6 +57,10 @@ bool parse_options(const char* (*getenv_fn)(const char*), Options* out, std::str
         }
         o.walker_requested = true;
     }
+    if (const char* v = get("GCWALK_WALK_CACHE"); v && !parse_flag(v, &o.walk_cache)) {
+        *message = invalid("GCWALK_WALK_CACHE", v, "0 or 1");
+        return false;
+    }
     if (const char* v = get("GCWALK_VERIFY"); v && !parse_flag(v, &o.verify)) {
         *message = invalid("GCWALK_VERIFY", v, "0 or 1");
         return false;

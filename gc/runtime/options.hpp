@@ -1,5 +1,5 @@
 // The runtime's settings, read once from the environment at start (GCWALK_HEAP_MB, GCWALK_STRESS,
-// GCWALK_WALKER, GCWALK_VERIFY, GCWALK_STATS, GCWALK_TEST_SKIP_ROOT).
+// GCWALK_WALKER, GCWALK_WALK_CACHE, GCWALK_VERIFY, GCWALK_STATS, GCWALK_TEST_SKIP_ROOT).
 #pragma once
 
 #include <gcwalk/walker.hpp>
@@ -14,6 +14,7 @@ struct Options {
     uint64_t stress = 0;         // collect on every N-th alloc/safepoint call (0: when the heap fills)
     WalkerKind walker = WalkerKind::Fast; // the fastest correct one unless GCWALK_WALKER says
     bool walker_requested = false;        // GCWALK_WALKER was set
+    bool walk_cache = true;      // a WalkCache per thread (fast walker only)
     bool verify = false;         // walk with both walkers and compare
     bool stats = false;          // print totals at exit
     bool skip_root = false;      // test only: leave the first root of a collection unrelocated

@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -52,6 +53,7 @@ struct ThreadState {
     bool attached = false;
     SafepointContext* parked_context = nullptr; // set while parked for the current stop request
     uint64_t entry_sp = 0; // the SP of the caller of the innermost trampoline running (0: none)
+    std::unique_ptr<WalkCache> cache; // this thread's last walk (GCWALK_WALK_CACHE, fast walker)
     ~ThreadState();                             // a thread that ends attached is detached
 };
 
@@ -146,7 +148,17 @@ struct RecordingVisitor final : RootVisitor {
     }
 };
 
-void verify_walkers(Runtime& rt, const SafepointContext& ctx, size_t thread) {
+void compare_walks(const RecordingVisitor& a, const RecordingVisitor& b, const char* what, size_t thread) {
+    if (a.seen == b.seen) return;
+    auto [ia, ib] = std::mismatch(a.seen.begin(), a.seen.end(), b.seen.begin(), b.seen.end());
+    fatal("GCWALK_VERIFY: the libunwind walker and the %s disagree on thread %zu at entry %zu of the walk "
+          "(libunwind: %#lx, %s: %#lx; %zu vs %zu entries)",
+          what, thread, static_cast<size_t>(ia - a.seen.begin()),
+          static_cast<unsigned long>(ia == a.seen.end() ? 0 : *ia), what,
+          static_cast<unsigned long>(ib == b.seen.end() ? 0 : *ib), a.seen.size(), b.seen.size());
+}
+
+void verify_walkers(Runtime& rt, const SafepointContext& ctx, size_t thread, WalkCache* cache) {
     RecordingVisitor a, b;
     WalkError error;
     WalkOptions unw = rt.walk, fast = rt.walk;
@@ -158,13 +170,14 @@ void verify_walkers(Runtime& rt, const SafepointContext& ctx, size_t thread) {
     if (!visit_roots(ctx, rt.registry->index(), b, fast, nullptr, &error))
         fatal("GCWALK_VERIFY: the fast walker failed on thread %zu at %#lx: %s", thread,
               static_cast<unsigned long>(error.address), error.message);
-    if (a.seen != b.seen) {
-        auto [ia, ib] = std::mismatch(a.seen.begin(), a.seen.end(), b.seen.begin(), b.seen.end());
-        fatal("GCWALK_VERIFY: the walkers disagree on thread %zu at entry %zu of the walk "
-              "(libunwind: %#lx, fast: %#lx; %zu vs %zu entries)",
-              thread, static_cast<size_t>(ia - a.seen.begin()),
-              static_cast<unsigned long>(ia == a.seen.end() ? 0 : *ia),
-              static_cast<unsigned long>(ib == b.seen.end() ? 0 : *ib), a.seen.size(), b.seen.size());
+    compare_walks(a, b, "fast", thread);
+    if (cache) { // the fast walker taking what it can from the thread's WalkCache (and recording)
+        RecordingVisitor c;
+        fast.cache = cache;
+        if (!visit_roots(ctx, rt.registry->index(), c, fast, nullptr, &error))
+            fatal("GCWALK_VERIFY: the fast walker with its walk cache failed on thread %zu at %#lx: %s", thread,
+                  static_cast<unsigned long>(error.address), error.message);
+        compare_walks(a, c, "fast walker with its walk cache", thread);
     }
 }
 
@@ -175,18 +188,21 @@ void run_collection(Runtime& rt, SafepointContext* own_context) {
     for (size_t i = 0; i < rt.threads.size(); ++i) {
         ThreadState* t = rt.threads[i];
         const SafepointContext* ctx = t == &t_self ? own_context : t->parked_context;
-        if (rt.options.verify) verify_walkers(rt, *ctx, i);
+        WalkOptions walk = rt.walk;
+        if (walk.walker == WalkerKind::Fast) walk.cache = t->cache.get();
+        if (rt.options.verify) verify_walkers(rt, *ctx, i, walk.cache);
         WalkStats ws;
         WalkError error;
         rt.move_ns = 0;
         const uint64_t start = now_ns();
-        const bool ok = relocate_roots(*ctx, rt.registry->index(), move_object, &rt, rt.walk, &ws, &error);
+        const bool ok = relocate_roots(*ctx, rt.registry->index(), move_object, &rt, walk, &ws, &error);
         const uint64_t walk_ns = now_ns() - start - rt.move_ns;
         if (!ok)
             fatal("precise stack walk failed on thread %zu at return address %#lx: %s", i,
                   static_cast<unsigned long>(error.address), error.message);
         rt.stats.frames += ws.frames;
         rt.stats.roots += ws.roots;
+        rt.stats.cached_frames += ws.cached;
         rt.stats.walk_ns += walk_ns;
     }
     rt.heap.finish_collection();
@@ -252,6 +268,13 @@ void attach(Runtime& rt) {
     rt.changed.wait(lock, [&] { return !rt.stop_requested.load(std::memory_order_relaxed); });
     rt.threads.push_back(&t_self);
     t_self.attached = true;
+    if (rt.options.walk_cache && !t_self.cache) {
+        try {
+            t_self.cache = std::make_unique<WalkCache>(4096);
+        } catch (const std::bad_alloc&) {
+            // no cache: walks step every frame
+        }
+    }
 }
 
 // Records the trampoline's caller for the duration of one entry-point call. Managed → C → runtime
@@ -343,9 +366,10 @@ void print_stats() {
     if (!g_rt || !g_rt->options.stats) return;
     gcwalk_rt_stats s;
     gcwalk_rt_get_stats(&s);
-    std::fprintf(stderr, "gcwalk-rt: collections=%llu frames=%llu roots=%llu walk_ns=%llu\n",
+    std::fprintf(stderr, "gcwalk-rt: collections=%llu frames=%llu cached_frames=%llu roots=%llu walk_ns=%llu\n",
                  static_cast<unsigned long long>(s.collections), static_cast<unsigned long long>(s.frames),
-                 static_cast<unsigned long long>(s.roots), static_cast<unsigned long long>(s.walk_ns));
+                 static_cast<unsigned long long>(s.cached_frames), static_cast<unsigned long long>(s.roots),
+                 static_cast<unsigned long long>(s.walk_ns));
 }
 
 __attribute__((constructor)) void start_runtime() {
@@ -425,6 +449,7 @@ GCWALK_RT_API void gcwalk_rt_detach_thread(void) {
     std::unique_lock lock(rt.world);
     rt.threads.erase(std::find(rt.threads.begin(), rt.threads.end(), &t_self));
     t_self.attached = false;
+    if (t_self.cache) t_self.cache->clear(); // the stack it describes is gone (or will change)
     rt.changed.notify_all(); // a collector may be waiting for this thread
 }
 

@@ -63,16 +63,27 @@ uint64_t gcwalk_context_caller_sp(const gcwalk_context* context);
 
 enum { GCWALK_WALKER_LIBUNWIND = 0, GCWALK_WALKER_FAST = 1 };
 
+/* A thread's last fast walk, re-checked instead of re-stepped when its frames did not change;
+ * see gcwalk::WalkCache. One per thread; destroy (or clear) it when its thread ends. */
+typedef struct gcwalk_walk_cache gcwalk_walk_cache;
+/* max_frames: frames kept (0: 4096); max_roots: root slots kept (0: 8 per frame). NULL when
+ * memory is short. */
+gcwalk_walk_cache* gcwalk_walk_cache_create(uint32_t max_frames, uint32_t max_roots);
+void gcwalk_walk_cache_destroy(gcwalk_walk_cache* cache);
+void gcwalk_walk_cache_clear(gcwalk_walk_cache* cache);
+
 typedef struct gcwalk_walk_options {
     int walker;  /* GCWALK_WALKER_* */
     int precise; /* nonzero: stop at the first error; zero: best-effort, count and go on */
     uint64_t stop_sp; /* nonzero: end the walk at the first frame whose SP is above this */
-} gcwalk_walk_options; /* NULL options: libunwind walker, precise, whole stack */
+    gcwalk_walk_cache* cache; /* GCWALK_WALKER_FAST only; may be NULL */
+} gcwalk_walk_options; /* NULL options: libunwind walker, precise, whole stack, no cache */
 
 typedef struct gcwalk_walk_stats {
     uint64_t frames;  /* managed frames with a record */
     uint64_t roots;   /* distinct non-null slots */
     uint64_t skipped; /* best-effort: problems passed over */
+    uint64_t cached;  /* frames taken from the walk cache */
 } gcwalk_walk_stats;
 
 typedef struct gcwalk_walk_error {

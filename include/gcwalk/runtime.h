@@ -42,6 +42,7 @@ struct gcwalk_rt_stats {
     uint64_t roots;       /* distinct non-null root slots visited (base and derived) */
     uint64_t walk_ns;     /* nanoseconds spent walking stacks and visiting roots */
     uint64_t copied_bytes; /* bytes of objects copied, headers included */
+    uint64_t cached_frames; /* of `frames`, those re-checked from the thread's walk cache, not stepped */
 };
 void gcwalk_rt_get_stats(struct gcwalk_rt_stats* out);
 

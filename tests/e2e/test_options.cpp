@@ -25,7 +25,7 @@ bool parse(std::map<std::string, std::string> env, Options* out, std::string* me
 
 } // namespace
 
-TEST_CASE("defaults: 64 MiB, no stress, the fast walker, no verify or stats") {
+TEST_CASE("defaults: 64 MiB, no stress, the fast walker with its walk cache, no verify or stats") {
     Options o;
     std::string message;
     REQUIRE(parse({}, &o, &message));
@@ -36,6 +36,7 @@ TEST_CASE("defaults: 64 MiB, no stress, the fast walker, no verify or stats") {
     CHECK_FALSE(o.verify);
     CHECK_FALSE(o.stats);
     CHECK_FALSE(o.skip_root);
+    CHECK(o.walk_cache);
 }
 
 TEST_CASE("accepted values") {
@@ -53,6 +54,8 @@ TEST_CASE("accepted values") {
     REQUIRE(parse({{"GCWALK_STRESS", ""}, {"GCWALK_WALKER", "fast"}}, &o, &message)); // empty: unset
     CHECK(o.stress == 0);
     CHECK(o.walker == gcwalk::WalkerKind::Fast);
+    REQUIRE(parse({{"GCWALK_WALK_CACHE", "0"}}, &o, &message));
+    CHECK_FALSE(o.walk_cache);
 }
 
 TEST_CASE("invalid values name the variable, the value and what is accepted") {
@@ -71,5 +74,7 @@ TEST_CASE("invalid values name the variable, the value and what is accepted") {
     CHECK_FALSE(parse({{"GCWALK_VERIFY", "yes"}}, &o, &message));
     CHECK(message == "gcwalk-rt: invalid GCWALK_VERIFY=\"yes\": expected 0 or 1");
     CHECK_FALSE(parse({{"GCWALK_STATS", "2"}}, &o, &message));
+    CHECK_FALSE(parse({{"GCWALK_WALK_CACHE", "on"}}, &o, &message));
+    CHECK(message == "gcwalk-rt: invalid GCWALK_WALK_CACHE=\"on\": expected 0 or 1");
     CHECK_FALSE(parse({{"GCWALK_TEST_SKIP_ROOT", "true"}}, &o, &message));
 }

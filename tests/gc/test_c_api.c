@@ -22,6 +22,7 @@ static int failures = 0;
 enum { kObjectSize = 32 };
 static gcwalk_registry* registry;
 static int visiting;              /* rt_collect visits instead of relocating */
+static gcwalk_walk_cache* cache;  /* relocation with the fast walker and this cache, when set */
 static uint64_t moves, frames_seen, roots_seen;
 static gcwalk_walk_stats stats;
 static gcwalk_walk_error error;
@@ -59,7 +60,11 @@ static void at_safepoint(gcwalk_context* ctx, void* arg) {
         gcwalk_visitor v = {on_frame, on_root, NULL, NULL};
         result = gcwalk_visit_roots(ctx, registry, &v, NULL, &stats, &error);
     } else {
-        gcwalk_walk_options opts = {GCWALK_WALKER_LIBUNWIND, 1, 0};
+        gcwalk_walk_options opts = {GCWALK_WALKER_LIBUNWIND, 1, 0, NULL};
+        if (cache) {
+            opts.walker = GCWALK_WALKER_FAST;
+            opts.cache = cache;
+        }
         result = gcwalk_relocate_roots(ctx, registry, move, NULL, &opts, &stats, &error);
     }
 }
@@ -84,6 +89,20 @@ int main(void) {
     moves = 0;
     CHECK(gr_recurse(10) == 55);
     CHECK(result == 0 && moves == 11 && stats.frames == 11);
+
+    /* The fast walker with a walk cache: the same relocation. The stub's caller here is native
+     * (rt_collect), so nothing can be taken from the cache: only walks that start at a managed
+     * frame (a runtime's entry trampoline, or managed code calling the stub) are recorded. */
+    cache = gcwalk_walk_cache_create(0, 0);
+    CHECK(cache != NULL);
+    for (int round = 0; round < 2; ++round) {
+        moves = 0;
+        CHECK(gr_recurse(10) == 55);
+        CHECK(result == 0 && moves == 11 && stats.frames == 11 && stats.cached == 0);
+    }
+    gcwalk_walk_cache_clear(cache);
+    gcwalk_walk_cache_destroy(cache);
+    cache = NULL;
 
     /* Visiting: callbacks per frame and per root, nothing moves. */
     visiting = 1;

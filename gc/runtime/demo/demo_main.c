@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
            (unsigned long long)st.collections);
     printf("  frames walked (with record) %llu (%.1f per collection)\n", (unsigned long long)st.frames,
            st.collections ? (double)st.frames / (double)st.collections : 0.0);
+    printf("  of which from walk caches   %llu (unchanged since the thread's last walk: re-checked, not stepped)\n",
+           (unsigned long long)st.cached_frames);
     printf("  roots relocated             %llu (%.1f per collection)\n", (unsigned long long)st.roots,
            st.collections ? (double)st.roots / (double)st.collections : 0.0);
     printf("  bytes copied                %llu\n", (unsigned long long)st.copied_bytes);
