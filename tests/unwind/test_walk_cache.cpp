@@ -6,6 +6,8 @@
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
+#include "../process_registry.hpp"
+#include "frame_snapshot.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,33 +25,12 @@ void wc_fp(void* obj, void* obj2, int64_t n);
 
 namespace {
 
-gcwalk::ImageRegistry& registry() {
-    static gcwalk::ImageRegistry* r = [] {
-        auto* reg = new gcwalk::ImageRegistry;
-        gcwalk::Status st = reg->rescan();
-        if (!st) FAIL("rescan: " << st.message());
-        return reg;
-    }();
-    return *r;
-}
+using gcwalk::test::registry;
 
 alignas(16) char g_obj[64], g_obj2[64];
 
 // What a walk yields, whichever way it is asked.
-struct Frame {
-    uint64_t ra, sp;
-    uint32_t depth;
-    uint64_t* slots[6];
-    uint64_t values[6];
-    bool value_ok[6];
-    bool operator==(const Frame& o) const {
-        if (ra != o.ra || sp != o.sp || depth != o.depth) return false;
-        for (int i = 0; i < 6; ++i)
-            if (slots[i] != o.slots[i] || value_ok[i] != o.value_ok[i] || (value_ok[i] && values[i] != o.values[i]))
-                return false;
-        return true;
-    }
-};
+using Frame = gcwalk::test::FrameSnapshot;
 
 struct Result {
     std::vector<Frame> frames;       // Walker::next()
@@ -83,12 +64,7 @@ Result walk(const gcwalk::SafepointContext& ctx, gcwalk::WalkCache* cache, uint6
     {
         gcwalk::Walker w(ctx, index, opts);
         for (; w.valid(); w.next()) {
-            Frame f{w.frame().return_address, w.frame().sp, w.frame().depth, {}, {}, {}};
-            for (int i = 0; i < 6; ++i) {
-                f.slots[i] = w.register_slot(gcwalk::kCalleeSaved[i]);
-                f.value_ok[i] = w.register_value(gcwalk::kCalleeSaved[i], &f.values[i]);
-            }
-            r.frames.push_back(f);
+            r.frames.push_back(Frame::of(w));
         }
         r.failed[0] = w.failed();
         r.error[0] = w.error().message;
