@@ -53,6 +53,7 @@ struct FrameIndex::Impl {
     std::vector<FrameRule> rules;
     size_t num_sites = 0;
     uint64_t serial = 0; // unique per build in this process (FrameIndex::serial)
+    std::shared_ptr<const NativeFrames> native; // FrameIndex::native_frames
 };
 
 namespace {
@@ -353,6 +354,11 @@ void FrameIndex::cache_pointers() noexcept {
     serial_ = impl_->serial;
 }
 FrameIndex::~FrameIndex() = default;
+
+const NativeFrames* FrameIndex::native_frames() const noexcept { return impl_ ? impl_->native.get() : nullptr; }
+void FrameIndex::set_native_frames(std::shared_ptr<const NativeFrames> native) noexcept {
+    impl_->native = std::move(native);
+}
 
 const FrameRecord* FrameIndex::function_containing(uint64_t address) const noexcept {
     const auto& f = impl_->frames;

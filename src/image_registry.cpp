@@ -2,6 +2,7 @@
 #include <gcwalk/image_registry.hpp>
 
 #include "../unwind/eh_frame_table.hpp"
+#include "../unwind/native_frames.hpp"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <cinttypes>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace gcwalk {
 
@@ -139,6 +141,8 @@ struct ImageRegistry::Image {
     std::string problem;      // why the image is not indexed (empty when it is)
     // Exact frame rules per call site, from the image's .eh_frame (or handed over by a JIT).
     std::vector<std::pair<uint64_t, FrameRule>> rules;
+    // Its .eh_frame_hdr (every loaded image, managed or not), for the fast walker's native frames.
+    std::optional<EhFrameTable> eh;
 };
 
 ImageRegistry::ImageRegistry() {
@@ -290,6 +294,12 @@ Status ImageRegistry::rescan() {
         img->base = li.base;
         img->seen = true;
         img->text = std::move(li.text);
+        changed = true; // a new image: its native frames join the published index
+        if (li.eh_hdr != 0 && li.eh_lo != 0) {
+            auto eh = EhFrameTable::open(path, li.eh_hdr, li.eh_hdr_size, li.eh_lo, li.eh_hi);
+            if (eh) img->eh = std::move(*eh);
+            else diagnostics_.push_back(eh.error().message + " (its native frames are stepped by libunwind)");
+        }
         if (path.rfind("linux-vdso", 0) == 0 || path.rfind("linux-gate", 0) == 0) {
             images_.push_back(std::move(img)); // no file behind it, and no stack maps
             continue;
@@ -316,7 +326,7 @@ Status ImageRegistry::rescan() {
     }
     auto gone = std::remove_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
         if (i->seen) return false;
-        if (!i->section.empty() && i->problem.empty()) changed = true;
+        changed = true;
         return true;
     });
     images_.erase(gone, images_.end());
@@ -396,6 +406,10 @@ Status ImageRegistry::publish_locked() {
         }
     }
     auto next = std::make_unique<FrameIndex>(std::move(*index));
+    std::vector<NativeFrames::Image> native;
+    for (const auto& img : images_)
+        if (img->eh) native.push_back({*img->eh, img->text});
+    next->set_native_frames(std::make_shared<const NativeFrames>(std::move(native)));
     current_.store(next.get(), std::memory_order_release);
     retired_.push_back(std::move(owned_current_));
     owned_current_ = std::move(next);

@@ -120,6 +120,16 @@ struct Cie {
     uint64_t insns = 0, end = 0; // initial instructions [insns, end)
 };
 
+// Where a refusal's reason goes: the text is made only when someone will read it (load time);
+// the walker's native path passes none, so a refusal there formats and allocates nothing.
+struct Why {
+    std::string* text = nullptr;
+    template <class F> bool operator()(F make) const {
+        if (text) *text = make();
+        return false;
+    }
+};
+
 } // namespace
 
 Expected<EhFrameTable> EhFrameTable::open(std::string name, uint64_t hdr_address, uint64_t hdr_size,
@@ -184,26 +194,26 @@ bool read_length(Reader& r, uint64_t* end) noexcept {
     return true;
 }
 
-// Parses the CIE at `addr`. Returns an empty string or the reason it cannot be used.
-std::string parse_cie(Reader r, uint64_t addr, Cie* cie) noexcept {
+// Parses the CIE at `addr`. False (and the reason, to `why`) when it cannot be used.
+bool parse_cie(Reader r, uint64_t addr, Cie* cie, Why why) noexcept {
     r.at = addr;
     r.end = r.hi;
     uint64_t end = 0;
-    if (!read_length(r, &end)) return "CIE at " + hex(addr) + ": bad length";
+    if (!read_length(r, &end)) return why([&] { return "CIE at " + hex(addr) + ": bad length"; });
     r.end = end;
-    if (r.get<uint32_t>() != 0) return "CIE at " + hex(addr) + ": not a CIE (non-zero id)";
+    if (r.get<uint32_t>() != 0) return why([&] { return "CIE at " + hex(addr) + ": not a CIE (non-zero id)"; });
     const uint8_t version = r.get<uint8_t>();
-    if (version != 1 && version != 3) return "CIE at " + hex(addr) + ": version " + std::to_string(version);
+    if (version != 1 && version != 3) return why([&] { return "CIE at " + hex(addr) + ": version " + std::to_string(version); });
     char aug[8] = {};
     size_t n = 0;
     for (;;) {
         char c = static_cast<char>(r.get<uint8_t>());
-        if (r.bad) return "CIE at " + hex(addr) + ": truncated augmentation string";
+        if (r.bad) return why([&] { return "CIE at " + hex(addr) + ": truncated augmentation string"; });
         if (c == 0) break;
-        if (n + 1 >= sizeof aug) return "CIE at " + hex(addr) + ": augmentation string too long";
+        if (n + 1 >= sizeof aug) return why([&] { return "CIE at " + hex(addr) + ": augmentation string too long"; });
         aug[n++] = c;
     }
-    if (n > 0 && aug[0] != 'z') return "CIE at " + hex(addr) + ": augmentation \"" + aug + "\" without 'z'";
+    if (n > 0 && aug[0] != 'z') return why([&] { return "CIE at " + hex(addr) + ": augmentation \"" + aug + "\" without 'z'"; });
     cie->code_align = r.uleb();
     cie->data_align = r.sleb();
     cie->ra_reg = version == 1 ? r.get<uint8_t>() : r.uleb();
@@ -211,7 +221,7 @@ std::string parse_cie(Reader r, uint64_t addr, Cie* cie) noexcept {
     if (n > 0) {
         cie->has_z = true;
         uint64_t aug_len = r.uleb();
-        if (r.bad || aug_len > end - r.at) return "CIE at " + hex(addr) + ": augmentation data out of bounds";
+        if (r.bad || aug_len > end - r.at) return why([&] { return "CIE at " + hex(addr) + ": augmentation data out of bounds"; });
         aug_end = r.at + aug_len;
         for (size_t i = 1; i < n; ++i) {
             bool unsupported = false;
@@ -226,21 +236,21 @@ std::string parse_cie(Reader r, uint64_t addr, Cie* cie) noexcept {
             case 'S': cie->signal = true; break;
             default: i = n; break; // unknown: the length lets us skip the rest
             }
-            if (unsupported) return "CIE at " + hex(addr) + ": unsupported personality encoding";
+            if (unsupported) return why([&] { return "CIE at " + hex(addr) + ": unsupported personality encoding"; });
         }
         r.at = aug_end;
     }
-    if (r.bad) return "CIE at " + hex(addr) + ": truncated";
-    if (cie->code_align == 0) return "CIE at " + hex(addr) + ": code alignment factor 0";
+    if (r.bad) return why([&] { return "CIE at " + hex(addr) + ": truncated"; });
+    if (cie->code_align == 0) return why([&] { return "CIE at " + hex(addr) + ": code alignment factor 0"; });
     cie->insns = r.at;
     cie->end = end;
-    return {};
+    return true;
 }
 
 // Runs CFI instructions in [r.at, r.end) from location `loc` while the location stays at or
-// below `target`. `initial` is the row after the CIE program (for DW_CFA_restore). Returns an
-// empty string or the reason.
-std::string run(Reader& r, const Cie& cie, uint64_t loc, uint64_t target, const Row* initial, Row* row) noexcept {
+// below `target`. `initial` is the row after the CIE program (for DW_CFA_restore). False (and
+// the reason, to `why`) when the program cannot be run.
+bool run(Reader& r, const Cie& cie, uint64_t loc, uint64_t target, const Row* initial, Row* row, Why why) noexcept {
     Row stack[kMaxRememberDepth];
     int depth = 0;
     auto set = [&](uint64_t reg, Row::Kind k, int64_t off) {
@@ -270,8 +280,8 @@ std::string run(Reader& r, const Cie& cie, uint64_t loc, uint64_t target, const 
             case 0x01: {      // set_loc
                 bool unsupported = false;
                 uint64_t to = r.pointer(cie.fde_enc, 0, &unsupported);
-                if (unsupported) return "DW_CFA_set_loc with an unsupported encoding";
-                if (to > target) return {};
+                if (unsupported) return why([&] { return std::string("DW_CFA_set_loc with an unsupported encoding"); });
+                if (to > target) return true;
                 loc = to;
                 break;
             }
@@ -287,21 +297,21 @@ std::string run(Reader& r, const Cie& cie, uint64_t loc, uint64_t target, const 
             case 0x08: set(r.uleb(), Row::Same, 0); break;
             case 0x09: { uint64_t reg = r.uleb(); (void)r.uleb(); set(reg, Row::Unsupported, 0); break; } // register
             case 0x0a:
-                if (depth == kMaxRememberDepth) return "DW_CFA_remember_state nested deeper than 16";
+                if (depth == kMaxRememberDepth) return why([&] { return std::string("DW_CFA_remember_state nested deeper than 16"); });
                 stack[depth++] = *row;
                 break;
             case 0x0b:
-                if (depth == 0) return "DW_CFA_restore_state without a remembered state";
+                if (depth == 0) return why([&] { return std::string("DW_CFA_restore_state without a remembered state"); });
                 *row = stack[--depth];
                 break;
             case 0x0c: row->cfa_reg = static_cast<uint8_t>(r.uleb() & 0xff); row->cfa_offset = static_cast<int64_t>(r.uleb());
                 row->cfa_unsupported = false; break;
             case 0x0d: row->cfa_reg = static_cast<uint8_t>(r.uleb() & 0xff); break;
             case 0x0e: row->cfa_offset = static_cast<int64_t>(r.uleb()); break;
-            case 0x0f: { uint64_t len = r.uleb(); if (len > r.end - r.at) return "truncated DW_CFA_def_cfa_expression";
+            case 0x0f: { uint64_t len = r.uleb(); if (len > r.end - r.at) return why([&] { return std::string("truncated DW_CFA_def_cfa_expression"); });
                 r.at += len; row->cfa_unsupported = true; break; }
             case 0x10: case 0x16: { uint64_t reg = r.uleb(); uint64_t len = r.uleb();
-                if (r.bad || len > r.end - r.at) return "truncated DW_CFA_expression";
+                if (r.bad || len > r.end - r.at) return why([&] { return std::string("truncated DW_CFA_expression"); });
                 r.at += len; set(reg, Row::Unsupported, 0); break; }
             case 0x11: { uint64_t reg = r.uleb(); set(reg, Row::Offset, r.sleb() * cie.data_align); break; }
             case 0x12: row->cfa_reg = static_cast<uint8_t>(r.uleb() & 0xff); row->cfa_offset = r.sleb() * cie.data_align;
@@ -310,18 +320,18 @@ std::string run(Reader& r, const Cie& cie, uint64_t loc, uint64_t target, const 
             case 0x14: case 0x15: { uint64_t reg = r.uleb(); (void)r.uleb(); set(reg, Row::Unsupported, 0); break; } // val_offset
             case 0x2e: (void)r.uleb(); break; // GNU_args_size: SP adjustments are in the CFA already
             case 0x2f: { uint64_t reg = r.uleb(); set(reg, Row::Offset, -static_cast<int64_t>(r.uleb()) * cie.data_align); break; }
-            default: return "unknown CFA opcode " + hex(op) + " at " + hex(r.at - 1);
+            default: return why([&] { return std::string("unknown CFA opcode " + hex(op) + " at " + hex(r.at - 1)); });
             }
         }
-        if (r.bad) return "CFA instruction at " + hex(r.at) + " runs past the end of its entry";
+        if (r.bad) return why([&] { return std::string("CFA instruction at " + hex(r.at) + " runs past the end of its entry"); });
         if (advances) {
-            if (r.bad) return "truncated advance";
+            if (r.bad) return why([&] { return std::string("truncated advance"); });
             const uint64_t next = loc + advance * cie.code_align;
-            if (next > target) return {}; // the row in force at target is complete
+            if (next > target) return true; // the row in force at target is complete
             loc = next;
         }
     }
-    return {};
+    return true;
 }
 
 } // namespace
@@ -337,7 +347,7 @@ bool EhFrameTable::fde_range(uint64_t pc, uint64_t* start, uint64_t* end) const 
     const uint32_t cie_id = r.get<uint32_t>();
     if (r.bad || cie_id == 0 || cie_id > cie_field - lo_) return false;
     Cie cie;
-    if (!parse_cie(r, cie_field - cie_id, &cie).empty()) return false;
+    if (!parse_cie(r, cie_field - cie_id, &cie, Why{})) return false;
     bool unsupported = false;
     const uint64_t begin = r.pointer(cie.fde_enc, hdr_, &unsupported);
     const uint64_t range = r.pointer(cie.fde_enc & kPeFormat, 0, &unsupported);
@@ -348,54 +358,63 @@ bool EhFrameTable::fde_range(uint64_t pc, uint64_t* start, uint64_t* end) const 
     return true;
 }
 
-Expected<FrameRule> EhFrameTable::rule_at(uint64_t ra) const {
+// The row in force at ra - 1, as a rule. `why` receives the reason for anything but Rule (when
+// asked for); with no text asked for, nothing here allocates.
+EhFrameTable::Result EhFrameTable::evaluate(uint64_t ra, FrameRule* out, std::string* why_text) const {
+    const Why why{why_text};
     const uint64_t pc = ra - 1; // the call instruction: a call at a function's end still finds it
     const uint64_t fde = find_fde(pc);
-    if (fde == 0) return Error{name_ + ": no FDE in .eh_frame covers return address " + hex(ra)};
-    auto fail = [&](const std::string& why) {
-        return Error{name_ + ": FDE at " + hex(fde) + " (offset " + hex(fde - lo_) + " in its segment), return address " +
-                     hex(ra) + ": " + why};
+    if (fde == 0) {
+        why([&] { return name_ + ": no FDE in .eh_frame covers return address " + hex(ra); });
+        return Result::Refused;
+    }
+    auto fail = [&](auto make) {
+        why([&] {
+            return name_ + ": FDE at " + hex(fde) + " (offset " + hex(fde - lo_) + " in its segment), return address " +
+                   hex(ra) + ": " + make();
+        });
+        return Result::Refused;
     };
+    auto text = [](const char* s) { return [s] { return std::string(s); }; };
     Reader r{lo_, hi_, fde, hi_};
     uint64_t fde_end = 0;
-    if (!read_length(r, &fde_end)) return fail("bad length");
+    if (!read_length(r, &fde_end)) return fail(text("bad length"));
     r.end = fde_end;
     const uint64_t cie_field = r.at;
     const uint32_t cie_id = r.get<uint32_t>();
-    if (r.bad || cie_id == 0 || cie_id > cie_field - lo_) return fail("bad CIE pointer");
+    if (r.bad || cie_id == 0 || cie_id > cie_field - lo_) return fail(text("bad CIE pointer"));
     Cie cie;
-    if (std::string why = parse_cie(r, cie_field - cie_id, &cie); !why.empty()) return fail(why);
-    if (cie.signal) return fail("a signal frame");
-    if (cie.ra_reg != kRaReg) return fail("return address column " + std::to_string(cie.ra_reg));
+    std::string reason; // (only when why_text asks for it)
+    const Why inner{why_text ? &reason : nullptr};
+    if (!parse_cie(r, cie_field - cie_id, &cie, inner)) return fail([&] { return reason; });
+    if (cie.signal) return fail(text("a signal frame"));
+    if (cie.ra_reg != kRaReg) return fail([&] { return "return address column " + std::to_string(cie.ra_reg); });
     bool unsupported = false;
     const uint64_t begin = r.pointer(cie.fde_enc, hdr_, &unsupported);
     const uint64_t range = r.pointer(cie.fde_enc & kPeFormat, 0, &unsupported);
-    if (r.bad) return fail("truncated");
-    if (unsupported) return fail("unsupported address encoding " + hex(cie.fde_enc));
+    if (r.bad) return fail(text("truncated"));
+    if (unsupported) return fail([&] { return "unsupported address encoding " + hex(cie.fde_enc); });
     if (pc < begin || pc - begin >= range)
-        return fail("covers " + hex(begin) + "-" + hex(begin + range) + ", not the call before the return address");
+        return fail([&] { return "covers " + hex(begin) + "-" + hex(begin + range) + ", not the call before the return address"; });
     if (cie.has_z) {
         uint64_t aug_len = r.uleb();
-        if (r.bad || aug_len > fde_end - r.at) return fail("augmentation data out of bounds");
+        if (r.bad || aug_len > fde_end - r.at) return fail(text("augmentation data out of bounds"));
         r.at += aug_len;
     }
 
     Row initial;
     Reader ci{lo_, hi_, cie.insns, cie.end};
-    if (std::string why = run(ci, cie, begin, ~uint64_t{0}, nullptr, &initial); !why.empty())
-        return fail("CIE program: " + why);
+    if (!run(ci, cie, begin, ~uint64_t{0}, nullptr, &initial, inner)) return fail([&] { return "CIE program: " + reason; });
     Row row = initial;
-    if (std::string why = run(r, cie, begin, pc, &initial, &row); !why.empty()) return fail(why);
+    if (!run(r, cie, begin, pc, &initial, &row, inner)) return fail([&] { return reason; });
 
     // The rule: CFA from RSP or a callee-saved register, the return address at CFA - 8, and each
     // callee-saved register either untouched (same value) or saved at CFA + offset.
-    if (row.cfa_unsupported) return fail("the CFA is a DWARF expression");
+    if (row.cfa_unsupported) return fail(text("the CFA is a DWARF expression"));
     bool cfa_ok = row.cfa_reg == 7;
     for (uint8_t reg : kCalleeSaved) cfa_ok |= row.cfa_reg == reg;
-    if (!cfa_ok) return fail("the CFA is based on register " + std::to_string(row.cfa_reg));
-    if (row.cfa_offset < INT32_MIN || row.cfa_offset > INT32_MAX) return fail("CFA offset out of range");
-    if (row.kind[kRaReg] != Row::Offset || row.offset[kRaReg] != -8)
-        return fail("the return address is not saved at CFA-8");
+    if (!cfa_ok) return fail([&] { return "the CFA is based on register " + std::to_string(row.cfa_reg); });
+    if (row.cfa_offset < INT32_MIN || row.cfa_offset > INT32_MAX) return fail(text("CFA offset out of range"));
     FrameRule rule{};
     rule.cfa_reg = row.cfa_reg;
     rule.cfa_offset = static_cast<int32_t>(row.cfa_offset);
@@ -406,17 +425,42 @@ Expected<FrameRule> EhFrameTable::rule_at(uint64_t ra) const {
         case Row::Same: break;
         case Row::Offset:
             if (row.offset[reg] >= 0 || row.offset[reg] < INT16_MIN)
-                return fail("register " + std::to_string(reg) + " saved at CFA" + std::to_string(row.offset[reg]) +
-                            ", outside the range a rule holds");
+                return fail([&] {
+                    return "register " + std::to_string(reg) + " saved at CFA" + std::to_string(row.offset[reg]) +
+                           ", outside the range a rule holds";
+                });
             rule.saved[i] = static_cast<int16_t>(row.offset[reg]);
             break;
-        case Row::Undefined: return fail("callee-saved register " + std::to_string(reg) + " is undefined");
+        case Row::Undefined: return fail([&] { return "callee-saved register " + std::to_string(reg) + " is undefined"; });
         default:
-            return fail("callee-saved register " + std::to_string(reg) +
-                        " has a rule other than same-value or offset (register, val_offset or an expression)");
+            return fail([&] {
+                return "callee-saved register " + std::to_string(reg) +
+                       " has a rule other than same-value or offset (register, val_offset or an expression)";
+            });
         }
     }
-    return rule;
+    // An undefined return address marks the outermost frame (_start, a thread's clone): the end
+    // of the stack, as DWARF and libunwind read it.
+    if (row.kind[kRaReg] == Row::Undefined) {
+        *out = rule;
+        fail(text("the return address is undefined (the outermost frame)"));
+        return Result::Outermost;
+    }
+    if (row.kind[kRaReg] != Row::Offset || row.offset[kRaReg] != -8)
+        return fail(text("the return address is not saved at CFA-8"));
+    *out = rule;
+    return Result::Rule;
+}
+
+Expected<FrameRule> EhFrameTable::rule_at(uint64_t ra) const {
+    FrameRule rule{};
+    std::string why;
+    if (evaluate(ra, &rule, &why) == Result::Rule) return rule;
+    return Error{std::move(why)};
+}
+
+EhFrameTable::Result EhFrameTable::native_rule(uint64_t ra, FrameRule* rule) const noexcept {
+    return evaluate(ra, rule, nullptr);
 }
 
 } // namespace gcwalk

@@ -1,6 +1,6 @@
 // Exact frame rules from an image's .eh_frame, found through its .eh_frame_hdr search table in
 // memory: for a return address, how to reach the caller's SP and where each callee-saved register
-// was saved (load time only; the fast walker then steps with the rules alone).
+// was saved (managed call sites at load time; native frames during a walk, through native_rule).
 //
 //   auto table = gcwalk::EhFrameTable::open(name, hdr_addr, hdr_size, seg_lo, seg_hi);
 //   if (table) if (auto rule = table->rule_at(return_address)) use(*rule);
@@ -30,6 +30,12 @@ public:
     // the FDE offset and the reason (no FDE, a DWARF expression, an unsupported CFA register, ...).
     Expected<FrameRule> rule_at(uint64_t ra) const;
 
+    // The same evaluation for the walker's native frames: noexcept, allocation-free, no message.
+    // Outermost: the row is exact but the return address is undefined (the end of the stack);
+    // Refused: anything rule_at would refuse (no FDE, an expression, a signal frame, ...).
+    enum class Result : uint8_t { Rule, Outermost, Refused };
+    Result native_rule(uint64_t ra, FrameRule* rule) const noexcept;
+
     // The address range [start, end) of the FDE covering `pc`; false when none does.
     bool fde_range(uint64_t pc, uint64_t* start, uint64_t* end) const noexcept;
 
@@ -39,6 +45,8 @@ public:
 private:
     // The FDE for `pc` (binary search over the sorted table), or 0.
     uint64_t find_fde(uint64_t pc) const noexcept;
+    // rule_at and native_rule: the reason goes to `why` when it is not null.
+    Result evaluate(uint64_t ra, FrameRule* rule, std::string* why) const;
 
     std::string name_;
     uint64_t hdr_ = 0;

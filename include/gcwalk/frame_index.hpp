@@ -23,6 +23,9 @@
 
 namespace gcwalk {
 
+class NativeFrames; // unwind/native_frames.hpp: native frames' CFI rules (internal)
+class ImageRegistry;
+
 // A function's address range, from an ELF symbol, an FDE, or a JIT.
 struct FunctionRange {
     uint64_t address; // absolute (load bias applied)
@@ -200,9 +203,16 @@ public:
     // what a WalkCache checks to know that the stack maps it was recorded against still hold.
     uint64_t serial() const noexcept { return serial_; }
 
+    // The CFI rules of native frames (every image's .eh_frame) that the fast walker steps native
+    // frames with: set on the indexes an ImageRegistry publishes; nullptr on an index built by
+    // hand (the fast walker then hands native frames to libunwind).
+    const NativeFrames* native_frames() const noexcept;
+
     struct Impl;
 
 private:
+    friend class ImageRegistry;
+    void set_native_frames(std::shared_ptr<const NativeFrames> native) noexcept;
     explicit FrameIndex(std::unique_ptr<Impl> impl);
     void cache_pointers() noexcept;
     std::unique_ptr<Impl> impl_;
