@@ -121,8 +121,9 @@ void Walker::fast_advance() noexcept {
         return;
     }
     fast_arrive(ra, cfa);
+    stepped_by_rule_ = valid_ && !on_cursor_ && frame_.sp == cfa;
     if (recording_) {
-        if (valid_ && !on_cursor_ && frame_.sp == cfa) append_frame(frame_);
+        if (stepped_by_rule_) append_frame(frame_);
         else cache_stop(); // the walk ended, or went on through libunwind (not recorded)
     }
 }

@@ -59,9 +59,14 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkO
 void Walker::next_slow() noexcept {
     by_rule_ = false;
     if (!valid_) return;
-    if (replay_n_ != 0) { // frames from the WalkCache (unwind/walk_cache.cpp)
-        if (replay_pos_ + 1 < replay_n_) return replay_seek(replay_pos_ + 1);
-        replay_n_ = 0; // the last of them is current: step on from it, recording
+    if (replaying_) { // frames from the WalkCache (unwind/walk_cache.cpp), outward to frame 0
+        if (replay_pos_ > 0) return replay_seek(replay_pos_ - 1);
+        replaying_ = false; // frame 0 is current: step on from it
+        fast_advance();
+        // A rule step past the cache's outermost frame: the cache ended short of the walk (the
+        // walk that recorded it was cut short, or ran out of room); the next walk records anew.
+        if (stepped_by_rule_) cache_->frames_ = 0;
+        return;
     }
     if (recording_ && !on_cursor_ && record_step()) return; // unwind/walk_cache.cpp
     if (fast_) return fast_advance();

@@ -1,7 +1,12 @@
 // WalkCache: the fast walker's memory of a thread's last walk (include/gcwalk/walker.hpp).
-// This file holds the storage, the re-check at the start of a walk, the recording of the steps
-// (a recording walk steps in next_slow(), so the inline rule step of other walks stays as it is),
-// and the replay of the frames that still hold.
+//
+// The cache holds frames outermost first, so that a walk whose innermost frames changed can keep
+// the unchanged outer ones and append its own after them. A recording walk appends each frame it
+// steps (innermost first) to fresh_ and looks, at each, for the cache frame at the same SP; the
+// first one that holds (same call site, same save slots for what the frames outward of it read,
+// every word their steps read unchanged) is the junction: the rest of the walk is replayed from
+// the cache, and the fresh frames are finalised after it. The recording itself stays out of the
+// stepping loop: the loop stores (sp, site) only.
 #include <gcwalk/walker.hpp>
 
 #include <algorithm>
@@ -19,52 +24,77 @@ WalkCache::WalkCache(uint32_t max_frames, uint32_t max_roots)
     const size_t n = capacity_;
     std::unique_ptr<Frame[]> frame(new Frame[n]());
     std::unique_ptr<uint64_t[]> where(new uint64_t[6 * n]());
+    std::unique_ptr<uint8_t[]> needs(new uint8_t[n]());
     std::unique_ptr<uint32_t[]> first_word(new uint32_t[n + 1]());
     std::unique_ptr<uint32_t[]> first_slot(new uint32_t[n + 1]());
     std::unique_ptr<Run[]> run(new Run[2 * n]());
     std::unique_ptr<uint64_t[]> value(new uint64_t[2 * n]());
     std::unique_ptr<uintptr_t[]> slot(new uintptr_t[slot_capacity_]());
+    std::unique_ptr<Frame[]> fresh(new Frame[n]());
     frame_ = frame.release();
     where_ = where.release();
+    needs_ = needs.release();
     first_word_ = first_word.release();
     first_slot_ = first_slot.release();
     run_ = run.release();
     value_ = value.release();
     slot_ = slot.release();
+    fresh_ = fresh.release();
 }
 
 WalkCache::~WalkCache() {
     delete[] frame_;
     delete[] where_;
+    delete[] needs_;
     delete[] first_word_;
     delete[] first_slot_;
     delete[] run_;
     delete[] value_;
     delete[] slot_;
+    delete[] fresh_;
 }
 
 // Appends the check "the word at `address` holds `value`": to the last run when it goes on at the
-// same stride (the return addresses of frames of equal size), else as a new run.
+// same stride (the return addresses of frames of one size), else as a new run.
 inline void WalkCache::add_check(const uint64_t* address, uint64_t value) noexcept {
-    WalkCache& c = *this;
-    WalkCache::Run* last = c.runs_ != 0 ? &c.run_[c.runs_ - 1] : nullptr;
-    if (last && address > last->address) {
-        const uint64_t* next = last->address + static_cast<size_t>(last->words) * last->stride;
-        const auto gap = static_cast<uint64_t>(address - last->address);
-        if (last->words == 1 && gap <= WalkCache::kMaxStride) {
-            last->stride = static_cast<uint32_t>(gap);
-            last->words = 2;
-            c.value_[c.values_++] = value;
+    if (runs_ != 0) {
+        Run& last = run_[runs_ - 1];
+        const int64_t gap = address - last.address;
+        if (last.words == 1 && gap != 0 && gap >= -kMaxStride && gap <= kMaxStride) {
+            last.stride = static_cast<int32_t>(gap);
+            last.words = 2;
+            value_[values_++] = value;
             return;
         }
-        if (address == next) {
-            ++last->words;
-            c.value_[c.values_++] = value;
+        if (last.words > 1 && address == last.address + static_cast<int64_t>(last.words) * last.stride) {
+            ++last.words;
+            value_[values_++] = value;
             return;
         }
     }
-    c.run_[c.runs_++] = {address, 1, 1, c.values_};
-    c.value_[c.values_++] = value;
+    run_[runs_++] = {address, 1, 1, values_};
+    value_[values_++] = value;
+}
+
+bool WalkCache::words_hold(uint32_t end) const noexcept {
+    for (uint32_t r = 0; r < runs_ && run_[r].first < end; ++r) {
+        const Run& run = run_[r];
+        const uint32_t words = std::min(run.words, end - run.first);
+        const uint64_t* expect = value_ + run.first;
+        const uint64_t* word = run.address;
+        const ptrdiff_t stride = run.stride;
+        uint64_t diff = 0, d1 = 0, d2 = 0, d3 = 0; // four independent accumulators
+        uint32_t w = 0;
+        for (; w + 4 <= words; w += 4, word += 4 * stride) {
+            diff |= word[0] ^ expect[w];
+            d1 |= word[stride] ^ expect[w + 1];
+            d2 |= word[2 * stride] ^ expect[w + 2];
+            d3 |= word[3 * stride] ^ expect[w + 3];
+        }
+        for (; w < words; ++w, word += stride) diff |= *word ^ expect[w];
+        if ((diff | d1 | d2 | d3) != 0) return false;
+    }
+    return true;
 }
 
 namespace {
@@ -75,37 +105,42 @@ int callee_saved_index(uint32_t dwarf_reg) noexcept {
     return -1;
 }
 
+// The callee-saved register a root location reads (its save slot or its value), as a bit.
+__attribute__((always_inline)) inline uint8_t register_bit(RootLoc loc) noexcept {
+    if (loc.is_sp_slot() || loc.kind() == RootLoc::kNone) [[likely]] return 0;
+    const int i = callee_saved_index(loc.dwarf_reg());
+    return i < 0 ? 0 : static_cast<uint8_t>(1u << i);
+}
+
 } // namespace
 
-// Frame k's where_ (its registers' save slots), checked words and root slots. The words: its
-// return address (the step into it read it), and when its own rule takes the CFA from a register
-// (RBP), that register's save slot, which the step out of it reads (checked as part of frame k:
-// a change there keeps frame k from being replayed, one frame early, never late). False when
-// the root slots do not fit.
-__attribute__((always_inline)) inline bool Walker::finalize_frame(uint32_t k, uint64_t* const* where) noexcept {
+// Frame k's needs, root slots and checked words: its return address (unless it is the walk's
+// innermost frame, which the stub's context gives) and, when its rule takes the CFA from a
+// register, that register's save slot, which the step out of it reads. False when its root
+// slots do not fit.
+__attribute__((always_inline)) inline bool Walker::finalize_frame(uint32_t k, bool innermost) noexcept {
     WalkCache& c = *cache_;
     const FrameIndex::Hot ix = index_->hot();
     const CallSite& site = *c.frame_[k].site;
     const uint64_t sp = c.frame_[k].sp;
+    uint64_t* const* where = reinterpret_cast<uint64_t* const*>(c.where_ + 6 * static_cast<size_t>(k));
     const uint32_t npairs = site.num_roots();
     if (npairs > c.slot_capacity_ - c.slots_) [[unlikely]] return false;
-    uint64_t** const w = reinterpret_cast<uint64_t**>(c.where_ + 6 * static_cast<size_t>(k));
-    for (int i = 0; i < 6; ++i) { // word by word: a 16-byte load of `where`, just stored 8 bytes
-        uint64_t* v = where[i];     // at a time, would wait for the stores (no forwarding)
-        asm("" : "+r"(v));
-        w[i] = v;
-    }
 
     // Root slots: all [RSP + offset] (the usual case), or one entry saying "resolve frame k".
-    uintptr_t* const slots = c.slot_ + c.slots_;
     const RootPair* pair = ix.root_pool + site.first_root;
-    uint32_t other = 0;
+    uintptr_t* const slots = c.slot_ + c.slots_;
+    uint8_t uses = 0;
+    bool other = false;
     for (uint32_t i = 0; i < npairs; ++i) {
-        const RootLoc b = pair[i].base;
-        other |= b.is_sp_slot() ? 0u : 1u;
-        slots[i] = static_cast<uintptr_t>(sp + static_cast<int64_t>(b.offset()));
+        const RootLoc b = pair[i].base, d = pair[i].derived;
+        slots[npairs - 1 - i] = static_cast<uintptr_t>(sp + static_cast<int64_t>(b.offset())); // (reversed)
+        if (!b.is_sp_slot() || !d.is_sp_slot()) [[unlikely]] {
+            uses |= register_bit(b) | register_bit(d);
+            other |= !b.is_sp_slot();
+        }
     }
-    if (other) [[unlikely]] {
+    if (other) {
         slots[0] = static_cast<uintptr_t>(k) << 1 | 1u;
         c.slots_ += 1;
     } else {
@@ -113,140 +148,149 @@ __attribute__((always_inline)) inline bool Walker::finalize_frame(uint32_t k, ui
     }
     c.first_slot_[k + 1] = c.slots_;
 
-    // Checked words, in address order.
     const FrameRule& rule = ix.rule(site);
     const uint64_t* base_at = nullptr;
-    if (rule.cfa_reg != 7) [[unlikely]]
-        if (const int i = callee_saved_index(rule.cfa_reg); i >= 0) base_at = where[i];
-    if (k != 0) [[likely]] {
-        const auto* ra_at = reinterpret_cast<const uint64_t*>(sp - 8);
-        if (base_at && base_at < ra_at) c.add_check(base_at, *base_at);
-        c.add_check(ra_at, site.return_address());
-        if (base_at && base_at > ra_at) c.add_check(base_at, *base_at);
-    } else if (base_at) {
-        c.add_check(base_at, *base_at);
-    }
+    if (rule.cfa_reg != 7)
+        if (const int i = callee_saved_index(rule.cfa_reg); i >= 0) {
+            base_at = where[i];
+            uses |= static_cast<uint8_t>(1u << i);
+        }
+    uint8_t saves = 0;
+    for (int i = 0; i < 6; ++i)
+        if (rule.saved[i] != 0) saves |= static_cast<uint8_t>(1u << i);
+    c.needs_[k] = static_cast<uint8_t>(uses | (k > 0 ? c.needs_[k - 1] & ~saves : 0));
+
+    // Checked words, outermost frame first: within a frame, the higher address first.
+    const auto* ra_at = reinterpret_cast<const uint64_t*>(sp - 8);
+    if (base_at && base_at > ra_at) c.add_check(base_at, *base_at);
+    if (!innermost) c.add_check(ra_at, site.return_address());
+    if (base_at && base_at < ra_at) c.add_check(base_at, *base_at);
     c.first_word_[k + 1] = c.values_;
     return true;
 }
 
-// Finalises the frames appended since the last call: where_ of frame k is frame k - 1's, moved
-// by frame k - 1's rule (its CFA is frame k's SP), as the rule step computed it.
-void Walker::finalize() noexcept {
+// The fresh frames of this walk, innermost first in fresh_[0, rec_n_), go after cache frame
+// jc_ (at a junction: fresh_[rec_n_ - 1] is that very frame) or replace the cache (none).
+void Walker::finalize(bool junction) noexcept {
     WalkCache& c = *cache_;
-    if (fin_n_ == 0 || fin_n_ >= rec_n_) return;
-    const FrameIndex::Hot ix = index_->hot();
-    uint64_t* where[6];
-    for (int i = 0; i < 6; ++i) where[i] = reinterpret_cast<uint64_t*>(c.where_[6 * static_cast<size_t>(fin_n_ - 1) + i]);
-    uint32_t k = fin_n_;
-    for (; k < rec_n_; ++k) {
-        const FrameRule& r = ix.rule(*c.frame_[k - 1].site);
-        const uint64_t cfa = c.frame_[k].sp;
-#pragma GCC unroll 6
-        for (int i = 0; i < 6; ++i)
-            if (r.saved[i] != 0) where[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
-        if (!finalize_frame(k, where)) break; // no room for its roots: the cache ends before it
+    recording_ = false;
+    const uint32_t base = junction ? static_cast<uint32_t>(jc_) + 1 : 0;
+    const uint32_t m = junction ? rec_n_ - 1 : rec_n_;
+    if (junction) {
+        c.values_ = c.first_word_[base];
+        c.slots_ = c.first_slot_[base];
+        while (c.runs_ != 0 && c.run_[c.runs_ - 1].first >= c.values_) --c.runs_;
+        if (c.runs_ != 0) {
+            WalkCache::Run& last = c.run_[c.runs_ - 1];
+            last.words = std::min(last.words, c.values_ - last.first);
+        }
+    } else {
+        c.runs_ = c.values_ = c.slots_ = 0;
+        c.first_word_[0] = c.first_slot_[0] = 0;
+        c.misses_ = c.misses_ < 31 ? c.misses_ + 1 : 31;
+        c.skip_ = std::min((uint32_t{1} << (c.misses_ - 1)) - 1, c.max_skip_);
     }
-    rec_n_ = fin_n_ = k;
+    c.serial_ = index_->serial();
+    c.stop_sp_ = options_.stop_sp;
+    c.precise_ = options_.precise;
+    const uint32_t keep = std::min(m, c.capacity_ - base); // the outermost fresh frames
+    const FrameIndex::Hot ix = index_->hot();
+
+    // Save slots, innermost first as the walk computed them: frame f + 1's are frame f's, moved
+    // by frame f's rule (whose CFA is frame f + 1's SP).
+    uint64_t* w[6];
+    std::memcpy(w, where0_, sizeof w);
+    for (uint32_t f = 0; f < m; ++f) {
+        if (f >= m - keep) {
+            uint64_t** out = reinterpret_cast<uint64_t**>(c.where_ + 6 * static_cast<size_t>(base + m - 1 - f));
+            for (int i = 0; i < 6; ++i) { // word by word: a 16-byte load of w, just stored 8 bytes
+                uint64_t* v = w[i];       // at a time, would wait for the stores (no forwarding)
+                asm("" : "+r"(v));
+                out[i] = v;
+            }
+        }
+        if (f + 1 == m) break;
+        const FrameRule& r = ix.rule(*c.fresh_[f].site);
+        const uint64_t cfa = c.fresh_[f + 1].sp;
+        for (int i = 0; i < 6; ++i)
+            if (r.saved[i] != 0) w[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
+    }
+    // Frames, needs, words and slots, outermost first.
+    uint32_t k = base;
+    for (; k < base + keep; ++k) {
+        const uint32_t f = base + m - 1 - k;
+        c.frame_[k] = c.fresh_[f];
+        if (!finalize_frame(k, f == 0)) break;
+    }
+    c.frames_ = k;
+}
+
+// The walker stands on the stub's caller, frame 0, reached by rule (its site has an exact rule).
+void Walker::cache_start() noexcept {
+    WalkCache& c = *cache_;
+    if (c.frames_ != 0 &&
+        (c.serial_ != index_->serial() || c.stop_sp_ != options_.stop_sp || c.precise_ != options_.precise))
+        c.frames_ = 0; // recorded against other stack maps or options: nothing holds
+    std::memcpy(where0_, where_, sizeof where_);
+    rec_n_ = 0;
+    jc_ = static_cast<int32_t>(c.frames_) - 1;
+    met_ = false;
+    if (c.skip_ == 0) {
+        recording_ = true;
+        by_rule_ = false; // recorded steps are next_slow()'s (or advance_recording's)
+        append_frame(frame_); // frame 0 may be the cache's innermost frame: the whole stack holds
+        return;
+    }
+    // Backing off: a walk that records costs about twice one that does not, and this stack
+    // keeps changing. Only a stack that did not change at all is taken from the cache.
+    if (jc_ >= 0 && c.frame_[jc_].sp == frame_.sp) try_junction();
+    if (!met_) --c.skip_;
+}
+
+// The current frame has the SP of cache frame jc_: it is that frame when the call site is the
+// same, the save slots the frames outward of it read are the same, and every word their steps
+// read is unchanged. Then the rest of the walk is the cache's.
+void Walker::try_junction() noexcept {
+    WalkCache& c = *cache_;
+    const auto k = static_cast<uint32_t>(jc_);
+    if (c.frame_[k].site != frame_.site) return; // another frame at this SP: look further out
+    const uint64_t* w = c.where_ + 6 * static_cast<size_t>(k);
+    for (int i = 0; i < 6; ++i)
+        if ((c.needs_[k] >> i & 1u) && reinterpret_cast<uint64_t*>(w[i]) != where_[i]) return;
+    if (!c.words_hold(c.first_word_[k + 1])) {
+        jc_ = -1; // the stack outward changed: no frame further out can hold either
+        return;
+    }
+    met_ = true;
+    c.misses_ = c.skip_ = 0;
+    cached_ = k + 1;
+    if (recording_) finalize(true);
+    start_replay(k);
+}
+
+void Walker::start_replay(uint32_t k) noexcept {
+    const WalkCache& c = *cache_;
+    replaying_ = true;
+    by_rule_ = false; // replayed frames are next_slow()'s
+    replay_hi_ = k;
+    replay_depth_ = frame_.depth;
+    const uint64_t* w = c.where_ + 6 * static_cast<size_t>(k);
+    for (int i = 0; i < 6; ++i) {
+        jw_old_[i] = reinterpret_cast<uint64_t*>(w[i]);
+        jw_new_[i] = where_[i];
+    }
+    replay_seek(k);
 }
 
 void Walker::cache_stop() noexcept {
     if (!recording_) return;
-    finalize();
-    cache_->frames_ = rec_n_;
-    recording_ = false;
-    by_rule_ = valid_ && !on_cursor_;
-}
-
-// The walker stands on the stub's caller, frame 0, reached by rule (its site has an exact rule).
-// When the cache was recorded from the same start against the same index with the same options,
-// its frames hold up to the first checked word that changed; those are replayed. Recording goes
-// on after them (or from frame 0 when nothing holds).
-void Walker::cache_start() noexcept {
-    WalkCache& c = *cache_;
-    uint32_t holds = 0;
-    if (c.frames_ > 0 && c.serial_ == index_->serial() && c.stop_sp_ == options_.stop_sp &&
-        c.precise_ == options_.precise && c.caller_sp_ == ctx_->caller_sp &&
-        c.caller_ra_ == ctx_->caller_return_address) {
-        // The first word that changed: `bad` (all of them hold when it is c.values_).
-        uint32_t bad = c.values_, r = 0;
-        for (; r < c.runs_; ++r) {
-            const WalkCache::Run& run = c.run_[r];
-            const uint64_t* expect = c.value_ + run.first;
-            const uint64_t* word = run.address;
-            uint64_t diff = 0;
-            if (run.stride == 1) { // adjacent words: four independent accumulators
-                uint64_t d1 = 0, d2 = 0, d3 = 0;
-                uint32_t w = 0;
-                for (; w + 4 <= run.words; w += 4) {
-                    diff |= word[w] ^ expect[w];
-                    d1 |= word[w + 1] ^ expect[w + 1];
-                    d2 |= word[w + 2] ^ expect[w + 2];
-                    d3 |= word[w + 3] ^ expect[w + 3];
-                }
-                for (; w < run.words; ++w) diff |= word[w] ^ expect[w];
-                diff |= d1 | d2 | d3;
-            } else {
-                for (uint32_t w = 0; w < run.words; ++w, word += run.stride) diff |= *word ^ expect[w];
-            }
-            if (diff != 0) [[unlikely]] {
-                uint32_t w = 0;
-                while (run.address[static_cast<size_t>(w) * run.stride] == expect[w]) ++w;
-                bad = run.first + w;
-                break;
-            }
-        }
-        // Frame j holds when every word of the steps into frames 1..j did: first_word_[j + 1] <= bad.
-        const uint32_t* begin = c.first_word_ + 1;
-        holds = static_cast<uint32_t>(std::upper_bound(begin, begin + c.frames_, bad) - begin);
-        if (holds < c.frames_) {
-            // Recording resumes after frame holds - 1: drop what the later frames recorded.
-            const uint32_t keep = c.first_word_[holds];
-            while (r > 0 && c.run_[r].first >= keep) --r;
-            c.runs_ = c.run_[r].first < keep ? r + 1 : r;
-            if (c.runs_ != 0) c.run_[c.runs_ - 1].words = keep - c.run_[c.runs_ - 1].first;
-            c.values_ = keep;
-            c.slots_ = c.first_slot_[holds];
-        }
-    }
-    if (holds == 0 && c.skip_ != 0) { // backing off: a walk that records costs about twice one
-        --c.skip_;                    // that does not, and this stack keeps changing at its top
-        return;
-    }
-    recording_ = true;
-    by_rule_ = false; // replayed frames and recorded steps are next_slow()'s
-    if (holds > 0) {
-        c.misses_ = 0;
-        // Frame 0 is the current frame already, with where_ as recorded (the stub's slots).
-        replay_n_ = holds;
-        replay_pos_ = 0;
-        cached_ = holds;
-        rec_n_ = fin_n_ = holds; // recording resumes after the last frame that holds
-        return;
-    }
-    c.misses_ = c.misses_ < 31 ? c.misses_ + 1 : 31;
-    c.skip_ = std::min((uint32_t{1} << (c.misses_ - 1)) - 1, c.max_skip_);
-    c.frames_ = 0;
-    c.serial_ = index_->serial();
-    c.stop_sp_ = options_.stop_sp;
-    c.precise_ = options_.precise;
-    c.caller_sp_ = ctx_->caller_sp;
-    c.caller_ra_ = ctx_->caller_return_address;
-    c.first_word_[0] = 0;
-    c.first_slot_[0] = 0;
-    c.runs_ = c.values_ = c.slots_ = 0;
-    c.frame_[0] = {frame_.sp, frame_.site};
-    if (!finalize_frame(0, where_)) { // the stub's slots; its roots do not fit: no recording
-        recording_ = false;
-        by_rule_ = !on_cursor_;
-        return;
-    }
-    rec_n_ = fin_n_ = 1;
+    finalize(false);
+    by_rule_ = valid_ && !on_cursor_ && !replaying_;
 }
 
 // A recording walk's step from a frame with an exact rule: Walker::rule_step, then the frame it
-// reached is recorded. Anything rule_step leaves to the slow path is fast_advance's (which records
-// too, or stops recording where libunwind takes over).
+// reached is appended. Anything rule_step leaves to the slow path is fast_advance's (which
+// appends too, or stops recording where libunwind takes over).
 bool Walker::record_step() noexcept {
     WalkFrame f = frame_;
     if (!rule_step(index_->hot(), f)) return false;
@@ -256,19 +300,25 @@ bool Walker::record_step() noexcept {
 }
 
 WalkFrame Walker::replay_finish() noexcept {
-    replay_seek(replay_n_ - 1);
-    next_slow(); // steps on from the last cached frame, recording
+    replay_seek(0);
+    next_slow(); // steps on from the cache's outermost frame, as the recorded walk did
     return frame_;
 }
 
-void Walker::replay_seek(uint32_t i) noexcept {
+// Cache frame k, with its save slots: a slot the frame inherited from above the junction (equal
+// to the junction's in the cache) is the one this walk found there.
+void Walker::replay_seek(uint32_t k) noexcept {
     const WalkCache& c = *cache_;
-    replay_pos_ = i;
-    frame_.sp = c.frame_[i].sp;
-    frame_.site = c.frame_[i].site;
+    replay_pos_ = k;
+    frame_.sp = c.frame_[k].sp;
+    frame_.site = c.frame_[k].site;
     frame_.return_address = frame_.site->return_address();
-    frame_.depth = i + 1; // the stub's frame is 0
-    std::memcpy(where_, c.where_ + 6 * static_cast<size_t>(i), sizeof where_);
+    frame_.depth = replay_depth_ + (replay_hi_ - k);
+    const uint64_t* w = c.where_ + 6 * static_cast<size_t>(k);
+    for (int i = 0; i < 6; ++i) {
+        auto* slot = reinterpret_cast<uint64_t*>(w[i]);
+        where_[i] = slot == jw_old_[i] ? jw_new_[i] : slot;
+    }
     in_context_ = 0; // every register of a frame reached by rule from the stub is in stack memory
 }
 

@@ -65,10 +65,15 @@ void finish_walk(const Walker& walker, WalkStats* stats, WalkError* error, uint6
 uint32_t replay_frame_slots(Walker& walker, uint32_t i, void*** out) noexcept;
 // for_each_root's loop over the frames it steps (with kRecord, appending each to the walk's
 // WalkCache): f is the walker's current frame.
+// With kRecord, a frame the cache holds ends the loop with true (the walker is replaying()); f is
+// then that frame. Otherwise the walk is over (false).
 template <bool kRecord, class Visit>
-__attribute__((always_inline)) inline void walk_frames(Walker& w, const FrameIndex::Hot& ix, WalkFrame f,
+__attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f,
                                                        Visit& visit, uint64_t& frames, uint64_t& roots) noexcept {
     for (;;) {
+        if constexpr (kRecord) {
+            if (w.replaying()) [[unlikely]] return true;
+        }
         ++frames;
         const std::span<const RootPair> pairs = ix.roots(*f.site);
         roots += pairs.size(); // less the ones passed over below
@@ -85,9 +90,9 @@ __attribute__((always_inline)) inline void walk_frames(Walker& w, const FrameInd
             visit(slot);
         }
         if constexpr (kRecord) {
-            if (!w.advance_recording(ix, f)) break;
+            if (!w.advance_recording(ix, f)) return false;
         } else {
-            if (!w.advance(ix, f)) break;
+            if (!w.advance(ix, f)) return false;
         }
     }
 }
@@ -110,31 +115,36 @@ __attribute__((always_inline)) inline bool for_each_root(const SafepointContext&
     Walker w(ctx, index, options);
     if (w.valid()) {
         WalkFrame f = w.frame();
-        if (w.replaying()) [[unlikely]] {
-            // Frames re-checked from the WalkCache: their slots, recorded, without stepping.
-            const uintptr_t* cached;
-            const uint32_t n = w.replay_slots(&cached);
-            for (uint32_t i = 0; i < n; ++i) {
-                const uintptr_t e = cached[i];
-                if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
-                    void** batch[kMaxRootPairsPerFrame];
-                    const uint32_t m = detail::replay_frame_slots(w, static_cast<uint32_t>(e >> 1), batch);
-                    if (w.failed()) goto done;
-                    for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
-                    roots += m;
-                } else {
-                    visit(reinterpret_cast<void**>(e));
-                    ++roots;
+        for (;;) {
+            if (w.replaying()) [[unlikely]] {
+                // The rest of the walk is the WalkCache's: its recorded slots, without stepping.
+                // Frames are stored outermost first, each one's slots reversed: read backwards,
+                // the slots come innermost frame first, each frame's in order.
+                const uintptr_t* cached = w.replay_slots();
+                for (uint32_t i = w.replay_slot_index()[w.replay_first() + 1]; i-- > 0;) {
+                    const uintptr_t e = cached[i];
+                    if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
+                        void** batch[kMaxRootPairsPerFrame];
+                        const uint32_t m = detail::replay_frame_slots(w, static_cast<uint32_t>(e >> 1), batch);
+                        if (w.failed()) goto done;
+                        for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
+                        roots += m;
+                    } else {
+                        visit(reinterpret_cast<void**>(e));
+                        ++roots;
+                    }
                 }
+                frames += w.replay_first() + 1;
+                f = w.replay_finish();
+                if (!w.valid()) break;
             }
-            frames += w.replay_count();
-            f = w.replay_finish();
-            if (!w.valid()) goto done;
+            if (w.recording()) [[unlikely]] {
+                if (!detail::walk_frames<true>(w, ix, f, visit, frames, roots)) break;
+            } else {
+                detail::walk_frames<false>(w, ix, f, visit, frames, roots);
+                break;
+            }
         }
-        if (w.recording()) [[unlikely]]
-            detail::walk_frames<true>(w, ix, f, visit, frames, roots);
-        else
-            detail::walk_frames<false>(w, ix, f, visit, frames, roots);
     }
 done:
     detail::finish_walk(w, stats, error, frames, roots);

@@ -29,9 +29,9 @@ struct WalkOptions {
     // outermost managed frame (recorded where the thread entered managed code), so the native
     // frames below it (thread start, main) are not stepped. 0 walks to the end of the stack.
     uint64_t stop_sp = 0;
-    // Fast walker only (ignored by the libunwind walker): the thread's WalkCache. The walk first
-    // re-checks the frames the cache holds and takes every one that still holds from it, then
-    // walks on, recording into it. One cache per thread; see WalkCache.
+    // Fast walker only (ignored by the libunwind walker): the thread's WalkCache. The walk takes
+    // from it the frames that did not change since the thread's last walk, and records the
+    // others into it. One cache per thread; see WalkCache.
     WalkCache* cache = nullptr;
 };
 
@@ -42,26 +42,31 @@ struct WalkStats {
     uint64_t cached = 0;  // frames taken from WalkOptions::cache (re-checked, not stepped)
 };
 
-// The managed frames of a thread's last walk, so that the next walk of a stack whose outer
-// frames did not change re-checks them instead of stepping them (a thread parked since the last
-// collection, or the bottom of a deep stack). Sound: a rule step is a function of the index, the
-// stub's caller SP and return address, and the stack words it reads (the caller's return address
-// and, for RBP-based frames, the saved RBP); the cache keeps every word each step read with the
-// value it had, and a frame is taken from it only when all the words read to reach it are
-// unchanged, the index is the same (FrameIndex::serial) and so are the options. The first word
-// that differs ends the replay: the walk steps on from the last frame that still holds.
-// Only frames the fast walker stepped by rule are kept (not those reached through libunwind).
+// The managed frames of a thread's last walk, so that the next walk re-checks the frames that
+// did not change instead of stepping them: the whole stack of a thread parked since its last
+// walk, and the unchanged outer part of the stack of a thread that ran (below its changed top).
+//
+// Sound: a rule step is a function of the index, the frame it leaves (SP, call site, where the
+// registers it reads are saved) and the stack words it reads (the caller's return address and,
+// for RBP-based frames, the saved RBP). The cache keeps each frame with the words its steps read
+// and the values they had. When a walk reaches a frame the cache holds — same SP, same call site,
+// the same save slots for every register that it and the frames outward of it read or hold roots
+// in — and every word the cached steps outward of it read is unchanged, the rest of the walk is
+// taken from the cache (frames, root slots, save slots) instead of being stepped. The index must
+// be the same (FrameIndex::serial) and so must the options. Only frames the fast walker stepped
+// by rule are kept (not those reached through libunwind).
 //
 //   thread->cache = new gcwalk::WalkCache(4096);      // at attach: allocates here, never in a walk
 //   opts.walker = gcwalk::WalkerKind::Fast; opts.cache = thread->cache;
-//   gcwalk::relocate_roots(*ctx, index, move, heap, opts, &stats, &error);
+//   gcwalk::relocate_roots(*ctx, index, move, heap, opts, &stats, &error);   // stats.cached
 //
 // A cache is used by one walk at a time (one per thread); clear() it (or delete it) when its
 // thread ends, as a later walk reads the stack addresses it holds. Not thread-safe.
 class WalkCache {
 public:
     // Keeps up to max_frames frames and max_roots root slots (0: 8 per frame); a deeper walk
-    // keeps its innermost frames. About 90 bytes a frame plus 8 a root. Throws std::bad_alloc.
+    // keeps its innermost frames. About 100 bytes a frame plus 8 a root, zeroed here (so that
+    // no walk pays the page faults). Throws std::bad_alloc.
     explicit WalkCache(uint32_t max_frames = 4096, uint32_t max_roots = 0);
     ~WalkCache();
     WalkCache(const WalkCache&) = delete;
@@ -69,51 +74,53 @@ public:
 
     void clear() noexcept { frames_ = 0; misses_ = skip_ = 0; }
     // Recording costs a walk about as much again as it costs without (docs/PERFORMANCE.md), and
-    // pays only when the next walk finds frames unchanged. After n walks in a row that found
-    // nothing to take (the stack changed at its innermost frame: a running thread), the next
-    // min(2^(n-1) - 1, max_skip) walks do not record. 0: every walk records. Default 7.
+    // pays only when a later walk meets frames that did not change. After n walks in a row that
+    // met none, the next min(2^(n-1) - 1, max_skip) walks do not record (they still take the
+    // whole stack from the cache when it did not change). 0: every walk records. Default 7.
     void set_max_skip(uint32_t walks) noexcept { max_skip_ = walks; skip_ = std::min(skip_, walks); }
     uint32_t capacity() const noexcept { return capacity_; }
-    uint32_t frames() const noexcept { return frames_; } // frames recorded by the last walk
+    uint32_t frames() const noexcept { return frames_; } // frames the cache holds
+    uint64_t serial() const noexcept { return serial_; } // FrameIndex::serial they were recorded against
 
     // For Walker and for_each_root.
     struct Frame {
         uint64_t sp;
         const CallSite* site;
     };
-
     // Words checked at a regular stride (adjacent words, or the return addresses of frames of
     // one size) form one run, compared in one loop.
     struct Run {
         const uint64_t* address;
         uint32_t words;
-        uint32_t stride; // in words
-        uint32_t first;  // index of its first word in value_
+        int32_t stride; // in words
+        uint32_t first; // index of its first word in value_
     };
-    static constexpr uint64_t kMaxStride = 64;
+    static constexpr int64_t kMaxStride = 64;
 
 private:
     friend class Walker;
     void add_check(const uint64_t* address, uint64_t value) noexcept;
+    bool words_hold(uint32_t end) const noexcept; // value_[0, end) all as recorded
     uint32_t capacity_ = 0, slot_capacity_ = 0;
-    uint32_t frames_ = 0;        // frames [0, frames_) are valid for the header below
+    uint32_t frames_ = 0;        // frames [0, frames_), the outermost first
     uint64_t serial_ = 0;        // FrameIndex::serial of the recording walk
     uint64_t stop_sp_ = 0;
-    uint64_t caller_sp_ = 0;     // SafepointContext::caller_sp / caller_return_address
-    uint64_t caller_ra_ = 0;
     bool precise_ = true;
     uint32_t runs_ = 0, values_ = 0, slots_ = 0;
     uint32_t misses_ = 0, skip_ = 0, max_skip_ = 7; // set_max_skip()
-    Frame* frame_ = nullptr;     // [capacity_]
+    Frame* frame_ = nullptr;     // [capacity_], the outermost first
     uint64_t* where_ = nullptr;  // [capacity_][6]: Walker::where_ at each frame
-    uint32_t* first_word_ = nullptr; // [capacity_ + 1]: the words checked by the step into frame k
-                                     // are value_[first_word_[k] .. first_word_[k + 1])
+    uint8_t* needs_ = nullptr;   // [capacity_]: bit i: kCalleeSaved[i]'s save slot at frame k is read
+                                 // by frame k or a frame outward of it (a CFA base, a root)
+    uint32_t* first_word_ = nullptr; // [capacity_ + 1]: frame k's checked words are
+                                     // value_[first_word_[k], first_word_[k + 1])
     uint32_t* first_slot_ = nullptr; // [capacity_ + 1]: frame k's entries of slot_
     Run* run_ = nullptr;         // [2 * capacity_]
     uint64_t* value_ = nullptr;  // [2 * capacity_]
-    // for_each_root's base slots, frame by frame: a slot address, or (k << 1 | 1) for a frame k
-    // with a root that is not [RSP + offset] (resolved when replayed).
+    // for_each_root's base slots, frame by frame, each frame's in reverse order: a slot address,
+    // or (k << 1 | 1) for a frame k with a root that is not [RSP + offset] (resolved when replayed).
     uintptr_t* slot_ = nullptr;  // [slot_capacity_]
+    Frame* fresh_ = nullptr;     // [capacity_]: the frames a recording walk stepped, innermost first
 };
 
 // Filled on failure (and, in best-effort mode, with the last problem passed over); no allocation.
@@ -153,7 +160,7 @@ public:
     Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options = {}) noexcept;
     Walker(const Walker&) = delete;
     Walker& operator=(const Walker&) = delete;
-    ~Walker() { if (recording_) cache_stop(); }
+    ~Walker() { cache_stop(); }
 
     // On entry the walker stands on a managed frame; on return on the next one, or !valid().
     // Inline: a fast walker standing on a frame with an exact rule steps to a caller with one
@@ -184,6 +191,7 @@ public:
     // advance() for a walk that records into a WalkCache (recording()): the step is the same
     // inline rule step, and the frame reached is appended to the cache.
     bool recording() const noexcept { return recording_; }
+    // A frame the cache holds starts a replay (replaying()).
     __attribute__((always_inline)) bool advance_recording(const FrameIndex::Hot& ix, WalkFrame& f) noexcept {
         if (recording_ && !on_cursor_ && rule_step(ix, f)) [[likely]] {
             frame_ = f;
@@ -212,19 +220,16 @@ public:
     bool resolve(const StackMapBlob& blob, const Location& loc, ResolvedLocation* out) const noexcept;
 
     // WalkCache replay, for loops that keep the frame in registers (for_each_root): while
-    // replaying(), the frames taken from the cache are [0, replay_count()), the first of which the
-    // walker stands on, and replay_slots() their base slots as WalkCache::slot_ holds them;
-    // replay_seek(i) makes frame i the current one (for resolve() and register_slot() on it);
-    // replay_finish() steps past the last of them as next() does (recording again) and returns
-    // the frame it stands on (when valid()).
-    bool replaying() const noexcept { return replay_n_ != 0; }
-    uint32_t replay_count() const noexcept { return replay_n_; }
-    uint32_t replay_slots(const uintptr_t** slots) const noexcept {
-        *slots = cache_->slot_;
-        return cache_->first_slot_[replay_n_];
-    }
-    const WalkCache::Frame& replay_frame(uint32_t i) const noexcept { return cache_->frame_[i]; }
-    void replay_seek(uint32_t i) noexcept;
+    // replaying(), the walker stands on cache frame replay_first() and the frames from it outward
+    // to frame 0 come from the cache, with their base slots at replay_slots()[first[k], first[k+1])
+    // (replay_slot_index() = first), in reverse order; replay_seek(k) makes cache frame k the current one (for
+    // resolve() and register_slot() on it); replay_finish() steps past frame 0 as next() does and
+    // returns the frame it stands on (when valid()).
+    bool replaying() const noexcept { return replaying_; }
+    uint32_t replay_first() const noexcept { return replay_hi_; }
+    const uintptr_t* replay_slots() const noexcept { return cache_->slot_; }
+    const uint32_t* replay_slot_index() const noexcept { return cache_->first_slot_; }
+    void replay_seek(uint32_t k) noexcept;
     WalkFrame replay_finish() noexcept;
     uint64_t cached() const noexcept { return cached_; } // frames taken from the cache
 
@@ -276,30 +281,39 @@ private:
     bool memo_ready_ = false;
     uint64_t* seed_[6] = {};  // where_ when libunwind was seeded (save locations inside synth_ map here)
     alignas(16) unsigned char synth_[1024];
-    // WalkCache: recording_ appends each frame stepped by rule at rec_n_; replay_pos_ and
-    // replay_n_ are the cached frames being handed out (generic next()).
+    // WalkCache (unwind/walk_cache.cpp). A recording walk appends each frame it reaches by rule
+    // to cache_->fresh_ as (sp, site) only, and looks for the first frame the cache holds (jc_
+    // follows the cache frames by SP); finalize() then adds, from the frozen stack, each fresh
+    // frame's save slots, checked words and root slots (so that the stepping loop stays as tight
+    // as an unrecorded walk's). replay_hi_ .. 0 are the cache frames being handed out.
     void cache_start() noexcept;
-    // Ends recording: the frames appended so far are finalised (finalize()) and kept.
-    void cache_stop() noexcept;
-    // A recording walk appends each frame it reaches by rule as (sp, site) only; finalize() later
-    // adds, from the frozen stack, each frame's register save slots, checked words and root slots
-    // (so that the stepping loop stays as tight as an unrecorded walk's).
+    void cache_stop() noexcept; // ends recording: the fresh frames are finalised and kept
     void append_frame(const WalkFrame& f) noexcept {
-        if (rec_n_ < cache_->capacity_) [[likely]]
-            cache_->frame_[rec_n_++] = {f.sp, f.site};
-        else
-            cache_stop();
+        WalkCache& c = *cache_;
+        if (rec_n_ >= c.capacity_) [[unlikely]] return cache_stop();
+        c.fresh_[rec_n_++] = {f.sp, f.site};
+        while (jc_ >= 0 && c.frame_[jc_].sp < f.sp) --jc_;
+        if (jc_ >= 0 && c.frame_[jc_].sp == f.sp) [[unlikely]] try_junction();
     }
-    void finalize() noexcept;
-    bool finalize_frame(uint32_t k, uint64_t* const* where) noexcept;
+    void try_junction() noexcept; // the current frame is at the SP of cache frame jc_
+    void start_replay(uint32_t k) noexcept;
+    void finalize(bool junction) noexcept;
+    bool finalize_frame(uint32_t k, bool innermost) noexcept;
     bool record_step() noexcept; // a rule step as rule_step's, appended
     WalkCache* cache_ = nullptr;
-    uint32_t rec_n_ = 0; // frames appended
-    uint32_t fin_n_ = 0; // frames finalised
-    uint32_t replay_pos_ = 0;
-    uint32_t replay_n_ = 0;
+    uint32_t rec_n_ = 0;      // fresh frames appended
+    int32_t jc_ = -1;         // the cache frame a fresh frame may meet next (-1: none)
+    uint32_t replay_hi_ = 0;  // the first cache frame replayed (the junction)
+    uint32_t replay_pos_ = 0; // the cache frame the walker stands on while replaying
+    uint32_t replay_depth_ = 0; // depth of cache frame replay_hi_
+    uint64_t* where0_[6] = {};  // where_ at the first frame (the stub's slots)
+    uint64_t* jw_old_[6] = {};  // at the junction: the cache's where_ and the walk's; a replayed
+    uint64_t* jw_new_[6] = {};  // frame's slot equal to the first is inherited: the second
     uint64_t cached_ = 0;
     bool recording_ = false;
+    bool replaying_ = false;
+    bool met_ = false;        // this walk met a frame the cache holds
+    bool stepped_by_rule_ = false; // fast_advance reached the current frame by a rule step
     bool fast_ = false;       // options_.walker == Fast
     bool on_cursor_ = false;  // fast walker: the current frame is the cursor's (stepped by libunwind)
     bool by_rule_ = false;    // fast walker, valid, and the current frame is stepped by its rule

@@ -173,28 +173,53 @@ TEST_CASE("a cached walk yields what an uncached walk yields", "[cache]") {
     }
 }
 
-TEST_CASE("an outer frame that changed ends the replay there", "[cache]") {
+TEST_CASE("a changed top: the unchanged outer frames are taken, the new ones recorded", "[cache]") {
+    gcwalk::WalkCache cache(4096);
+    std::vector<Frame> before;
+    run(9, 0, [&](const gcwalk::SafepointContext& ctx) {
+        before = walk(ctx, &cache).frames;
+        CHECK(cache.frames() == before.size());
+    });
+    // One level deeper from the same outer path: every frame has moved up by one level, and the
+    // frames from the bottom up to the last recursion level both walks share are where they were.
+    run(10, 0, [&](const gcwalk::SafepointContext& ctx) {
+        const Result ref = walk(ctx, nullptr);
+        size_t shared = 0; // frames equal (SP, return address) counted from the outermost
+        while (shared < before.size() && shared < ref.frames.size() &&
+               before[before.size() - 1 - shared].sp == ref.frames[ref.frames.size() - 1 - shared].sp &&
+               before[before.size() - 1 - shared].ra == ref.frames[ref.frames.size() - 1 - shared].ra)
+            ++shared;
+        REQUIRE(shared > 8);
+        REQUIRE(shared < ref.frames.size());
+        const Result got = walk(ctx, &cache);
+        same(ref, got);
+        CHECK(got.cached[0] == shared);             // stepped to the first shared frame, the rest cached
+        CHECK(got.cached[1] == ref.frames.size());  // the new top was recorded after them
+        CHECK(got.cached[2] == ref.frames.size());
+        CHECK(cache.frames() == ref.frames.size());
+    });
+}
+
+TEST_CASE("a changed outer frame: nothing is taken, and the stack is recorded again", "[cache]") {
     gcwalk::WalkCache cache(4096);
     uint64_t recorded_sp = 0;
-    size_t recorded = 0;
     run(9, 0, [&](const gcwalk::SafepointContext& ctx) { // through wc_outer_a
         recorded_sp = ctx.caller_sp;
-        recorded = walk(ctx, &cache).frames.size();
-        CHECK(cache.frames() == recorded);
+        walk(ctx, &cache);
     });
-    run(9, 1, [&](const gcwalk::SafepointContext& ctx) { // wc_outer_b: the same inner frames
-        REQUIRE(ctx.caller_sp == recorded_sp);            // (the same layout below them)
+    run(9, 1, [&](const gcwalk::SafepointContext& ctx) { // wc_outer_b: the same frames inward of it
+        REQUIRE(ctx.caller_sp == recorded_sp);
         const Result ref = walk(ctx, nullptr);
         const size_t inner = frames_before(ref, &wc_outer_b);
         REQUIRE(inner > 10);
         REQUIRE(inner < ref.frames.size());
         const Result got = walk(ctx, &cache);
         same(ref, got);
-        // The step into wc_outer_b read a return address that changed: the frames up to it hold.
-        CHECK(got.cached[0] == inner);
-        CHECK(got.cached[1] == ref.frames.size()); // re-recorded by the Walker loop
+        // Every frame inward of wc_outer_b is where it was, but the steps outward of them read a
+        // return address (into wc_outer_b) that changed: none of them is taken.
+        CHECK(got.cached[0] == 0);
+        CHECK(got.cached[1] == ref.frames.size()); // recorded again by the Walker loop
         CHECK(cache.frames() == ref.frames.size());
-        CHECK(recorded == ref.frames.size());
     });
 }
 
@@ -215,13 +240,17 @@ TEST_CASE("a changed return address or saved RBP is seen, and the walk follows t
         *ra_slot = saved_ra;
         CHECK(cut.frames.size() == 6);
         same(cut, cut_cached);
-        CHECK(cut_cached.cached[0] == 6); // frames 0-5 hold; the step into frame 6 read the 0
+        CHECK(cut_cached.cached[0] == 0); // the word changed: nothing holds; recorded again (6 frames)
+        CHECK(cut_cached.cached[1] == 6);
+        CHECK(cache.frames() == 6);
 
-        // The cache now holds the cut walk; the restored stack replays 6 frames and walks on.
+        // Restored: the 6 frames hold; the walk steps on past them (the cache ended where the
+        // cut walk did), so the cache is found short and recorded again by the next walk.
         const Result restored = walk(ctx, &cache);
         same(ref, restored);
         CHECK(restored.cached[0] == 6);
-        CHECK(restored.cached[1] == ref.frames.size());
+        CHECK(restored.cached[1] == 0);
+        CHECK(restored.cached[2] == ref.frames.size());
 
         // A frame whose CFA comes from its saved RBP (wc_fp, frame-pointer frames): point the
         // saved RBP below the frame, and the walk must fail as the uncached one does.
@@ -239,9 +268,9 @@ TEST_CASE("a changed return address or saved RBP is seen, and the walk follows t
         CHECK(bad.failed[0]);
         CHECK(bad.error[0].find("corrupt stack") != std::string::npos);
         same(bad, bad_cached);
-        // The saved RBP is checked as part of frame k (its step out reads it): frames 0 to k - 1 hold.
-        CHECK(bad_cached.cached[0] == k);
+        CHECK(bad_cached.cached[0] == 0);
         same(ref, walk(ctx, &cache));
+        CHECK(walk(ctx, &cache).cached[0] == ref.frames.size());
     });
 }
 
@@ -272,46 +301,46 @@ TEST_CASE("another index, other options or a small cache", "[cache]") {
         CHECK(stopped.cached[1] == 11);
         same(walk(ctx, nullptr, stop), stopped);
 
-        // A cache of 5 frames keeps the innermost 5; the rest is walked.
+        // A cache of 5 frames keeps the innermost 5 of a walk that records; a walk that takes
+        // them steps on past them (so the next one records again).
         gcwalk::WalkCache small(5);
         CHECK(small.capacity() == 5);
         const Result s1 = walk(ctx, &small);
         same(ref, s1);
+        CHECK(s1.cached[0] == 0);
+        CHECK(s1.cached[1] == 5);
         CHECK(small.frames() == 5);
-        CHECK(s1.cached[2] == 5);
     });
 }
 
 TEST_CASE("a stack that keeps changing is recorded less and less often", "[cache]") {
+    // Two indexes built from the same images, used in turn: a cache recorded against one never
+    // holds for the other, so every walk finds nothing to take.
+    std::vector<gcwalk::FrameIndex> indexes;
+    for (int i = 0; i < 2; ++i) {
+        auto idx = gcwalk::FrameIndex::build(std::vector<gcwalk::ImageStackMaps>(
+            registry().index().images().begin(), registry().index().images().end()));
+        REQUIRE(idx);
+        indexes.push_back(std::move(*idx));
+    }
     gcwalk::WalkCache cache(4096);
     std::vector<int> recorded; // per walk: 1 when it recorded
-    for (int walk = 0; walk < 24; ++walk) {
-        // Every walk sees a stack no walk saw before (another depth: another stub SP).
-        run(3 + walk, 0, [&](const gcwalk::SafepointContext& ctx) {
+    run(6, 0, [&](const gcwalk::SafepointContext& ctx) {
+        for (int walk = 0; walk < 24; ++walk) {
             gcwalk::WalkOptions opts;
             opts.walker = gcwalk::WalkerKind::Fast;
             opts.cache = &cache;
             size_t frames = 0;
-            gcwalk::Walker w(ctx, registry().index(), opts);
-            for (; w.valid(); w.next()) ++frames;
-            CHECK(w.cached() == 0);
-            recorded.push_back(cache.frames() == frames ? 1 : 0);
-        });
-    }
+            {
+                gcwalk::Walker w(ctx, indexes[walk % 2], opts);
+                for (; w.valid(); w.next()) ++frames;
+                CHECK(w.cached() == 0);
+            }
+            // A walk that recorded left the cache for its own index.
+            recorded.push_back(cache.serial() == indexes[walk % 2].serial() && cache.frames() == frames ? 1 : 0);
+        }
+    });
     // Misses in a row n = 1, 2, 3, ... hold off recording for min(2^(n-1) - 1, 7) walks.
     const std::vector<int> expected = {1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
     CHECK(recorded == expected);
-
-    // A stack that holds again is recorded at once and replayed from then on.
-    cache.set_max_skip(0);
-    for (int walk = 0; walk < 3; ++walk)
-        run(5, 0, [&](const gcwalk::SafepointContext& ctx) {
-            gcwalk::WalkOptions opts;
-            opts.walker = gcwalk::WalkerKind::Fast;
-            opts.cache = &cache;
-            gcwalk::Walker w(ctx, registry().index(), opts);
-            size_t frames = 0;
-            for (; w.valid(); w.next()) ++frames;
-            CHECK(w.cached() == (walk == 0 ? 0 : frames));
-        });
 }
