@@ -1,6 +1,7 @@
 // The fast walker (WalkerKind::Fast): steps managed frames with their CFI-derived FrameRules alone,
-// carrying where each callee-saved register lives, and hands native frames to libunwind seeded
-// with the carried registers, resuming rule stepping at the next managed frame with an exact rule.
+// and native frames with the rules of their images' CFI (NativeFrames), carrying where each
+// callee-saved register lives; a frame without an exact rule is handed to libunwind seeded with
+// the carried registers, and rule stepping resumes at the next managed frame with an exact rule.
 //
 // Seeding: libunwind starts from a ucontext synthesized at the native frame (RIP, RSP and the six
 // callee-saved values), not from the captured context stepped down to it — that would cost one
@@ -10,6 +11,8 @@
 #include <libunwind.h>
 
 #include <gcwalk/walker.hpp>
+
+#include "native_frames.hpp"
 
 #include <ucontext.h>
 
@@ -129,15 +132,48 @@ void Walker::fast_advance() noexcept {
 }
 
 // The walker reached frame (ip, sp) by a rule, with where_ describing its registers. A safepoint
-// with an exact rule is yielded; anything else (native code, a frame without a CFI rule, a managed
-// frame without a record) is handed to libunwind, seeded at this frame.
+// with an exact rule is yielded; a native frame with an exact rule is stepped by it, and so on;
+// anything else (a frame without an exact rule, a managed frame without a record) is handed to
+// libunwind, seeded at this frame.
 void Walker::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
-    if (ip == 0) return; // the outermost frame's return address: the end
-    if (options_.stop_sp != 0 && sp > options_.stop_sp) return; // below the managed frames
-    const CallSite* site = index_->find(ip);
-    if (site && (index_->rule(*site).flags & kRuleFromCfi)) {
-        on_cursor_ = false;
-        return fast_yield(ip, sp, site);
+    const NativeFrames* native = nullptr;
+    for (;;) {
+        if (ip == 0) return; // the outermost frame's return address: the end
+        if (options_.stop_sp != 0 && sp > options_.stop_sp) return; // below the managed frames
+        const CallSite* site = index_->find(ip);
+        if (site && (index_->rule(*site).flags & kRuleFromCfi)) {
+            on_cursor_ = false;
+            return fast_yield(ip, sp, site);
+        }
+        if (site) break; // managed, without an exact rule
+        // A native frame: stepped by its image's CFI rule when there is an exact one.
+        cache_stop(); // (native frames are not recorded)
+        if (!native && !(native = index_->native_frames())) break;
+        FrameRule r;
+        const NativeFrames::Kind kind = native->lookup(ip, *index_, &r);
+        if (kind == NativeFrames::Kind::Libunwind) break;
+        uint64_t base = sp;
+        if (r.cfa_reg != 7) {
+            const int i = callee_saved_index(r.cfa_reg);
+            if (i < 0 || !where_[i]) break; // its value is unknown here: libunwind's
+            base = *where_[i];
+        }
+        const uint64_t cfa = base + static_cast<int64_t>(r.cfa_offset);
+        if (!plausible_step(sp, cfa)) break; // libunwind decides (and reports)
+        ++native_rule_steps_;
+        if (kind == NativeFrames::Kind::Outermost) return; // the end of the stack
+        for (int i = 0; i < 6; ++i) {
+            if (r.saved[i] == 0) continue; // the caller's value is where the callee's was
+            where_[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
+            in_context_ &= static_cast<uint8_t>(~(1u << i));
+        }
+        std::memcpy(&ip, reinterpret_cast<const void*>(cfa - 8), sizeof ip);
+        sp = cfa;
+        if (++frame_.depth >= kMaxFrames) {
+            report(0, "stack has more than %u frames: stopped walking", kMaxFrames);
+            failed_ = true;
+            return;
+        }
     }
     auto* uc = reinterpret_cast<ucontext_t*>(synth_);
     std::memset(uc, 0, sizeof *uc);
@@ -166,6 +202,7 @@ void Walker::fast_cursor(bool step_first) noexcept {
     for (;;) {
         if (step_first) {
             const int rc = unw_step(c);
+            ++libunwind_steps_;
             if (rc == 0) return;
             if (rc < 0) {
                 unw_word_t ip = 0;

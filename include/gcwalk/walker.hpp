@@ -15,8 +15,8 @@ class WalkCache;
 
 enum class WalkerKind : uint8_t {
     Libunwind, // unw_step through every frame (DWARF CFI)
-    Fast,      // managed frames stepped by their CFI-derived FrameRules (no libunwind, no syscall);
-               // native frames and frames without an exact rule are handed to libunwind
+    Fast,      // managed and native frames stepped by CFI-derived FrameRules (no libunwind, no
+               // syscall); frames without an exact rule are handed to libunwind
 };
 
 struct WalkOptions {
@@ -232,6 +232,11 @@ public:
     void replay_seek(uint32_t k) noexcept;
     WalkFrame replay_finish() noexcept;
     uint64_t cached() const noexcept { return cached_; } // frames taken from the cache
+    // Fast walker: native frames (no record) stepped by their image's CFI rule, and frames stepped
+    // by libunwind instead (unw_step calls: frames without an exact rule). Diagnostics for tests
+    // and benchmarks; a walk of ordinary host code to the end of the stack has no unw_step.
+    uint64_t native_rule_steps() const noexcept { return native_rule_steps_; }
+    uint64_t libunwind_steps() const noexcept { return libunwind_steps_; }
 
     bool failed() const noexcept { return failed_; }
     const WalkError& error() const noexcept { return error_; }
@@ -320,6 +325,7 @@ private:
     bool valid_ = false;
     bool failed_ = false;
     uint64_t skipped_ = 0;
+    uint64_t native_rule_steps_ = 0, libunwind_steps_ = 0;
     WalkError error_;
 };
 

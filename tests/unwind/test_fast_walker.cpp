@@ -6,6 +6,7 @@
 #include <libunwind.h>
 
 #include "eh_frame_table.hpp"
+#include "native_frames.hpp"
 
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
@@ -42,6 +43,7 @@ using Seen = gcwalk::test::FrameSnapshot;
 // One rule checked against libunwind.
 struct RuleCheck {
     uint64_t ra;
+    bool native; // a native frame's rule (NativeFrames), not a call site's
     gcwalk::FrameRule rule;
     uint64_t cfa, caller_sp;
     uint64_t rule_loc[6], unw_loc[6]; // where the caller's registers live: by the rule, by libunwind
@@ -64,7 +66,19 @@ struct Probe {
     gcwalk::WalkStats stats[2];
     std::vector<RuleCheck> rules;
     int probes = 0;
+    // The fast walker's full walk: native frames stepped by rule, and by unw_step.
+    uint64_t native_rule_steps = 0, libunwind_steps = 0;
+    // The same walks on an index without native rules (every native frame libunwind's).
+    std::vector<Seen> unaided;
+    bool unaided_failed = false;
+    uint64_t unaided_libunwind_steps = 0;
+    // The outermost frame libunwind reached: its native rule kind (Outermost expected).
+    int outermost_kind = -1;
+    uint64_t outermost_ra = 0;
 } g_probe;
+
+// Whether ff_native calls ff_csr through ff_refused_frame (CFI our evaluator refuses).
+bool g_through_refused = false;
 
 void walk_with(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind) {
     const int k = static_cast<int>(kind);
@@ -80,6 +94,30 @@ void walk_with(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind) {
     gcwalk::WalkError err;
     if (!gcwalk::visit_roots(ctx, registry().index(), v, opts, &g_probe.stats[k], &err)) g_probe.failed[k] = true;
     g_probe.roots[k] = std::move(v.seen);
+    if (kind == gcwalk::WalkerKind::Fast) {
+        g_probe.native_rule_steps = w.native_rule_steps();
+        g_probe.libunwind_steps = w.libunwind_steps();
+    }
+}
+
+// The registry's stack maps indexed again by hand: the same call sites and rules, no native rules.
+const gcwalk::FrameIndex& unaided_index() {
+    static gcwalk::FrameIndex* index = [] {
+        auto images = registry().index().images();
+        auto built = gcwalk::FrameIndex::build({images.begin(), images.end()});
+        if (!built) FAIL(built.error().message);
+        return new gcwalk::FrameIndex(std::move(*built));
+    }();
+    return *index;
+}
+
+void walk_unaided(const gcwalk::SafepointContext& ctx) {
+    gcwalk::WalkOptions opts;
+    opts.walker = gcwalk::WalkerKind::Fast;
+    gcwalk::Walker w(ctx, unaided_index(), opts);
+    for (; w.valid(); w.next()) g_probe.unaided.push_back(Seen::of(w));
+    g_probe.unaided_failed = w.failed();
+    g_probe.unaided_libunwind_steps = w.libunwind_steps();
 }
 
 // The oracle: libunwind over the whole stack; at each frame with an exact rule, the rule's CFA
@@ -96,10 +134,17 @@ void check_rules(const gcwalk::SafepointContext& ctx) {
         const gcwalk::CallSite* cs = index.find(ip);
         RuleCheck rc{};
         bool checking = cs && (index.rule(*cs).flags & gcwalk::kRuleFromCfi);
+        gcwalk::FrameRule native_rule{};
+        int native_kind = -1;
+        if (!cs && guard > 0 && index.native_frames()) { // (frame 0 is the stub, stopped not at a call)
+            native_kind = static_cast<int>(index.native_frames()->lookup(ip, index, &native_rule));
+            checking = native_kind == static_cast<int>(gcwalk::NativeFrames::Kind::Rule);
+        }
         uint64_t callee_loc[6] = {};
         if (checking) {
             rc.ra = ip;
-            rc.rule = index.rule(*cs);
+            rc.native = !cs;
+            rc.rule = cs ? index.rule(*cs) : native_rule;
             unw_word_t base = sp;
             if (rc.rule.cfa_reg != 7) unw_get_reg(&c, rc.rule.cfa_reg, &base);
             rc.cfa = base + static_cast<int64_t>(rc.rule.cfa_offset);
@@ -109,7 +154,11 @@ void check_rules(const gcwalk::SafepointContext& ctx) {
                 callee_loc[i] = loc.u.addr;
             }
         }
-        if (unw_step(&c) <= 0) break;
+        if (unw_step(&c) <= 0) {
+            g_probe.outermost_kind = native_kind;
+            g_probe.outermost_ra = ip;
+            break;
+        }
         if (checking) {
             unw_word_t caller_sp = 0;
             unw_get_reg(&c, UNW_REG_SP, &caller_sp);
@@ -130,6 +179,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void*) {
     check_rules(*ctx);
     walk_with(*ctx, gcwalk::WalkerKind::Libunwind);
     walk_with(*ctx, gcwalk::WalkerKind::Fast);
+    walk_unaided(*ctx);
 }
 
 void reset() {
@@ -156,11 +206,39 @@ __attribute__((noinline)) void ff_take10(long, long, long, long, long, long, lon
 }
 __attribute__((noinline)) void ff_sink(char* p) { asm volatile("" : : "r"(p) : "memory"); }
 __attribute__((noinline)) void ff_use(void* p) { asm volatile("" : : "r"(p) : "memory"); }
-__attribute__((noinline)) void ff_native(void* obj, int64_t x) {
+__attribute__((noinline)) void ff_native_tail(void* obj, int64_t x) {
     ff_csr(obj, g_obj2, 16, x);
     asm volatile("" ::: "memory");
 }
+void ff_refused_frame(void* obj, int64_t x, void (*fn)(void*, int64_t));
+__attribute__((noinline)) void ff_native(void* obj, int64_t x) {
+    if (g_through_refused)
+        ff_refused_frame(obj, x, ff_native_tail);
+    else
+        ff_csr(obj, g_obj2, 16, x);
+    asm volatile("" ::: "memory");
 }
+}
+
+// A native frame whose CFI our evaluator refuses (rbx's save slot as a DWARF expression, exact for
+// libunwind): the fast walker must hand it to libunwind.
+asm(R"(
+    .text
+    .globl ff_refused_frame
+    .type ff_refused_frame, @function
+ff_refused_frame:
+    .cfi_startproc
+    pushq %rbx
+    .cfi_def_cfa_offset 16
+    .cfi_escape 0x10, 0x03, 0x02, 0x77, 0x00  # DW_CFA_expression rbx {DW_OP_breg7 (rsp) 0}
+    movq %rdi, %rbx
+    call *%rdx
+    popq %rbx
+    .cfi_def_cfa_offset 8
+    ret
+    .cfi_endproc
+    .size ff_refused_frame, .-ff_refused_frame
+)");
 
 TEST_CASE("every call site of the fixture gets an exact CFI rule", "[cfi]") {
     const gcwalk::FrameIndex& index = registry().index();
@@ -244,6 +322,68 @@ TEST_CASE("the fast walker yields what the libunwind walker yields", "[fast]") {
         CHECK(g_probe.walks[0].size() == 301);
         compare();
     }
+}
+
+TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them", "[fast][native]") {
+    REQUIRE(registry().index().native_frames() != nullptr);
+    for (int64_t via_native : {0, 1}) {
+        INFO("via_native " << via_native);
+        reset();
+        ff_top(g_obj, g_obj2, 24, 5, via_native);
+        REQUIRE(g_probe.probes == 1);
+        int native_checked = 0;
+        for (const RuleCheck& rc : g_probe.rules) {
+            if (!rc.native) continue;
+            INFO("native frame at " << std::hex << rc.ra << " in " << function_name(rc.ra) << " cfa_reg " << std::dec
+                                    << int(rc.rule.cfa_reg) << " cfa_offset " << rc.rule.cfa_offset);
+            CHECK(rc.cfa == rc.caller_sp);
+            for (int i = 0; i < 6; ++i) {
+                INFO("register " << int(gcwalk::kCalleeSaved[i]) << " saved at CFA" << rc.rule.saved[i]);
+                CHECK(rc.rule_loc[i] == rc.unw_loc[i]);
+            }
+            ++native_checked;
+        }
+        // ff_probe and ff_take10 above the managed frames; the test runner, main and libc below.
+        CHECK(native_checked >= 5);
+        // libunwind's last frame (_start) has an undefined return address: the end, by rule too.
+        INFO("outermost frame " << std::hex << g_probe.outermost_ra << " " << function_name(g_probe.outermost_ra));
+        CHECK(g_probe.outermost_kind == static_cast<int>(gcwalk::NativeFrames::Kind::Outermost));
+        // The fast walker stepped every native frame by rule (to the end of the stack), none by
+        // libunwind, and agreed with the libunwind walker (above) and with itself without rules.
+        CHECK_FALSE(g_probe.failed[1]);
+        CHECK(g_probe.native_rule_steps == static_cast<uint64_t>(native_checked) + 1); // + the outermost
+        CHECK(g_probe.libunwind_steps == 0);
+        CHECK(g_probe.walks[1] == g_probe.walks[0]);
+        CHECK_FALSE(g_probe.unaided_failed);
+        CHECK(g_probe.unaided_libunwind_steps > 0);
+        CHECK(g_probe.unaided == g_probe.walks[1]);
+    }
+}
+
+TEST_CASE("a native frame without an exact rule is handed to libunwind", "[fast][native]") {
+    reset();
+    g_through_refused = true;
+    ff_top(g_obj, g_obj2, 24, 5, 1);
+    g_through_refused = false;
+    REQUIRE(g_probe.probes == 1);
+    gcwalk::FrameRule rule{};
+    const gcwalk::FrameIndex& index = registry().index();
+    // No rule was checked in ff_refused_frame, and its call's return address (push 1 byte, mov 3,
+    // call *%rdx 2: at +6) has none.
+    bool refused_seen = false;
+    for (const RuleCheck& rc : g_probe.rules) refused_seen |= function_name(rc.ra) == std::string("ff_refused_frame");
+    CHECK_FALSE(refused_seen);
+    CHECK(index.native_frames()->lookup(reinterpret_cast<uint64_t>(&ff_refused_frame) + 6, index, &rule) ==
+          gcwalk::NativeFrames::Kind::Libunwind);
+    CHECK_FALSE(g_probe.failed[1]);
+    CHECK(g_probe.libunwind_steps > 0);     // from ff_refused_frame to ff_csr
+    CHECK(g_probe.native_rule_steps > 0);   // ff_probe, ff_take10, and below ff_top
+    REQUIRE(g_probe.walks[0].size() == g_probe.walks[1].size());
+    for (size_t i = 0; i < g_probe.walks[0].size(); ++i) {
+        INFO("frame " << i << " at " << std::hex << g_probe.walks[0][i].ra << " (" << function_name(g_probe.walks[0][i].ra) << ")");
+        CHECK(g_probe.walks[0][i] == g_probe.walks[1][i]);
+    }
+    CHECK(g_probe.roots[0] == g_probe.roots[1]);
 }
 
 // ---- byte fixtures for the evaluator's errors -------------------------------------------------
