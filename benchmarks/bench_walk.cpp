@@ -4,6 +4,7 @@
 // Boehm-style heap: the fast walker (visiting, or visiting and marking, every root), the libunwind
 // walker, a bare unw_step loop, a frame-pointer walk, and conservative scans of the same stack
 // words, timed on the same frozen stack in the same run; the ratios are reported as x_* counters.
+// BM_WalkNative walks on through the native frames below the rings, to the end of the stack.
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
@@ -463,6 +464,77 @@ void BM_WalkFixedCost(benchmark::State& state) {
     for (auto _ : state) (fp ? bw0_0 : bn0_0)(0, one_frame, &kind);
 }
 BENCHMARK(BM_WalkFixedCost)->Args({1, 1})->Args({1, 0})->Args({0, 1})->ArgNames({"fast", "fp"});
+
+// Native frames: the same ring walked to the end of the stack (stop_sp = 0), through the native
+// frames below it (this function, Google Benchmark's runner, main, libc's start frames, _start),
+// against the walk that stops at the outermost managed frame. ns_per_native_frame is the
+// difference per native frame (the median of 9 timed batches of each walk, alternated).
+struct NativeRun {
+    benchmark::State* state;
+    gcwalk::WalkerKind kind;
+    int64_t depth;
+};
+
+uint64_t native_frames_below(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
+    unw_cursor_t c;
+    unw_init_local(&c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
+    uint64_t n = 0;
+    unw_word_t sp = 0;
+    while (unw_step(&c) > 0) {
+        unw_get_reg(&c, UNW_REG_SP, &sp);
+        n += sp > stop_sp;
+    }
+    return n;
+}
+
+void native_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
+    NativeRun& run = *static_cast<NativeRun*>(arg);
+    benchmark::State& state = *run.state;
+    Stack s;
+    if (!measure_stack(*ctx, &s) || s.frames != static_cast<uint64_t>(run.depth) + 1) {
+        state.SkipWithError("calibration walk failed or saw the wrong number of frames");
+        for (auto _ : state) {}
+        return;
+    }
+    const uint64_t native = native_frames_below(*ctx, s.stop_sp);
+    uint64_t roots = 0, count = 0;
+    const Kind kind = run.kind == gcwalk::WalkerKind::Fast ? kFast : kLibunwindWalker;
+    for (auto _ : state) count = walk_roots<false>(*ctx, run.kind, 0, &roots);
+    if (count != s.frames) state.SkipWithError("the full walk saw a different number of frames");
+    // Both walks timed here, alternately, so that load on the machine hits both alike.
+    std::vector<double> full, managed;
+    Stack to_end = s;
+    to_end.stop_sp = 0;
+    for (int batch = 0; batch < 9; ++batch) {
+        full.push_back(time_walk(kind, *ctx, to_end));
+        managed.push_back(time_walk(kind, *ctx, s));
+    }
+    std::sort(full.begin(), full.end());
+    std::sort(managed.begin(), managed.end());
+    state.counters["frames"] = static_cast<double>(s.frames);
+    state.counters["native_frames"] = static_cast<double>(native);
+    state.counters["ns_full_walk"] = full[4];
+    state.counters["ns_managed_walk"] = managed[4];
+    state.counters["ns_per_native_frame"] = native ? (full[4] - managed[4]) / static_cast<double>(native) : 0.0;
+    // How the fast walker stepped them (Walker diagnostics).
+    if (run.kind == gcwalk::WalkerKind::Fast) {
+        gcwalk::WalkOptions opts;
+        opts.walker = run.kind;
+        gcwalk::Walker w(*ctx, registry().index(), opts);
+        while (w.valid()) w.next();
+        state.counters["by_rule"] = static_cast<double>(w.native_rule_steps());
+        state.counters["by_unw_step"] = static_cast<double>(w.libunwind_steps());
+    }
+}
+
+void BM_WalkNative(benchmark::State& state) {
+    NativeRun run{&state, state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind, state.range(1)};
+    state.SetLabel(state.range(0) ? "fast, to the end of the stack" : "libunwind_walker, to the end of the stack");
+    ring_objects();
+    bwm_0(run.depth, native_in_stub, &run);
+}
+BENCHMARK(BM_WalkNative)->Args({1, 10})->Args({1, 100})->Args({0, 10})->ArgNames({"fast", "depth"})
+    ->Unit(benchmark::kMicrosecond);
 
 } // namespace
 
