@@ -20,6 +20,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" {
@@ -357,6 +358,25 @@ TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them
         CHECK_FALSE(g_probe.unaided_failed);
         CHECK(g_probe.unaided_libunwind_steps > 0);
         CHECK(g_probe.unaided == g_probe.walks[1]);
+    }
+}
+
+TEST_CASE("a thread's stack ends by rule too (its clone frame's return address is undefined)", "[fast][native]") {
+    reset();
+    std::thread t([] { ff_top(g_obj, g_obj2, 24, 5, 1); });
+    t.join();
+    REQUIRE(g_probe.probes == 1);
+    INFO("outermost frame " << std::hex << g_probe.outermost_ra << " " << function_name(g_probe.outermost_ra));
+    CHECK(g_probe.outermost_kind == static_cast<int>(gcwalk::NativeFrames::Kind::Outermost));
+    CHECK_FALSE(g_probe.failed[1]);
+    CHECK(g_probe.native_rule_steps > 0);
+    CHECK(g_probe.libunwind_steps == 0);
+    CHECK(g_probe.walks[1] == g_probe.walks[0]);
+    CHECK(g_probe.roots[1] == g_probe.roots[0]);
+    for (const RuleCheck& rc : g_probe.rules) {
+        INFO("frame at " << std::hex << rc.ra << " in " << function_name(rc.ra));
+        CHECK(rc.cfa == rc.caller_sp);
+        for (int i = 0; i < 6; ++i) CHECK(rc.rule_loc[i] == rc.unw_loc[i]);
     }
 }
 
