@@ -361,15 +361,19 @@ struct Run {
     int64_t depth, roots;
 };
 
+// Measures the ring's stack (measure_stack); on failure the benchmark is skipped (false).
+bool calibrate(benchmark::State& state, const gcwalk::SafepointContext& ctx, int64_t depth, Stack* s) {
+    if (measure_stack(ctx, s) && s->frames == static_cast<uint64_t>(depth) + 1) return true;
+    state.SkipWithError("calibration walk failed or saw the wrong number of frames");
+    for (auto _ : state) {}
+    return false;
+}
+
 void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     Run& run = *static_cast<Run*>(arg);
     benchmark::State& state = *run.state;
     Stack s;
-    if (!measure_stack(*ctx, &s) || s.frames != static_cast<uint64_t>(run.depth) + 1) {
-        state.SkipWithError("calibration walk failed or saw the wrong number of frames");
-        for (auto _ : state) {}
-        return;
-    }
+    if (!calibrate(state, *ctx, run.depth, &s)) return;
     // Marks stay set from the first iteration on (as a second root to an object finds it marked).
     heap().clear_marks();
     uint64_t roots = 0, count = 0;
@@ -491,11 +495,7 @@ void native_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     NativeRun& run = *static_cast<NativeRun*>(arg);
     benchmark::State& state = *run.state;
     Stack s;
-    if (!measure_stack(*ctx, &s) || s.frames != static_cast<uint64_t>(run.depth) + 1) {
-        state.SkipWithError("calibration walk failed or saw the wrong number of frames");
-        for (auto _ : state) {}
-        return;
-    }
+    if (!calibrate(state, *ctx, run.depth, &s)) return;
     const uint64_t native = native_frames_below(*ctx, s.stop_sp);
     uint64_t roots = 0, count = 0;
     const Kind kind = run.kind == gcwalk::WalkerKind::Fast ? kFast : kLibunwindWalker;

@@ -194,6 +194,18 @@ const char* function_name(uint64_t ra) {
     return dladdr(reinterpret_cast<void*>(ra - 1), &info) && info.dli_sname ? info.dli_sname : "?";
 }
 
+// A rule's CFA and save slots against the caller frame libunwind stepped to.
+void check_against_libunwind(const RuleCheck& rc) {
+    INFO((rc.native ? "native " : "") << "frame at " << std::hex << rc.ra << " in " << function_name(rc.ra)
+                                      << " cfa_reg " << std::dec << int(rc.rule.cfa_reg) << " cfa_offset "
+                                      << rc.rule.cfa_offset);
+    CHECK(rc.cfa == rc.caller_sp);
+    for (int i = 0; i < 6; ++i) {
+        INFO("register " << int(gcwalk::kCalleeSaved[i]) << " saved at CFA" << rc.rule.saved[i]);
+        CHECK(rc.rule_loc[i] == rc.unw_loc[i]);
+    }
+}
+
 } // namespace
 
 extern "C" {
@@ -266,14 +278,8 @@ TEST_CASE("CFI rules give the CFA and save slots libunwind finds", "[cfi]") {
         REQUIRE(g_probe.probes == 1);
         bool rbp_based = false, pushed = false, saves = false;
         for (const RuleCheck& rc : g_probe.rules) {
-            INFO("frame at " << std::hex << rc.ra << " in " << function_name(rc.ra) << " cfa_reg " << std::dec
-                             << int(rc.rule.cfa_reg) << " cfa_offset " << rc.rule.cfa_offset);
-            CHECK(rc.cfa == rc.caller_sp);
-            for (int i = 0; i < 6; ++i) {
-                INFO("register " << int(gcwalk::kCalleeSaved[i]) << " saved at CFA" << rc.rule.saved[i]);
-                CHECK(rc.rule_loc[i] == rc.unw_loc[i]);
-                saves |= rc.rule.saved[i] != 0;
-            }
+            check_against_libunwind(rc);
+            for (int i = 0; i < 6; ++i) saves |= rc.rule.saved[i] != 0;
             rbp_based |= rc.rule.cfa_reg == 6;
             const gcwalk::FrameRecord* fr = registry().index().function_containing(rc.ra - 1);
             if (fr && fr->stack_size != gcwalk::kDynamicStackSize &&
@@ -335,13 +341,7 @@ TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them
         int native_checked = 0;
         for (const RuleCheck& rc : g_probe.rules) {
             if (!rc.native) continue;
-            INFO("native frame at " << std::hex << rc.ra << " in " << function_name(rc.ra) << " cfa_reg " << std::dec
-                                    << int(rc.rule.cfa_reg) << " cfa_offset " << rc.rule.cfa_offset);
-            CHECK(rc.cfa == rc.caller_sp);
-            for (int i = 0; i < 6; ++i) {
-                INFO("register " << int(gcwalk::kCalleeSaved[i]) << " saved at CFA" << rc.rule.saved[i]);
-                CHECK(rc.rule_loc[i] == rc.unw_loc[i]);
-            }
+            check_against_libunwind(rc);
             ++native_checked;
         }
         // ff_probe and ff_take10 above the managed frames; the test runner, main and libc below.
@@ -373,11 +373,7 @@ TEST_CASE("a thread's stack ends by rule too (its clone frame's return address i
     CHECK(g_probe.libunwind_steps == 0);
     CHECK(g_probe.walks[1] == g_probe.walks[0]);
     CHECK(g_probe.roots[1] == g_probe.roots[0]);
-    for (const RuleCheck& rc : g_probe.rules) {
-        INFO("frame at " << std::hex << rc.ra << " in " << function_name(rc.ra));
-        CHECK(rc.cfa == rc.caller_sp);
-        for (int i = 0; i < 6; ++i) CHECK(rc.rule_loc[i] == rc.unw_loc[i]);
-    }
+    for (const RuleCheck& rc : g_probe.rules) check_against_libunwind(rc);
 }
 
 TEST_CASE("a native frame without an exact rule is handed to libunwind", "[fast][native]") {
