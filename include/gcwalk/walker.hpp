@@ -65,7 +65,7 @@ struct WalkStats {
 class WalkCache {
 public:
     // Keeps up to max_frames frames and max_roots root slots (0: 8 per frame); a deeper walk
-    // keeps its innermost frames. About 100 bytes a frame plus 8 a root, zeroed here (so that
+    // keeps its innermost frames. About 140 bytes a frame plus 8 a root, zeroed here (so that
     // no walk pays the page faults). Throws std::bad_alloc.
     explicit WalkCache(uint32_t max_frames = 4096, uint32_t max_roots = 0);
     ~WalkCache();
