@@ -2,11 +2,20 @@
 #include <gcwalk/frame_index.hpp>
 #include <gcwalk/statepoint.hpp>
 
+#include "prefault.hpp"
+
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 
 namespace gcwalk {
 
@@ -28,7 +37,7 @@ uint64_t slot_of(uint64_t ra, uint64_t nslots) noexcept { return FrameIndex::slo
 
 bool rule_equal(const FrameRule& a, const FrameRule& b) noexcept {
     return a.cfa_offset == b.cfa_offset && a.cfa_reg == b.cfa_reg && a.flags == b.flags &&
-           std::equal(std::begin(a.saved), std::end(a.saved), std::begin(b.saved));
+           std::memcmp(a.saved, b.saved, sizeof a.saved) == 0;
 }
 
 struct RuleHash {
@@ -42,14 +51,118 @@ struct RuleEq {
     bool operator()(const FrameRule& a, const FrameRule& b) const noexcept { return rule_equal(a, b); }
 };
 
+// A growable array of trivially copyable elements for the index's large tables, in memory that
+// faults in cheaply. The first write to a fresh 4 KiB page costs about 12 us on the KVM guests
+// measured here (docs/PERFORMANCE.md), and a 1M-record index spans 11,000 pages. Arrays from
+// 4 MiB up get a mapping of their own, 2 MiB aligned and advised MADV_HUGEPAGE (one fault per
+// 2 MiB; the tail no huge page covers is prefaulted). Smaller ones come from the heap, which hands
+// a rebuild the warm memory of the index before; fresh heap pages are prefaulted too. All hints:
+// without them pages fault one by one. LargeArray(n) starts zeroed.
+template <class T> class LargeArray {
+    static_assert(std::is_trivially_copyable_v<T>);
+
+public:
+    LargeArray() = default;
+    explicit LargeArray(size_t n) : size_(n) { allocate(n, /*zeroed=*/true); }
+    LargeArray(LargeArray&& o) noexcept
+        : p_(std::exchange(o.p_, nullptr)), size_(std::exchange(o.size_, 0)), bytes_(std::exchange(o.bytes_, 0)),
+          mapped_(o.mapped_) {}
+    LargeArray& operator=(LargeArray&& o) noexcept {
+        std::swap(p_, o.p_), std::swap(size_, o.size_), std::swap(bytes_, o.bytes_), std::swap(mapped_, o.mapped_);
+        return *this;
+    }
+    ~LargeArray() { release(); }
+
+    T* data() noexcept { return p_; }
+    const T* data() const noexcept { return p_; }
+    size_t size() const noexcept { return size_; }
+    size_t bytes() const noexcept { return bytes_; } // held, including capacity not yet used
+    T& operator[](size_t i) noexcept { return p_[i]; }
+    const T& operator[](size_t i) const noexcept { return p_[i]; }
+    T* begin() noexcept { return p_; }
+    T* end() noexcept { return p_ + size_; }
+    const T* begin() const noexcept { return p_; }
+    const T* end() const noexcept { return p_ + size_; }
+
+    void reserve(size_t n) {
+        if (n > bytes_ / sizeof(T)) regrow(n);
+    }
+    void push_back(const T& v) {
+        if (size_ == bytes_ / sizeof(T)) regrow(std::max<size_t>(16, 2 * size_));
+        p_[size_++] = v;
+    }
+    // Gives back the capacity beyond size(): whole pages of a mapping, a smaller heap block.
+    void shrink_to_fit() {
+        if (mapped_) {
+            const size_t keep = std::max(kPage, round_up(size_ * sizeof(T), kPage));
+            if (keep < bytes_) munmap(reinterpret_cast<uint8_t*>(p_) + keep, bytes_ - keep);
+            bytes_ = std::min(bytes_, keep);
+        } else if (size_ * sizeof(T) < bytes_) {
+            regrow(size_);
+        }
+    }
+
+private:
+    static constexpr size_t kPage = 4096, kHugePage = size_t{2} << 20, kMapFrom = size_t{4} << 20;
+    static size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+    // Points p_ at room for n elements (size_ of them copied from the old block, which is freed).
+    void regrow(size_t n) {
+        T* old = p_;
+        const size_t old_bytes = bytes_;
+        const bool old_mapped = mapped_;
+        p_ = nullptr;
+        allocate(n, /*zeroed=*/false);
+        if (old) std::memcpy(p_, old, size_ * sizeof(T));
+        free_block(old, old_bytes, old_mapped);
+    }
+    void allocate(size_t n, bool zeroed) {
+        const size_t want = std::max<size_t>(n, 1) * sizeof(T);
+        mapped_ = want >= kMapFrom;
+        if (!mapped_) {
+            p_ = static_cast<T*>(std::malloc(want));
+            if (!p_) throw std::bad_alloc();
+            bytes_ = want;
+            prefault(p_, want);
+            if (zeroed) std::memset(p_, 0, want);
+            return;
+        }
+        bytes_ = round_up(want, kPage);
+        // Over-allocate by a huge page, then trim both ends so the block starts 2 MiB aligned.
+        void* raw = mmap(nullptr, bytes_ + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) throw std::bad_alloc();
+        auto* base = static_cast<uint8_t*>(raw);
+        auto* start = reinterpret_cast<uint8_t*>(round_up(reinterpret_cast<uintptr_t>(base), kHugePage));
+        if (start > base) munmap(base, static_cast<size_t>(start - base));
+        if (uint8_t* end = base + bytes_ + kHugePage; start + bytes_ < end) munmap(start + bytes_, end - (start + bytes_));
+        madvise(start, bytes_, MADV_HUGEPAGE);
+        const size_t huge = bytes_ / kHugePage * kHugePage;
+        prefault(start + huge, bytes_ - huge); // the tail that no huge page covers
+        p_ = reinterpret_cast<T*>(start);
+    }
+    void release() noexcept { free_block(p_, bytes_, mapped_), p_ = nullptr; }
+    static void free_block(T* p, size_t bytes, bool mapped) noexcept {
+        if (!p) return;
+        if (mapped)
+            munmap(p, bytes);
+        else
+            std::free(p);
+    }
+
+    T* p_ = nullptr;
+    size_t size_ = 0;
+    size_t bytes_ = 0;
+    bool mapped_ = false;
+};
+
 } // namespace
 
 struct FrameIndex::Impl {
     std::vector<ImageStackMaps> images;
     std::vector<std::vector<StackMapBlob>> blobs; // per image
-    std::vector<FrameRecord> frames;              // sorted by function address
-    std::vector<CallSite> table;                  // the hash table (16-byte slots)
-    std::vector<RootPair> roots;
+    LargeArray<FrameRecord> frames;               // sorted by function address
+    LargeArray<CallSite> table;                   // the hash table (16-byte slots)
+    LargeArray<RootPair> roots;
     std::vector<FrameRule> rules;
     size_t num_sites = 0;
     uint64_t serial = 0; // unique per build in this process (FrameIndex::serial)
@@ -67,6 +180,13 @@ struct Builder {
     std::vector<RootPair> pairs;          // scratch, reused for every record
     std::vector<bool> site_is_statepoint; // per table slot, for choosing between duplicate records
     uint64_t nslots = 1;
+    // Call sites waiting for insertion, in record order (see place_pending).
+    struct Pending {
+        CallSite site;
+        bool statepoint;
+    };
+    static constexpr size_t kPendingMax = 1024; // 24 KiB: stays in the L1/L2 cache
+    std::vector<Pending> pending;
 
     static constexpr uint32_t kMaxSlotsPerLocation = 128; // a 1 KiB location (the parser's limit)
 
@@ -127,14 +247,38 @@ struct Builder {
         return fail("unknown location kind");
     }
 
+    // The common root: location i of `rec` is one 8-byte Indirect slot in encodable range (nearly
+    // every gc pointer LLVM emits); then *out is its RootLoc, as encode() would give it.
+    // It reads the location's bytes (kind at 0, size at 2, register at 4, offset at 8, as in
+    // RecordView::location): GCC builds a Location on the stack and reloads kind and size as one
+    // word, a store-forwarding stall that cost 12 ns a record in a 1M-record build.
+    static bool stack_slot(const RecordView& rec, uint32_t i, RootLoc* out) noexcept {
+        const uint8_t* q = rec.data() + 16 + 12 * i;
+        uint16_t size, reg;
+        int32_t off;
+        std::memcpy(&size, q + 2, 2);
+        std::memcpy(&reg, q + 4, 2);
+        std::memcpy(&off, q + 8, 4);
+        if (q[0] != static_cast<uint8_t>(LocationKind::Indirect) || size != 8 || off < RootLoc::kMinOffset ||
+            off > RootLoc::kMaxOffset)
+            return false;
+        *out = RootLoc::make(RootLoc::kMemory, reg, off);
+        return true;
+    }
+
     Status add_roots(const RecordView& rec, const StatepointLayout& sp, const Where& where, uint32_t* first,
                      uint32_t* count) {
         pairs.clear();
         RootLoc base[kMaxSlotsPerLocation], derived[kMaxSlotsPerLocation];
         uint32_t nb = 0, nd = 0;
         for (uint32_t k = 0; k < sp.num_pairs; ++k) {
-            Location b = rec.location(static_cast<uint16_t>(sp.first_pair + 2 * k));
-            Location d = rec.location(static_cast<uint16_t>(sp.first_pair + 2 * k + 1));
+            const auto bi = static_cast<uint16_t>(sp.first_pair + 2 * k), di = static_cast<uint16_t>(bi + 1);
+            if (RootLoc bs, ds; stack_slot(rec, bi, &bs) && stack_slot(rec, di, &ds)) {
+                pairs.push_back({bs, ds});
+                continue;
+            }
+            Location b = rec.location(bi);
+            Location d = rec.location(di);
             if (b.kind == LocationKind::Direct || d.kind == LocationKind::Direct)
                 return Error{where("pair " + std::to_string(k) + ": a Direct location cannot hold a gc pointer")};
             if (auto st = encode(b, where, "pair", k, base, &nb); !st) return st;
@@ -176,21 +320,43 @@ struct Builder {
 
     // Inserts a call site into the table. A return address with two records keeps the
     // statepoint one, else the first.
-    void insert(uint64_t ra, uint32_t first_root, uint32_t num_roots, uint32_t rule, bool statepoint) {
+    void insert(const CallSite& site, bool statepoint) {
+        const uint64_t ra = site.return_address();
         uint64_t s = slot_of(ra, nslots);
         while (impl.table[s].key != 0) {
             if (impl.table[s].return_address() == ra) {
                 if (statepoint && !site_is_statepoint[s]) {
-                    impl.table[s] = CallSite{ra | (uint64_t{num_roots} << 48), first_root, rule};
+                    impl.table[s] = site;
                     site_is_statepoint[s] = true;
                 }
                 return;
             }
             s = (s + 1 == nslots) ? 0 : s + 1;
         }
-        impl.table[s] = CallSite{ra | (uint64_t{num_roots} << 48), first_root, rule};
+        impl.table[s] = site;
         site_is_statepoint[s] = statepoint;
         ++impl.num_sites;
+    }
+
+    // Queues a call site; inserts the queue when it is full.
+    void add_site(const CallSite& site, bool statepoint) {
+        pending.push_back({site, statepoint});
+        if (pending.size() == kPendingMax) place_pending();
+    }
+
+    // Inserts the queue in record order, so the table is the same as with one insert per record.
+    // Past a few MB the table is far larger than the caches and each site's slot is random: an
+    // insert waits for memory. Here the slot kAhead sites ahead is requested first, so that many
+    // misses are under way at once instead of one.
+    void place_pending() {
+        constexpr size_t kAhead = 16;
+        const size_t n = pending.size();
+        for (size_t i = 0; i < n; ++i) {
+            if (i + kAhead < n)
+                __builtin_prefetch(&impl.table[slot_of(pending[i + kAhead].site.return_address(), nslots)], 1);
+            insert(pending[i].site, pending[i].statepoint);
+        }
+        pending.clear();
     }
 
     static bool looks_like_statepoint(const RecordView& rec) noexcept {
@@ -201,17 +367,19 @@ struct Builder {
     }
 
     Status parse_all() {
-        uint64_t records = 0;
+        uint64_t records = 0, functions = 0;
         for (const ImageStackMaps& img : impl.images) {
             auto parsed = parse_stackmap_section(img.section, img.name);
             if (!parsed) return parsed.error();
-            for (const auto& b : *parsed) records += b.num_records();
+            for (const auto& b : *parsed) records += b.num_records(), functions += b.num_functions();
             impl.blobs.push_back(std::move(*parsed));
         }
         nslots = records == 0 ? 1 : static_cast<uint64_t>(static_cast<double>(records) / kMaxLoadFactor) + 1;
-        impl.table.assign(nslots, CallSite{0, 0, 0});
+        impl.table = LargeArray<CallSite>(nslots); // zeroed: every slot empty
         site_is_statepoint.assign(nslots, false);
         impl.roots.reserve(records * 2);
+        impl.frames.reserve(functions);
+        pending.reserve(kPendingMax);
         return {};
     }
 
@@ -264,6 +432,7 @@ struct Builder {
                 }
                 // Records usually come in address order: a cursor finds each one's rule.
                 auto rit = std::lower_bound(img.rules.begin(), img.rules.end(), fr.function_address, by_address);
+                uint32_t fallback_rule = UINT32_MAX; // interned when a record first needs it
                 bool all_rules = fr.num_records > 0;
                 for (uint32_t r = 0; r < fr.num_records; ++r) {
                     uint32_t rec_index = fr.first_record + r;
@@ -281,7 +450,8 @@ struct Builder {
                         rule = intern_rule(rit->second);
                     } else {
                         all_rules = false;
-                        rule = intern_rule(fallback);
+                        if (fallback_rule == UINT32_MAX) fallback_rule = intern_rule(fallback);
+                        rule = fallback_rule;
                     }
 
                     uint32_t first_root = 0, num_roots = 0;
@@ -293,7 +463,7 @@ struct Builder {
                                 return Error{st.message()};
                         }
                     }
-                    insert(ra, first_root, num_roots, rule, statepoint);
+                    add_site(CallSite{ra | (uint64_t{num_roots} << 48), first_root, rule}, statepoint);
                 }
                 if (all_rules) fr.flags |= kFrameHasRule;
                 impl.frames.push_back(fr);
@@ -327,10 +497,11 @@ Expected<FrameIndex> FrameIndex::build(std::vector<ImageStackMaps> images) {
     auto impl = std::make_unique<Impl>();
     impl->images = std::move(images);
     impl->blobs.reserve(impl->images.size());
-    Builder b{*impl, {}, UINT32_MAX, {}, {}, 1};
+    Builder b{*impl};
     if (auto st = b.parse_all(); !st) return Error{st.message()};
     for (uint32_t i = 0; i < impl->images.size(); ++i)
         if (auto st = b.add_image(i); !st) return Error{st.message()};
+    b.place_pending();
     if (auto st = b.finish(); !st) return Error{st.message()};
     static std::atomic<uint64_t> next_serial{1};
     impl->serial = next_serial.fetch_add(1, std::memory_order_relaxed);
@@ -409,7 +580,7 @@ const StackMapBlob& FrameIndex::blob(const RecordRef& ref) const noexcept {
     return impl_->blobs[ref.image][ref.blob];
 }
 
-std::span<const FrameRecord> FrameIndex::frames() const noexcept { return impl_->frames; }
+std::span<const FrameRecord> FrameIndex::frames() const noexcept { return {impl_->frames.data(), impl_->frames.size()}; }
 size_t FrameIndex::num_call_sites() const noexcept { return impl_->num_sites; }
 
 std::vector<CallSite> FrameIndex::call_sites() const {
@@ -425,9 +596,8 @@ std::vector<CallSite> FrameIndex::call_sites() const {
 std::span<const ImageStackMaps> FrameIndex::images() const noexcept { return impl_->images; }
 
 size_t FrameIndex::resident_bytes() const noexcept {
-    size_t n = sizeof(Impl) + impl_->table.capacity() * sizeof(CallSite) +
-               impl_->roots.capacity() * sizeof(RootPair) + impl_->rules.capacity() * sizeof(FrameRule) +
-               impl_->frames.capacity() * sizeof(FrameRecord);
+    size_t n = sizeof(Impl) + impl_->table.bytes() + impl_->roots.bytes() +
+               impl_->rules.capacity() * sizeof(FrameRule) + impl_->frames.bytes();
     for (const auto& bl : impl_->blobs) {
         n += bl.capacity() * sizeof(StackMapBlob);
         for (const auto& b : bl) n += b.num_records() * 4 + b.num_functions() * 8; // offset tables

@@ -3,6 +3,7 @@
 #include <gcwalk/stackmap.hpp>
 
 #include "format_error.hpp"
+#include "prefault.hpp"
 
 #include <cinttypes>
 
@@ -81,6 +82,8 @@ public:
         if (Status s = count_fits(nrec, kMinRecordSize, off, 12, "record", "at least "); !s) return s;
 
         // Records are grouped by function, in function order: the counts must add up.
+        first.reserve(nfun);
+        prefault(first.data(), nfun * sizeof(uint64_t));
         first.resize(nfun);
         uint64_t sum = 0;
         for (uint64_t f = 0; f < nfun; ++f) {
@@ -96,6 +99,8 @@ public:
             return fail("function record counts add up to %" PRIu64 " but the header says %" PRIu64 " records",
                         sum, nrec);
 
+        records.reserve(nrec);
+        prefault(records.data(), nrec * sizeof(uint32_t));
         records.resize(nrec);
         for (uint64_t r = 0; r < nrec; ++r) {
             if (off > UINT32_MAX) return fail("record %" PRIu64 " starts beyond 4 GiB", r);
@@ -137,10 +142,20 @@ private:
         const uint8_t* p = b_.data() + start;
         const uint32_t nloc = load<uint16_t>(p + 14);
         uint64_t o = start + kRecordHeaderSize;
-        for (uint32_t l = 0; l < nloc; ++l, o += kLocationSize) {
-            if (remaining(o) < kLocationSize)
-                return eod(o, format("location %u of record %" PRIu64, l, r));
-            if (Status s = location(b_.data() + o, l, r, o, ncon); !s) return s;
+        // The common case in one tight pass; any doubt goes to the loop below, which finds the
+        // first bad location again and words the error.
+        bool ok = remaining(o) >= uint64_t{nloc} * kLocationSize;
+        for (const uint8_t *q = p + kRecordHeaderSize, *end = q + (ok ? nloc * kLocationSize : 0); q != end;
+             q += kLocationSize)
+            ok &= location_ok(q, ncon);
+        if (ok) {
+            o += uint64_t{nloc} * kLocationSize;
+        } else {
+            for (uint32_t l = 0; l < nloc; ++l, o += kLocationSize) {
+                if (remaining(o) < kLocationSize)
+                    return eod(o, format("location %u of record %" PRIu64, l, r));
+                if (Status s = location(b_.data() + o, l, r, o, ncon); !s) return s;
+            }
         }
         const uint64_t pad = align8(o) - o;
         if (remaining(o) < pad + 4) return eod(o, format("the live-out header of record %" PRIu64, r));
@@ -171,6 +186,25 @@ private:
             return fail("non-zero padding at offset 0x%" PRIx64 " after record %" PRIu64, base_ + o, r);
         off = o + tail;
         return {};
+    }
+
+    // True when the location at q passes every check of location() below (without wording errors).
+    static bool location_ok(const uint8_t* q, uint64_t ncon) {
+        const uint16_t size = load<uint16_t>(q + 2);
+        const uint16_t reg = load<uint16_t>(q + 4);
+        if (q[1] != 0 || load<uint16_t>(q + 6) != 0) return false;
+        const bool sized = size != 0 && size <= kMaxLocationSize;
+        switch (static_cast<LocationKind>(q[0])) {
+        case LocationKind::Constant: return true;
+        case LocationKind::ConstantIndex: {
+            const int32_t value = load<int32_t>(q + 8);
+            return value >= 0 && static_cast<uint64_t>(value) < ncon;
+        }
+        case LocationKind::Register: return reg <= kMaxDwarfReg && sized;
+        case LocationKind::Direct:
+        case LocationKind::Indirect: return reg <= kMaxAddressReg && sized;
+        }
+        return false; // an invalid kind
     }
 
     Status location(const uint8_t* q, uint32_t l, uint64_t r, uint64_t o, uint64_t ncon) {
