@@ -14,6 +14,7 @@ namespace {
 void BM_ParseGcwalk(benchmark::State& state) {
     const auto records = static_cast<uint32_t>(state.range(0));
     const std::vector<uint8_t> section = gcwalk::bench::make_section(records);
+    benchmark::DoNotOptimize(gcwalk::bench::read_once(section));
     for (auto _ : state) {
         auto blobs = gcwalk::parse_stackmap_section(section, "synthetic");
         if (!blobs) {
@@ -38,6 +39,7 @@ BENCHMARK(BM_ParseGcwalk)->Arg(1000)->Arg(100000)->Arg(1000000)->Unit(benchmark:
 void BM_ParseLlvm(benchmark::State& state) {
     const auto records = static_cast<uint32_t>(state.range(0));
     const std::vector<uint8_t> section = gcwalk::bench::make_section(records);
+    benchmark::DoNotOptimize(gcwalk::bench::read_once(section));
     using Parser = llvm::StackMapParser<llvm::support::little>;
     for (auto _ : state) {
         llvm::ArrayRef<uint8_t> bytes(section.data(), section.size());
