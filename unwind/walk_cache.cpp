@@ -264,21 +264,31 @@ void Walker::try_junction() noexcept {
     met_ = true;
     c.misses_ = c.skip_ = 0;
     cached_ = k + 1;
-    if (recording_) finalize(true);
-    start_replay(k);
-}
-
-void Walker::start_replay(uint32_t k) noexcept {
-    const WalkCache& c = *cache_;
-    replaying_ = true;
-    by_rule_ = false; // replayed frames are next_slow()'s
-    replay_hi_ = k;
-    replay_depth_ = frame_.depth;
-    const uint64_t* w = c.where_ + 6 * static_cast<size_t>(k);
     for (int i = 0; i < 6; ++i) {
         jw_old_[i] = reinterpret_cast<uint64_t*>(w[i]);
         jw_new_[i] = where_[i];
     }
+    if (recording_) {
+        // The frames kept keep their save slots as this walk finds them: a register no frame
+        // from k outward saved is still where this walk found it at frame k (the stub's slot of
+        // this walk, not of the walk that recorded them). The cache's frames then all describe
+        // one walk, which the next junction relies on.
+        for (int i = 0; i < 6; ++i) {
+            if (jw_old_[i] == jw_new_[i]) continue;
+            const auto old_slot = reinterpret_cast<uint64_t>(jw_old_[i]);
+            for (uint32_t j = k + 1; j-- > 0 && c.where_[6 * static_cast<size_t>(j) + i] == old_slot;)
+                c.where_[6 * static_cast<size_t>(j) + i] = reinterpret_cast<uint64_t>(jw_new_[i]);
+        }
+        finalize(true);
+    }
+    start_replay(k);
+}
+
+void Walker::start_replay(uint32_t k) noexcept {
+    replaying_ = true;
+    by_rule_ = false; // replayed frames are next_slow()'s
+    replay_hi_ = k;
+    replay_depth_ = frame_.depth;
     replay_seek(k);
 }
 

@@ -198,6 +198,18 @@ TEST_CASE("a changed top: the unchanged outer frames are taken, the new ones rec
         CHECK(got.cached[2] == ref.frames.size());
         CHECK(cache.frames() == ref.frames.size());
     });
+    // More tops over the same bottom: each walk meets frames recorded by different earlier walks
+    // (whose save slots for registers no managed frame saves were the stub's of their own time).
+    for (int64_t depth : {11, 8, 12, 9}) {
+        INFO("depth " << depth);
+        run(depth, 0, [&](const gcwalk::SafepointContext& ctx) {
+            const Result ref = walk(ctx, nullptr);
+            const Result got = walk(ctx, &cache);
+            same(ref, got);
+            CHECK(got.cached[0] > 8);
+            CHECK(got.cached[1] == ref.frames.size());
+        });
+    }
 }
 
 TEST_CASE("a changed outer frame: nothing is taken, and the stack is recorded again", "[cache]") {
