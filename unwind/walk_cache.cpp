@@ -85,6 +85,33 @@ bool WalkCache::words_hold(uint32_t end) const noexcept {
         const ptrdiff_t stride = run.stride;
         uint64_t diff = 0, d1 = 0, d2 = 0, d3 = 0; // four independent accumulators
         uint32_t w = 0;
+        if (stride == -1) { // adjacent words, met from the highest address down: 16-byte compares
+            using v2 = uint64_t __attribute__((vector_size(16)));
+            const v2 swap = {1, 0};
+            v2 v0 = {0, 0}, v1 = {0, 0}, v2_ = {0, 0}, v3 = {0, 0};
+            const uint64_t* m = word - 1; // the pair (word[-1], word[0]) against expect[1], expect[0]
+            const uint64_t* e = expect;
+            const uint64_t* const e_end = expect + (words & ~7u);
+            for (; e != e_end; e += 8, m -= 8) {
+                v2 m0, m1, m2, m3, e0, e1, e2, e3;
+                std::memcpy(&m0, m, 16);
+                std::memcpy(&m1, m - 2, 16);
+                std::memcpy(&m2, m - 4, 16);
+                std::memcpy(&m3, m - 6, 16);
+                std::memcpy(&e0, e, 16);
+                std::memcpy(&e1, e + 2, 16);
+                std::memcpy(&e2, e + 4, 16);
+                std::memcpy(&e3, e + 6, 16);
+                v0 |= __builtin_shuffle(m0, swap) ^ e0;
+                v1 |= __builtin_shuffle(m1, swap) ^ e1;
+                v2_ |= __builtin_shuffle(m2, swap) ^ e2;
+                v3 |= __builtin_shuffle(m3, swap) ^ e3;
+            }
+            v0 |= v1 | v2_ | v3;
+            diff = v0[0] | v0[1];
+            w = words & ~7u;
+            word -= w;
+        }
         for (; w + 4 <= words; w += 4, word += 4 * stride) {
             diff |= word[0] ^ expect[w];
             d1 |= word[stride] ^ expect[w + 1];

@@ -78,11 +78,28 @@ define void @wc_outer_b(i8 addrspace(1)* %obj, i8 addrspace(1)* %obj2, i64 %n) u
   ret void
 }
 
-; which: 0 = wc_outer_a, 1 = wc_outer_b, 2 = wc_outer_a through the C++ frame wc_native.
+; A chain of frame-pointer frames that hold nothing: two words each (the saved RBP and the return
+; address), so a cache checks them as one long run of adjacent words.
+define void @wc_fpchain(i64 %n) uwtable "frame-pointer"="all" gc "statepoint-example" {
+entry:
+  %z = icmp eq i64 %n, 0
+  br i1 %z, label %leaf, label %deeper
+leaf:
+  %r = call i64 @wc_leaf(i8 addrspace(1)* null, i8 addrspace(1)* null, i64 1)
+  ret void
+deeper:
+  %m = sub i64 %n, 1
+  call void @wc_fpchain(i64 %m)
+  ret void
+}
+
+; which: 0 = wc_outer_a, 1 = wc_outer_b, 2 = wc_outer_a through the C++ frame wc_native,
+; 3 = the frame-pointer chain wc_fpchain.
 define void @wc_top(i8 addrspace(1)* %obj, i8 addrspace(1)* %obj2, i64 %n, i64 %which) uwtable gc "statepoint-example" {
 entry:
   switch i64 %which, label %a [ i64 1, label %b
-                                i64 2, label %native ]
+                                i64 2, label %native
+                                i64 3, label %chain ]
 a:
   call void @wc_outer_a(i8 addrspace(1)* %obj, i8 addrspace(1)* %obj2, i64 %n)
   br label %done
@@ -91,6 +108,9 @@ b:
   br label %done
 native:
   call void @wc_native(i8 addrspace(1)* %obj, i8 addrspace(1)* %obj2, i64 %n, i64 0)
+  br label %done
+chain:
+  call void @wc_fpchain(i64 %n)
   br label %done
 done:
   call void @wc_use(i8 addrspace(1)* %obj2)

@@ -21,6 +21,7 @@ void wc_top(void* obj, void* obj2, int64_t n, int64_t which);
 void wc_outer_a(void* obj, void* obj2, int64_t n);
 void wc_outer_b(void* obj, void* obj2, int64_t n);
 void wc_fp(void* obj, void* obj2, int64_t n);
+void wc_fpchain(int64_t n);
 }
 
 namespace {
@@ -355,4 +356,32 @@ TEST_CASE("a stack that keeps changing is recorded less and less often", "[cache
     // Misses in a row n = 1, 2, 3, ... hold off recording for min(2^(n-1) - 1, 7) walks.
     const std::vector<int> expected = {1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
     CHECK(recorded == expected);
+}
+
+TEST_CASE("a long run of adjacent checked words: a change anywhere in it is seen", "[cache]") {
+    // 40 frame-pointer frames of two words each: one run of 80 adjacent words.
+    run(40, 3, [](const gcwalk::SafepointContext& ctx) {
+        const Result ref = walk(ctx, nullptr);
+        size_t chain = 0;
+        for (const Frame& f : ref.frames) chain += in_function(f.ra, as_fn(&wc_fpchain)) ? 1 : 0;
+        REQUIRE(chain == 41);
+        gcwalk::WalkCache cache(4096);
+        REQUIRE(walk(ctx, &cache).cached[1] == ref.frames.size());
+        for (size_t k : {size_t{3}, size_t{11}, size_t{20}, size_t{29}, size_t{37}}) {
+            for (int which : {0, 1}) { // frame k's return address, or its saved RBP
+                INFO("frame " << k << (which ? ": saved RBP" : ": return address"));
+                auto* word = which ? ref.frames[k].slots[1] : reinterpret_cast<uint64_t*>(ref.frames[k].sp - 8);
+                REQUIRE(word != nullptr);
+                const uint64_t saved = *word;
+                *word = which ? ref.frames[k].sp - 64 : 0; // a CFA below the frame, or the end
+                const Result plain = walk(ctx, nullptr);
+                const Result cached = walk(ctx, &cache);
+                *word = saved;
+                same(plain, cached);
+                CHECK(cached.cached[0] == 0);
+                same(ref, walk(ctx, &cache)); // (records the restored stack again)
+                CHECK(walk(ctx, &cache).cached[0] == ref.frames.size());
+            }
+        }
+    });
 }
