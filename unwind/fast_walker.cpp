@@ -26,8 +26,6 @@ static_assert(sizeof(unw_context_t) == sizeof(ucontext_t), "libunwind's x86-64 c
 
 namespace {
 
-constexpr uint32_t kMaxFrames = 1u << 20; // as the libunwind walker: a looping stack is cut here
-
 // gcwalk_safepoint_enter's pushes (unwind/safepoint_entry.S) as offsets from its CFA, which is
 // SafepointContext::caller_sp; in kCalleeSaved order: rbx, rbp, r12, r13, r14, r15.
 constexpr int kStubSave[6] = {-24, -16, -32, -40, -48, -56};

@@ -21,9 +21,6 @@ static_assert(alignof(unw_cursor_t) <= 16, "unw_cursor_t needs more alignment");
 
 namespace {
 
-// A walk that never ends (a corrupt stack whose CFI loops) is cut here.
-constexpr uint32_t kMaxFrames = 1u << 20;
-
 unw_cursor_t* as_cursor(const unsigned char* bytes) noexcept {
     return reinterpret_cast<unw_cursor_t*>(const_cast<unsigned char*>(bytes));
 }
