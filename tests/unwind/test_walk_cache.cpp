@@ -385,3 +385,33 @@ TEST_CASE("a long run of adjacent checked words: a change anywhere in it is seen
         }
     });
 }
+
+TEST_CASE("any stack word zeroed: the cached walk still yields what the uncached one does", "[cache]") {
+    // Every word from the stub's save slots up to the outermost managed frame's SP, zeroed one at
+    // a time (0 is a safe value for every word: a return address of 0 ends a walk, a saved RBP of
+    // 0 gives an implausible CFA), with a cache recorded on the intact stack.
+    run(6, 0, [](const gcwalk::SafepointContext& ctx) {
+        const Result ref = walk(ctx, nullptr);
+        REQUIRE_FALSE(ref.failed[0]);
+        gcwalk::WalkCache cache(4096);
+        REQUIRE(walk(ctx, &cache).cached[1] == ref.frames.size());
+        auto* lo = reinterpret_cast<uint64_t*>(ctx.caller_sp - 56); // the stub's six save slots
+        auto* hi = reinterpret_cast<uint64_t*>(ref.frames.back().sp);
+        REQUIRE(hi - lo > 40);
+        size_t seen_changed = 0, words = 0;
+        for (uint64_t* word = lo; word < hi; ++word, ++words) {
+            INFO("word at +" << (word - lo) * 8 << " of " << (hi - lo) * 8);
+            const uint64_t saved = *word;
+            *word = 0;
+            const Result plain = walk(ctx, nullptr, 0);
+            const Result cached = walk(ctx, &cache);
+            *word = saved;
+            same(plain, cached);
+            if (plain.frames.size() != ref.frames.size() || plain.failed[0]) ++seen_changed;
+            // The intact stack again: recorded anew where the zeroed word was checked.
+            same(ref, walk(ctx, &cache));
+        }
+        CHECK(seen_changed > 5); // some words mattered (return addresses, saved RBPs)
+        CHECK(words == static_cast<size_t>(hi - lo));
+    });
+}
