@@ -12,6 +12,7 @@
 
 #include <gcwalk/walker.hpp>
 
+#include "frame_rules.hpp"
 #include "native_frames.hpp"
 
 #include <ucontext.h>
@@ -34,12 +35,6 @@ constexpr int kGreg[6] = {REG_RBX, REG_RBP, REG_R12, REG_R13, REG_R14, REG_R15};
 
 unw_cursor_t* as_cursor(unsigned char* bytes) noexcept { return reinterpret_cast<unw_cursor_t*>(bytes); }
 
-int callee_saved_index(uint32_t dwarf_reg) noexcept {
-    for (int i = 0; i < 6; ++i)
-        if (kCalleeSaved[i] == dwarf_reg) return i;
-    return -1;
-}
-
 // A caller's frame lies above its callee's, within 1 GiB, 8-aligned: a rule that says otherwise
 // meets a corrupt stack, and the walk stops instead of reading wild memory.
 bool plausible_step(uint64_t sp, uint64_t cfa) noexcept {
@@ -58,12 +53,9 @@ void Walker::fast_start() noexcept {
         for (int i = 0; i < 6; ++i)
             where_[i] = reinterpret_cast<uint64_t*>(ctx_->caller_sp + static_cast<int64_t>(kStubSave[i]));
         frame_.depth = 1;
-        const uint64_t ra = ctx_->caller_return_address, sp = ctx_->caller_sp;
-        const CallSite* site = cache_ ? index_->find(ra) : nullptr;
-        const bool cacheable = site && (index_->rule(*site).flags & kRuleFromCfi) &&
-                               !(options_.stop_sp != 0 && sp > options_.stop_sp);
-        fast_arrive(ra, sp);
-        if (cacheable && valid_) cache_start(); // unwind/walk_cache.cpp
+        fast_arrive(ctx_->caller_return_address, ctx_->caller_sp);
+        // The walk cache serves walks whose first frame is the stub's caller, reached by its rule.
+        if (cache_ && valid_ && !on_cursor_ && frame_.sp == ctx_->caller_sp) cache_start(); // walk_cache.cpp
         return;
     }
     // A context the stub did not capture: libunwind from the context itself.
@@ -88,19 +80,14 @@ void Walker::fast_advance() noexcept {
     valid_ = false;
     if (on_cursor_) return fast_cursor(true);
     const FrameRule& r = index_->rule(*frame_.site);
-    uint64_t base = frame_.sp;
-    if (r.cfa_reg != 7) {
-        const int i = callee_saved_index(r.cfa_reg);
-        if (i < 0 || !where_[i]) {
-            report(frame_.return_address,
-                   "frame at return address 0x%" PRIx64 ": its CFA is based on r%u, whose value is unknown",
-                   frame_.return_address, r.cfa_reg);
-            failed_ = true;
-            return;
-        }
-        base = *where_[i];
+    uint64_t cfa;
+    if (!rule_cfa(r, frame_.sp, where_, &cfa)) {
+        report(frame_.return_address,
+               "frame at return address 0x%" PRIx64 ": its CFA is based on r%u, whose value is unknown",
+               frame_.return_address, r.cfa_reg);
+        failed_ = true;
+        return;
     }
-    const uint64_t cfa = base + static_cast<int64_t>(r.cfa_offset);
     if (!plausible_step(frame_.sp, cfa)) {
         report(frame_.return_address,
                "frame at return address 0x%" PRIx64 " with SP 0x%" PRIx64 ": its rule gives the caller's SP 0x%" PRIx64
@@ -109,11 +96,7 @@ void Walker::fast_advance() noexcept {
         failed_ = true;
         return;
     }
-    for (int i = 0; i < 6; ++i) {
-        if (r.saved[i] == 0) continue; // the caller's value is where the callee's was
-        where_[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
-        in_context_ &= static_cast<uint8_t>(~(1u << i));
-    }
+    in_context_ &= static_cast<uint8_t>(~rule_move_saves(r, cfa, where_));
     uint64_t ra;
     std::memcpy(&ra, reinterpret_cast<const void*>(cfa - 8), sizeof ra);
     if (++frame_.depth >= kMaxFrames) {
@@ -150,21 +133,12 @@ void Walker::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
         FrameRule r;
         const NativeFrames::Kind kind = native->lookup(ip, *index_, &r);
         if (kind == NativeFrames::Kind::Libunwind) break;
-        uint64_t base = sp;
-        if (r.cfa_reg != 7) {
-            const int i = callee_saved_index(r.cfa_reg);
-            if (i < 0 || !where_[i]) break; // its value is unknown here: libunwind's
-            base = *where_[i];
-        }
-        const uint64_t cfa = base + static_cast<int64_t>(r.cfa_offset);
-        if (!plausible_step(sp, cfa)) break; // libunwind decides (and reports)
+        uint64_t cfa;
+        if (!rule_cfa(r, sp, where_, &cfa)) break; // its base register's value is unknown: libunwind's
+        if (!plausible_step(sp, cfa)) break;       // libunwind decides (and reports)
         ++native_rule_steps_;
         if (kind == NativeFrames::Kind::Outermost) return; // the end of the stack
-        for (int i = 0; i < 6; ++i) {
-            if (r.saved[i] == 0) continue; // the caller's value is where the callee's was
-            where_[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
-            in_context_ &= static_cast<uint8_t>(~(1u << i));
-        }
+        in_context_ &= static_cast<uint8_t>(~rule_move_saves(r, cfa, where_));
         std::memcpy(&ip, reinterpret_cast<const void*>(cfa - 8), sizeof ip);
         sp = cfa;
         if (++frame_.depth >= kMaxFrames) {
@@ -266,7 +240,6 @@ void Walker::fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noexcept
     frame_.site = site;
     valid_ = true;
     by_rule_ = !on_cursor_ && !recording_; // the next step is Walker::rule_step's when it can
-
 }
 
 } // namespace gcwalk

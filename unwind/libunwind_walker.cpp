@@ -6,6 +6,8 @@
 #include <gcwalk/statepoint.hpp>
 #include <gcwalk/walker.hpp>
 
+#include "frame_rules.hpp"
+
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
@@ -23,12 +25,6 @@ namespace {
 
 unw_cursor_t* as_cursor(const unsigned char* bytes) noexcept {
     return reinterpret_cast<unw_cursor_t*>(const_cast<unsigned char*>(bytes));
-}
-
-int callee_saved_index(uint32_t dwarf_reg) noexcept {
-    for (int i = 0; i < 6; ++i)
-        if (kCalleeSaved[i] == dwarf_reg) return i;
-    return -1;
 }
 
 } // namespace

@@ -9,6 +9,8 @@
 // stepping loop: the loop stores (sp, site) only.
 #include <gcwalk/walker.hpp>
 
+#include "frame_rules.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -126,12 +128,6 @@ bool WalkCache::words_hold(uint32_t end) const noexcept {
 
 namespace {
 
-int callee_saved_index(uint32_t dwarf_reg) noexcept {
-    for (int i = 0; i < 6; ++i)
-        if (kCalleeSaved[i] == dwarf_reg) return i;
-    return -1;
-}
-
 // The callee-saved register a root location reads (its save slot or its value), as a bit.
 __attribute__((always_inline)) inline uint8_t register_bit(RootLoc loc) noexcept {
     if (loc.is_sp_slot() || loc.kind() == RootLoc::kNone) [[likely]] return 0;
@@ -237,10 +233,7 @@ void Walker::finalize(bool junction) noexcept {
             }
         }
         if (f + 1 == m) break;
-        const FrameRule& r = ix.rule(*c.fresh_[f].site);
-        const uint64_t cfa = c.fresh_[f + 1].sp;
-        for (int i = 0; i < 6; ++i)
-            if (r.saved[i] != 0) w[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
+        rule_move_saves(ix.rule(*c.fresh_[f].site), c.fresh_[f + 1].sp, w);
     }
     // Frames, needs, words and slots, outermost first.
     uint32_t k = base;
