@@ -136,12 +136,9 @@ void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept {
 
 uint32_t replay_frame_slots(Walker& w, uint32_t i, void*** out) noexcept {
     w.replay_seek(i);
-    const WalkFrame& f = w.frame();
     uint32_t k = 0;
-    for (const RootPair& p : w.index().roots(*f.site)) {
-        void** slot = p.base.is_sp_slot() ? reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()))
-                                          : resolve_root_or_report(w, p.base);
-        if (slot) out[k++] = slot;
+    for (const RootPair& p : w.index().roots(*w.frame().site)) {
+        if (void** slot = resolve_root_or_report(w, p.base)) out[k++] = slot;
         else if (w.failed()) break;
     }
     return k;

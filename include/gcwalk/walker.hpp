@@ -82,7 +82,8 @@ public:
     uint32_t frames() const noexcept { return frames_; } // frames the cache holds
     uint64_t serial() const noexcept { return serial_; } // FrameIndex::serial they were recorded against
 
-    // For Walker and for_each_root.
+private:
+    friend class Walker;
     struct Frame {
         uint64_t sp;
         const CallSite* site;
@@ -96,9 +97,6 @@ public:
         uint32_t first; // index of its first word in value_
     };
     static constexpr int64_t kMaxStride = 64;
-
-private:
-    friend class Walker;
     void add_check(const uint64_t* address, uint64_t value) noexcept;
     bool words_hold(uint32_t end) const noexcept; // value_[0, end) all as recorded
     uint32_t capacity_ = 0, slot_capacity_ = 0;
