@@ -19,30 +19,15 @@
 #define CTX_SP     1032   /* offsetof(caller_sp) */
 #define FRAME      1048   /* CTX_SIZE + 8 padding: keeps RSP 16-aligned */
 
+#include "callee_saved_pushes.inc"
+
     .text
     .globl  gcwalk_safepoint_enter
     .type   gcwalk_safepoint_enter, @function
     .p2align 4
 gcwalk_safepoint_enter:
     .cfi_startproc
-    pushq   %rbp
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %rbp, 0
-    pushq   %rbx
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %rbx, 0
-    pushq   %r12
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r12, 0
-    pushq   %r13
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r13, 0
-    pushq   %r14
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r14, 0
-    pushq   %r15
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r15, 0
+    PUSH_CALLEE_SAVED
     subq    $FRAME, %rsp
     .cfi_adjust_cfa_offset FRAME
 
@@ -68,24 +53,7 @@ gcwalk_safepoint_enter:
 
     addq    $FRAME, %rsp
     .cfi_adjust_cfa_offset -FRAME
-    popq    %r15
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r15
-    popq    %r14
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r14
-    popq    %r13
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r13
-    popq    %r12
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r12
-    popq    %rbx
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %rbx
-    popq    %rbp
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %rbp
+    POP_CALLEE_SAVED
     ret
     .cfi_endproc
     .size   gcwalk_safepoint_enter, .-gcwalk_safepoint_enter

@@ -9,13 +9,16 @@
 //   CFA-8    return address into the caller (managed code, or native code that calls the runtime)
 //   CFA-16   rbp     CFA-24  rbx     CFA-32  r12     CFA-40  r13     CFA-48  r14     CFA-56  r15
 //   CFA-64   padding: on entry RSP = 8 (mod 16); 6 pushes + 8 bytes make it 0 at the call.
-// These are the slots and the order of unwind/safepoint_entry.S, so a collection inside the call can
+// These are the slots and the order of unwind/safepoint_entry.S (the same pushes: unwind/
+// callee_saved_pushes.inc), so a collection inside the call can
 // publish (return address at CFA-8, CFA) as its SafepointContext's caller: the fast walker then
 // starts at the first managed frame with these six slots as its callee-saved registers, instead of
 // handing the runtime's own C++ frames to libunwind. The slots hold the caller's values (nothing
 // here changes a callee-saved register before the pushes), the pops after the call reload them, so
 // relocated register roots take effect on return; the CFI lets libunwind find the same slots.
 // The implementations are hidden: the calls bind inside the library (no PLT, no interposition).
+
+#include "../../unwind/callee_saved_pushes.inc"
 
 // TRAMPOLINE name, impl, sp_reg: sp_reg is the argument register after the entry point's own ones.
 .macro TRAMPOLINE name, impl, sp_reg
@@ -25,24 +28,7 @@
     .p2align 4
 \name:
     .cfi_startproc
-    pushq   %rbp
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %rbp, 0
-    pushq   %rbx
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %rbx, 0
-    pushq   %r12
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r12, 0
-    pushq   %r13
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r13, 0
-    pushq   %r14
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r14, 0
-    pushq   %r15
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r15, 0
+    PUSH_CALLEE_SAVED
     subq    $8, %rsp
     .cfi_adjust_cfa_offset 8
 
@@ -54,24 +40,7 @@
     // RAX (the result of gcwalk_rt_alloc) is untouched from here on.
     addq    $8, %rsp
     .cfi_adjust_cfa_offset -8
-    popq    %r15
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r15
-    popq    %r14
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r14
-    popq    %r13
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r13
-    popq    %r12
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r12
-    popq    %rbx
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %rbx
-    popq    %rbp
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %rbp
+    POP_CALLEE_SAVED
     ret
     .cfi_endproc
     .size   \name, .-\name
