@@ -1,10 +1,12 @@
-// One frame as a walker stands on it, with where each callee-saved register lives and its value:
-// what two walks of one stack must agree on.
+// One frame as a walker stands on it, with where each callee-saved register lives and its value,
+// and the events of a root visit: what two walks of one stack must agree on.
 #pragma once
 
+#include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
 
 #include <cstdint>
+#include <vector>
 
 namespace gcwalk::test {
 
@@ -32,6 +34,16 @@ struct FrameSnapshot {
             if (slots[i] != o.slots[i] || value_ok[i] != o.value_ok[i] || (value_ok[i] && values[i] != o.values[i]))
                 return false;
         return true;
+    }
+};
+
+// What visit_roots reports, in order: frame (0, ra, sp), root (1, slot), derived (2, base, slot).
+struct RootEvents final : RootVisitor {
+    std::vector<uint64_t> seen;
+    void frame(uint64_t ra, uint64_t sp) override { seen.insert(seen.end(), {0, ra, sp}); }
+    void root(void** s) override { seen.insert(seen.end(), {1, reinterpret_cast<uint64_t>(s)}); }
+    void derived(void** b, void** s) override {
+        seen.insert(seen.end(), {2, reinterpret_cast<uint64_t>(b), reinterpret_cast<uint64_t>(s)});
     }
 };
 

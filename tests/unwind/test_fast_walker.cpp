@@ -50,14 +50,7 @@ struct RuleCheck {
     uint64_t rule_loc[6], unw_loc[6]; // where the caller's registers live: by the rule, by libunwind
 };
 
-struct Slots final : gcwalk::RootVisitor {
-    std::vector<uint64_t> seen;
-    void frame(uint64_t ra, uint64_t sp) override { seen.insert(seen.end(), {0, ra, sp}); }
-    void root(void** s) override { seen.insert(seen.end(), {1, reinterpret_cast<uint64_t>(s)}); }
-    void derived(void** b, void** s) override {
-        seen.insert(seen.end(), {2, reinterpret_cast<uint64_t>(b), reinterpret_cast<uint64_t>(s)});
-    }
-};
+using Slots = gcwalk::test::RootEvents;
 
 struct Probe {
     std::vector<Seen> walks[2]; // by WalkerKind

@@ -43,14 +43,7 @@ struct Result {
     gcwalk::WalkStats visit_stats, each_stats;
 };
 
-struct Events final : gcwalk::RootVisitor {
-    std::vector<uint64_t> seen;
-    void frame(uint64_t ra, uint64_t sp) override { seen.insert(seen.end(), {0, ra, sp}); }
-    void root(void** s) override { seen.insert(seen.end(), {1, reinterpret_cast<uint64_t>(s)}); }
-    void derived(void** b, void** s) override {
-        seen.insert(seen.end(), {2, reinterpret_cast<uint64_t>(b), reinterpret_cast<uint64_t>(s)});
-    }
-};
+using Events = gcwalk::test::RootEvents;
 
 const gcwalk::FrameIndex* g_index = nullptr; // the index walks use (registry().index() by default)
 
@@ -411,7 +404,7 @@ TEST_CASE("any stack word zeroed: the cached walk still yields what the uncached
             // The intact stack again: recorded anew where the zeroed word was checked.
             same(ref, walk(ctx, &cache));
         }
-        CHECK(seen_changed > 5); // some words mattered (return addresses, saved RBPs)
-        CHECK(words == static_cast<size_t>(hi - lo));
+        CHECK(seen_changed > 5);          // some words mattered (return addresses, saved RBPs)
+        CHECK(words - seen_changed > 5);  // and some did not (spills, root slots)
     });
 }
