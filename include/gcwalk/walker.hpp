@@ -73,7 +73,7 @@ public:
     WalkCache& operator=(const WalkCache&) = delete;
 
     void clear() noexcept { frames_ = 0; misses_ = skip_ = 0; }
-    // Recording costs a walk about as much again as it costs without (docs/PERFORMANCE.md), and
+    // A walk that records costs 2.5-3.7x one that does not (docs/PERFORMANCE.md), and
     // pays only when a later walk meets frames that did not change. After n walks in a row that
     // met none, the next min(2^(n-1) - 1, max_skip) walks do not record (they still take the
     // whole stack from the cache when it did not change). 0: every walk records. Default 7.
