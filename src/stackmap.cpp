@@ -20,6 +20,17 @@ const char* to_string(LocationKind kind) noexcept {
     return "unknown";
 }
 
+const char* with_article(LocationKind kind) noexcept {
+    switch (kind) {
+    case LocationKind::Register: return "a Register";
+    case LocationKind::Direct: return "a Direct";
+    case LocationKind::Indirect: return "an Indirect";
+    case LocationKind::Constant: return "a Constant";
+    case LocationKind::ConstantIndex: return "a ConstantIndex";
+    }
+    return "an unknown";
+}
+
 namespace {
 
 // Byte layout of format version 3 (docs/FORMATS.md), as offsets within each structure.
@@ -33,8 +44,8 @@ constexpr uint32_t kMinRecordSize = 24; // header + (u16 padding, u16 num live-o
 // live in xmm0 as `Register R#17`); Direct and Indirect are addresses, so their base is 0-16.
 constexpr uint16_t kMaxAddressReg = 16;
 constexpr uint16_t kMaxDwarfReg = 125;
-// The largest x86-64 register or spill slot LLVM describes (an AMX tile) is 1024 bytes.
-constexpr uint16_t kMaxLocationSize = 1024;
+// A location's size is 16 bits; LLVM fills all of them (a <1024 x i64> deopt operand is an
+// Indirect location of 8192 bytes), so every non-zero size is accepted.
 
 constexpr uint64_t align8(uint64_t v) { return (v + 7) & ~uint64_t{7}; }
 
@@ -193,7 +204,7 @@ private:
         const uint16_t size = load<uint16_t>(q + 2);
         const uint16_t reg = load<uint16_t>(q + 4);
         if (q[1] != 0 || load<uint16_t>(q + 6) != 0) return false;
-        const bool sized = size != 0 && size <= kMaxLocationSize;
+        const bool sized = size != 0;
         switch (static_cast<LocationKind>(q[0])) {
         case LocationKind::Constant: return true;
         case LocationKind::ConstantIndex: {
@@ -231,12 +242,11 @@ private:
         const uint16_t max_reg = k == LocationKind::Register ? kMaxDwarfReg : kMaxAddressReg;
         if (reg > max_reg)
             return fail("location %u of record %" PRIu64 " at offset 0x%" PRIx64
-                        ": register %u is out of range for a %s location (at most %u)",
-                        l, r, at, unsigned{reg}, to_string(k), unsigned{max_reg});
-        if (size == 0 || size > kMaxLocationSize)
-            return fail("location %u of record %" PRIu64 " at offset 0x%" PRIx64
-                        ": size %u is out of range for a %s location (1..%u bytes)",
-                        l, r, at, unsigned{size}, to_string(k), unsigned{kMaxLocationSize});
+                        ": register %u is out of range for %s location (at most %u)",
+                        l, r, at, unsigned{reg}, with_article(k), unsigned{max_reg});
+        if (size == 0)
+            return fail("location %u of record %" PRIu64 " at offset 0x%" PRIx64 ": %s location of size 0", l, r,
+                        at, with_article(k));
         return {};
     }
 

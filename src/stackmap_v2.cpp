@@ -177,8 +177,8 @@ public:
                  l.kind == LocationKind::Indirect) &&
                 l.dwarf_reg > max_reg)
                 return fail("location %zu at offset 0x%" PRIx64
-                            ": register %u is out of range for a %s location (at most %u)",
-                            i, at, unsigned{l.dwarf_reg}, to_string(l.kind), unsigned{max_reg});
+                            ": register %u is out of range for %s location (at most %u)",
+                            i, at, unsigned{l.dwarf_reg}, with_article(l.kind), unsigned{max_reg});
         }
 
         if (Status s = table_extent(kLiveOuts, off, num_live_outs, kLiveOutSize, "stack map records"); !s)

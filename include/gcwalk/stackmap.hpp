@@ -30,6 +30,8 @@ enum class LocationKind : uint8_t {
 };
 
 const char* to_string(LocationKind kind) noexcept;
+// The kind with its indefinite article, for messages ("an Indirect").
+const char* with_article(LocationKind kind) noexcept;
 
 struct Location {
     LocationKind kind;

@@ -241,11 +241,18 @@ TEST_CASE("bad locations are refused with their position", "[stackmap][errors]")
     at = fixtures::location_offset(ref, 0, ind);
     poke<uint16_t>(b, at + 4, 17);
     CHECK(parse_error(b) == prefix + "location " + std::to_string(ind) + " of record 0 at offset " + hex(at) +
-                                ": register 17 is out of range for a Indirect location (at most 16)");
+                                ": register 17 is out of range for an Indirect location (at most 16)");
     b = orig;
     poke<uint16_t>(b, at + 2, 0);
     CHECK(parse_error(b) == prefix + "location " + std::to_string(ind) + " of record 0 at offset " + hex(at) +
-                                ": size 0 is out of range for a Indirect location (1..1024 bytes)");
+                                ": an Indirect location of size 0");
+    // Every other size the 16-bit field holds is valid (LLVM emits 8192-byte deopt vectors).
+    for (uint16_t size : {uint16_t{1025}, uint16_t{8192}, uint16_t{65535}}) {
+        poke<uint16_t>(b, at + 2, size);
+        auto parsed = parse_stackmap_section(b, "test");
+        REQUIRE(parsed);
+        CHECK((*parsed)[0].record(0).location(static_cast<uint16_t>(ind)).size == size);
+    }
     b = orig;
     b[at + 1] = 1;
     CHECK(parse_error(b) == prefix + "non-zero reserved bytes in location " + std::to_string(ind) +
