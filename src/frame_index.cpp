@@ -188,7 +188,7 @@ struct Builder {
     static constexpr size_t kPendingMax = 1024; // 24 KiB: stays in the L1/L2 cache
     std::vector<Pending> pending;
 
-    static constexpr uint32_t kMaxSlotsPerLocation = 128; // a 1 KiB location (the parser's limit)
+    std::vector<RootLoc> base_slots, derived_slots; // scratch of encode(), reused for every pair
 
     uint32_t intern_rule(const FrameRule& r) {
         if (last_rule != UINT32_MAX && rule_equal(impl.rules[last_rule], r)) return last_rule;
@@ -208,17 +208,17 @@ struct Builder {
         }
     };
 
-    // Writes the slots of one location (base or derived side) to out[0..*n).
-    Status encode(const Location& loc, const Where& where, const char* side, uint32_t k, RootLoc* out,
-                  uint32_t* n) {
+    // Sets *out to the slots of one location (base or derived side), one per 8 bytes.
+    Status encode(const Location& loc, const Where& where, const char* side, uint32_t k,
+                  std::vector<RootLoc>* out) {
         auto fail = [&](const std::string& what) {
             return Error{where(std::string(side) + " " + std::to_string(k) + ": " + what)};
         };
-        *n = 0;
+        out->clear();
         switch (loc.kind) {
         case LocationKind::Constant:
         case LocationKind::ConstantIndex:
-            out[(*n)++] = RootLoc{0};
+            out->push_back(RootLoc{0});
             return {};
         case LocationKind::Register:
             if (loc.size != 8)
@@ -228,18 +228,19 @@ struct Builder {
             if (std::find(std::begin(kCalleeSaved), std::end(kCalleeSaved), loc.dwarf_reg) == std::end(kCalleeSaved))
                 return fail("register root in R#" + std::to_string(loc.dwarf_reg) +
                             ", which is not callee-saved and cannot hold a value across the call");
-            out[(*n)++] = RootLoc::make(RootLoc::kRegister, loc.dwarf_reg, 0);
+            out->push_back(RootLoc::make(RootLoc::kRegister, loc.dwarf_reg, 0));
             return {};
         case LocationKind::Indirect:
         case LocationKind::Direct: {
-            if (loc.size == 0 || loc.size % 8 != 0 || loc.size > 8 * kMaxSlotsPerLocation)
+            // Any size the format holds: a vector of N gc pointers spilled whole is N slots.
+            if (loc.size == 0 || loc.size % 8 != 0)
                 return fail("root location of " + std::to_string(loc.size) +
                             " bytes is not a whole number of pointers");
             for (uint32_t i = 0; i < loc.size / 8u; ++i) {
                 int64_t off = int64_t{loc.offset} + 8 * int64_t{i};
                 if (off < RootLoc::kMinOffset || off > RootLoc::kMaxOffset)
                     return fail("root offset " + std::to_string(off) + " is outside the encodable range of +-16 MiB");
-                out[(*n)++] = RootLoc::make(RootLoc::kMemory, loc.dwarf_reg, static_cast<int32_t>(off));
+                out->push_back(RootLoc::make(RootLoc::kMemory, loc.dwarf_reg, static_cast<int32_t>(off)));
             }
             return {};
         }
@@ -266,11 +267,17 @@ struct Builder {
         return true;
     }
 
+    // A pair is a root only when both sides are slots: a derived value whose base is a constant
+    // (null) or a stack address is not a heap pointer, nor is a stack address itself (a Direct
+    // location: `gc-live(addrspacecast (alloca ...))`); no collector moves them, so they are left
+    // out (docs/FORMATS.md, "What a pair means").
+    static bool never_moves(LocationKind kind) noexcept {
+        return kind == LocationKind::Direct || kind == LocationKind::Constant || kind == LocationKind::ConstantIndex;
+    }
+
     Status add_roots(const RecordView& rec, const StatepointLayout& sp, const Where& where, uint32_t* first,
                      uint32_t* count) {
         pairs.clear();
-        RootLoc base[kMaxSlotsPerLocation], derived[kMaxSlotsPerLocation];
-        uint32_t nb = 0, nd = 0;
         for (uint32_t k = 0; k < sp.num_pairs; ++k) {
             const auto bi = static_cast<uint16_t>(sp.first_pair + 2 * k), di = static_cast<uint16_t>(bi + 1);
             if (RootLoc bs, ds; stack_slot(rec, bi, &bs) && stack_slot(rec, di, &ds)) {
@@ -279,23 +286,18 @@ struct Builder {
             }
             Location b = rec.location(bi);
             Location d = rec.location(di);
-            if (b.kind == LocationKind::Direct || d.kind == LocationKind::Direct)
-                return Error{where("pair " + std::to_string(k) + ": a Direct location cannot hold a gc pointer")};
-            if (auto st = encode(b, where, "pair", k, base, &nb); !st) return st;
-            if (auto st = encode(d, where, "pair", k, derived, &nd); !st) return st;
-            if (nb != nd)
+            if (never_moves(b.kind) || never_moves(d.kind)) continue;
+            if (auto st = encode(b, where, "pair", k, &base_slots); !st) return st;
+            if (auto st = encode(d, where, "pair", k, &derived_slots); !st) return st;
+            if (base_slots.size() != derived_slots.size())
                 return Error{where("pair " + std::to_string(k) + ": base and derived locations differ in size")};
-            for (uint32_t i = 0; i < nb; ++i) {
-                if (derived[i].kind() == RootLoc::kNone) continue; // a null constant: nothing to relocate
-                if (base[i].kind() == RootLoc::kNone)
-                    return Error{where("pair " + std::to_string(k) + ": derived pointer with a constant base")};
-                pairs.push_back({base[i], derived[i]});
-            }
+            for (size_t i = 0; i < base_slots.size(); ++i) pairs.push_back({base_slots[i], derived_slots[i]});
         }
         for (uint32_t k = 0; k < sp.num_gc_allocas; ++k) {
             Location a = rec.location(static_cast<uint16_t>(sp.first_gc_alloca + k));
-            if (auto st = encode(a, where, "gc alloca", k, base, &nb); !st) return st;
-            for (uint32_t i = 0; i < nb; ++i) pairs.push_back({base[i], base[i]});
+            if (auto st = encode(a, where, "gc alloca", k, &base_slots); !st) return st;
+            for (RootLoc slot : base_slots)
+                if (slot.kind() != RootLoc::kNone) pairs.push_back({slot, slot});
         }
         // Each slot once: drop exact duplicate pairs (a base also appears as its own pair). Bases
         // (base == derived) first, so relocation treats them before the derived slots.

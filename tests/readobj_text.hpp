@@ -2,7 +2,9 @@
 // reading of the same object instead of with hard-coded values.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -65,26 +67,48 @@ inline ReadobjStackMap parse_readobj_stackmap(const std::string& text) {
     return m;
 }
 
-// The distinct (base, derived) pairs of a statepoint record as readobj prints it, constants
-// dropped, plus its trailing gc allocas (Direct locations after the pairs) as (a, a).
-// One entry per location: gcwalk expands an N x 8-byte location into N slots, this does not.
+// The root slots of one location as readobj prints it, in the index's terms (docs/FORMATS.md):
+// "R#r" for a register, "[R#r + off]" for each 8 bytes of a memory slot (Indirect, or the Direct
+// of a gc alloca, whose slot holds the pointer).
+inline std::vector<std::string> readobj_root_slots(const std::string& loc) {
+    int reg = 0;
+    long long off = 0;
+    unsigned size = 0;
+    std::vector<std::string> out;
+    if (std::sscanf(loc.c_str(), "Register R#%d, size: %u", &reg, &size) == 2) {
+        out.push_back("R#" + std::to_string(reg));
+    } else if (std::sscanf(loc.c_str(), "Indirect [R#%d + %lld], size: %u", &reg, &off, &size) == 3 ||
+               std::sscanf(loc.c_str(), "Direct R#%d + %lld, size: %u", &reg, &off, &size) == 3) {
+        for (unsigned i = 0; i < size / 8; ++i)
+            out.push_back("[R#" + std::to_string(reg) + " + " + std::to_string(off + 8 * i) + "]");
+    }
+    return out;
+}
+
+// The distinct (base, derived) root slot pairs of a statepoint record as readobj prints it, with
+// the meaning docs/FORMATS.md gives them: a pair is a root only when neither side is a Constant
+// or a Direct (a null base, a stack address: never moved); trailing gc allocas (Direct locations
+// after the pairs) are roots (a, a); an N x 8-byte location is N slots.
 inline std::vector<std::pair<std::string, std::string>> readobj_statepoint_pairs(const ReadobjRecord& r) {
-    auto strip = [](std::string loc) { return loc.substr(0, loc.find(", size:")); };
-    auto is_const = [](const std::string& loc) { return loc.rfind("Constant", 0) == 0; };
+    auto never_moves = [](const std::string& loc) {
+        return loc.rfind("Constant", 0) == 0 || loc.rfind("Direct", 0) == 0;
+    };
     std::vector<std::pair<std::string, std::string>> out;
     unsigned long long ndeopt = 0;
     std::sscanf(r.locations.at(2).c_str(), "Constant %llu", &ndeopt);
     size_t i = 3 + ndeopt;
     size_t end = r.locations.size();
     while (end > i && r.locations[end - 1].rfind("Direct", 0) == 0) --end;
-    auto add = [&](std::pair<std::string, std::string> p) {
-        for (const auto& q : out)
-            if (q == p) return;
-        out.push_back(std::move(p));
+    auto add = [&](const std::string& base, const std::string& derived) {
+        std::vector<std::string> b = readobj_root_slots(base), d = readobj_root_slots(derived);
+        for (size_t k = 0; k < b.size() && k < d.size(); ++k) {
+            std::pair<std::string, std::string> p{b[k], d[k]};
+            if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(std::move(p));
+        }
     };
     for (; i + 1 < end; i += 2)
-        if (!is_const(r.locations[i + 1])) add({strip(r.locations[i]), strip(r.locations[i + 1])});
-    for (size_t k = end; k < r.locations.size(); ++k) add({strip(r.locations[k]), strip(r.locations[k])});
+        if (!never_moves(r.locations[i]) && !never_moves(r.locations[i + 1])) add(r.locations[i], r.locations[i + 1]);
+    for (size_t k = end; k < r.locations.size(); ++k) add(r.locations[k], r.locations[k]);
     return out;
 }
 

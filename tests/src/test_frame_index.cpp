@@ -49,7 +49,7 @@ gcwalk::ImageRegistry& registry() {
 
 std::string describe(gcwalk::RootLoc l) {
     if (l.kind() == gcwalk::RootLoc::kRegister) return "R#" + std::to_string(l.dwarf_reg());
-    return "Indirect [R#" + std::to_string(l.dwarf_reg()) + " + " + std::to_string(l.offset()) + "]";
+    return "[R#" + std::to_string(l.dwarf_reg()) + " + " + std::to_string(l.offset()) + "]";
 }
 
 } // namespace
