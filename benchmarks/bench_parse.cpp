@@ -1,11 +1,11 @@
 // Parsing speed: gcwalk's v3 parser (validates every count, size and offset up front) beside
-// LLVM 14's StackMapParser (validates the header, then reads lazily) over the same generated
+// LLVM's StackMapParser (validates the header, then reads lazily) over the same generated
 // sections; both visit every record and location once so the work compared is the same.
 #include "synthetic_stackmaps.hpp"
 
 #include <gcwalk/stackmap.hpp>
 
-#include <llvm/Object/StackMapParser.h>
+#include "../src/object/llvm_compat.hpp" // StackMapParser across LLVM versions
 
 #include <benchmark/benchmark.h>
 
@@ -40,7 +40,7 @@ void BM_ParseLlvm(benchmark::State& state) {
     const auto records = static_cast<uint32_t>(state.range(0));
     const std::vector<uint8_t> section = gcwalk::bench::make_section(records);
     benchmark::DoNotOptimize(gcwalk::bench::read_once(section));
-    using Parser = llvm::StackMapParser<llvm::support::little>;
+    using Parser = gcwalk::llvm_compat::LittleStackMapParser;
     for (auto _ : state) {
         llvm::ArrayRef<uint8_t> bytes(section.data(), section.size());
         if (llvm::Error e = Parser::validateHeader(bytes)) {

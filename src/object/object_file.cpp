@@ -4,8 +4,9 @@
 #include <gcwalk/object_file.hpp>
 #include <gcwalk/stackmap.hpp>
 
+#include "llvm_compat.hpp"
+
 #include <llvm/ADT/SmallString.h>
-#include <llvm/ADT/Triple.h>
 #include <llvm/BinaryFormat/ELF.h>
 #include <llvm/DebugInfo/DWARF/DWARFDataExtractor.h>
 #include <llvm/DebugInfo/DWARF/DWARFDebugFrame.h>
@@ -321,7 +322,7 @@ void collect_rules(const EhFrame& eh, const std::vector<uint8_t>& resolved,
                 if (!fde)
                     continue;
                 if (fde != cached_fde) {
-                    auto table = llvm::dwarf::UnwindTable::create(fde);
+                    auto table = llvm_compat::unwind_table(fde);
                     cached_fde = fde;
                     rows.clear();
                     if (!table) {

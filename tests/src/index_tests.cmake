@@ -18,11 +18,17 @@ catch_discover_tests(test_frame_index TEST_PREFIX "frame_index: ")
 # The same managed object in executables linked in every way docs/INTEGRATION.md discusses:
 # GNU ld; lld (addresses stay unrelocated); lld -z notext; lld with the section made writable;
 # --gc-sections with and without the linker-script fragment that keeps the section.
-find_program(GCWALK_OBJCOPY_GNU NAMES objcopy llvm-objcopy-14 REQUIRED)
+find_program(GCWALK_OBJCOPY_GNU NAMES objcopy REQUIRED)
 set(GCWALK_INDEX_OBJ_RW ${CMAKE_CURRENT_BINARY_DIR}/ir/index_functions.writable.o)
 add_custom_command(OUTPUT ${GCWALK_INDEX_OBJ_RW}
   COMMAND ${GCWALK_OBJCOPY_GNU} --set-section-flags .llvm_stackmaps=alloc,load,data
           ${GCWALK_INDEX_OBJ} ${GCWALK_INDEX_OBJ_RW}
+  DEPENDS ${GCWALK_INDEX_OBJ} VERBATIM)
+# The section made non-allocated (in the file, not in memory: the frame-tables form).
+set(GCWALK_INDEX_OBJ_NOALLOC ${CMAKE_CURRENT_BINARY_DIR}/ir/index_functions.noalloc.o)
+add_custom_command(OUTPUT ${GCWALK_INDEX_OBJ_NOALLOC}
+  COMMAND ${GCWALK_OBJCOPY_GNU} --set-section-flags .llvm_stackmaps=contents,readonly
+          ${GCWALK_INDEX_OBJ} ${GCWALK_INDEX_OBJ_NOALLOC}
   DEPENDS ${GCWALK_INDEX_OBJ} VERBATIM)
 set(keep_ld ${PROJECT_SOURCE_DIR}/src/gcwalk-keep-stackmaps.ld)
 set(probes
@@ -33,7 +39,8 @@ set(probes
   "lld_writable|${GCWALK_INDEX_OBJ_RW}|-fuse-ld=lld"
   "gnu_gc|${GCWALK_INDEX_OBJ}|-Wl,--gc-sections"
   "gnu_gc_keep|${GCWALK_INDEX_OBJ}|-Wl,--gc-sections|-Wl,-T,${keep_ld}"
-  "lld_gc_keep|${GCWALK_INDEX_OBJ_RW}|-fuse-ld=lld|-Wl,--gc-sections|-Wl,-T,${keep_ld}")
+  "lld_gc_keep|${GCWALK_INDEX_OBJ_RW}|-fuse-ld=lld|-Wl,--gc-sections|-Wl,-T,${keep_ld}"
+  "gnu_noalloc|${GCWALK_INDEX_OBJ_NOALLOC}")
 set(probe_defs)
 foreach(p ${probes})
   string(REPLACE "|" ";" p "${p}")
