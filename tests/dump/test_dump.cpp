@@ -133,7 +133,7 @@ std::vector<uint8_t> section_of(const std::string& path) {
 
 } // namespace
 
-TEST_CASE("llvm format: every blob equals llvm-readobj-14 --stackmap of that blob alone") {
+TEST_CASE("llvm format: every blob equals llvm-readobj --stackmap of that blob alone") {
     for (const fx::File& file : fx::kFiles) {
         INFO(file.path);
         Run r = dump(std::string("--format=llvm ") + quote(file.path));

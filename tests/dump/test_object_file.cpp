@@ -1,5 +1,8 @@
 // Tests of read_stackmaps_from_file on the IR fixtures: section location, relocations of a .o,
 // function symbols, linked files, compressed sections and files with no section or no ELF.
+#include "../readobj_text.hpp"
+
+#include <gcwalk/frame_index.hpp>
 #include <gcwalk/object_file.hpp>
 #include <gcwalk/stackmap.hpp>
 
@@ -312,4 +315,53 @@ TEST_CASE("a .o has no frame rules (its FDE addresses are unapplied relocations)
     auto f = read_stackmaps_from_file(fx::kStatepointFrames);
     REQUIRE(f.has_value());
     CHECK(f->rules.empty());
+}
+
+TEST_CASE("what LLVM emits on purpose is indexed with the meaning docs/FORMATS.md gives it") {
+    // llvm_emits.ll, compiled plain and with roots in registers: locations of 8192, 3200, 792 and
+    // 2048 bytes, stack addresses as gc-live values, derived values of a null base. Each
+    // statepoint's roots must be exactly those of readobj's record read with that meaning.
+    for (const char* path : {fx::kLlvmEmits, fx::kLlvmEmitsCsr}) {
+        INFO(path);
+        auto file = read_stackmaps_from_file(path);
+        REQUIRE(file);
+        std::vector<ImageStackMaps> images;
+        images.push_back(file->to_image(0x100000));
+        auto index = FrameIndex::build(std::move(images));
+        INFO((index ? std::string() : index.error().message));
+        REQUIRE(index);
+
+        const std::string readobj_txt = std::string(path) + ".readobj.txt";
+        const auto expected = test::parse_readobj_stackmap(test::read_text_file(readobj_txt));
+        std::string all;
+        for (const auto& r : expected.records)
+            for (const auto& l : r.locations) all += l + "\n";
+        // The fixture holds every class (else this test would prove nothing).
+        for (const char* shape : {"size: 8192", "size: 3200", "size: 792", "size: 2048", "Direct R#7"})
+            CHECK(all.find(shape) != std::string::npos);
+
+        size_t checked = 0;
+        for (const CallSite& cs : index->call_sites()) {
+            RecordRef ref;
+            REQUIRE(index->record(cs, &ref));
+            auto it = std::find_if(expected.records.begin(), expected.records.end(),
+                                   [&](const test::ReadobjRecord& r) { return r.id == ref.view.id(); });
+            REQUIRE(it != expected.records.end());
+            INFO("record ID " << it->id);
+            const auto want = test::readobj_statepoint_pairs(*it);
+            const auto roots = index->roots(cs);
+            CHECK(roots.size() == want.size());
+            for (const RootPair& p : roots) {
+                auto text = [](RootLoc l) {
+                    return l.kind() == RootLoc::kRegister
+                               ? "R#" + std::to_string(l.dwarf_reg())
+                               : "[R#" + std::to_string(l.dwarf_reg()) + " + " + std::to_string(l.offset()) + "]";
+                };
+                CHECK(std::find(want.begin(), want.end(), std::make_pair(text(p.base), text(p.derived))) != want.end());
+            }
+            if (it->id == 16) CHECK(roots.size() == 256); // the <256 x ptr> vector
+            ++checked;
+        }
+        CHECK(checked == expected.records.size()); // every record is a statepoint's
+    }
 }
