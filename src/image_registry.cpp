@@ -64,7 +64,9 @@ void read_function_symbols(int fd, uint64_t file_size, const Elf64_Shdr& symtab,
 } // namespace
 
 Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path, uint64_t load_bias,
-                                                         std::vector<FunctionRange>* functions) {
+                                                         std::vector<FunctionRange>* functions,
+                                                         bool* section_found) {
+    if (section_found) *section_found = false;
     Fd f;
     f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (f.fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
@@ -101,12 +103,12 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
         if (s.sh_type == SHT_DYNSYM) dynsym = &s;
         if (s.sh_name < strtab.sh_size && std::strcmp(names.data() + s.sh_name, kSectionName) == 0) found = &s;
     }
-    if (!found) return std::span<const uint8_t>{};
+    if (!found || found->sh_type == SHT_NOBITS || found->sh_size == 0) return std::span<const uint8_t>{};
+    if (section_found) *section_found = true;
     if (!(found->sh_flags & SHF_ALLOC))
         return Error{path + ": " + kSectionName + " is not an allocated section, so it is not in memory"};
     if (found->sh_flags & SHF_COMPRESSED)
         return Error{path + ": " + kSectionName + " is compressed in memory"};
-    if (found->sh_type == SHT_NOBITS || found->sh_size == 0) return std::span<const uint8_t>{};
 
     if (functions) {
         if (symtab) read_function_symbols(f.fd, file_size, *symtab, load_bias, functions);
@@ -135,6 +137,7 @@ struct ImageRegistry::Image {
     bool seen = false;        // found by the current scan
     std::vector<uint8_t> owned; // JIT bytes
     std::span<const uint8_t> section;
+    bool has_stackmaps = false; // the file has a non-empty section (usable or not)
     std::vector<FunctionRange> functions;
     // Executable segments (absolute), for telling relocated addresses from unrelocated ones.
     std::vector<std::pair<uint64_t, uint64_t>> text;
@@ -304,7 +307,7 @@ Status ImageRegistry::rescan() {
             images_.push_back(std::move(img)); // no file behind it, and no stack maps
             continue;
         }
-        auto sec = find_loaded_stackmaps(path, li.base, &img->functions);
+        auto sec = find_loaded_stackmaps(path, li.base, &img->functions, &img->has_stackmaps);
         if (!sec) {
             img->problem = sec.error().message;
         } else {
@@ -440,7 +443,8 @@ std::vector<ImageRegistry::SkippedImage> ImageRegistry::skipped() const {
     std::lock_guard lock(mutex_);
     std::vector<SkippedImage> out;
     for (const auto& img : images_)
-        if (!img->section.empty() && !img->problem.empty()) out.push_back({img->name, img->problem});
+        if ((img->has_stackmaps || !img->section.empty()) && !img->problem.empty())
+            out.push_back({img->name, img->problem});
     return out;
 }
 

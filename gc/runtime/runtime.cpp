@@ -114,8 +114,8 @@ void refresh_images(Runtime& rt) {
     auto skipped = rt.registry->skipped();
     if (!skipped.empty())
         fatal("%s: its stack maps cannot be used, so a collection would miss its roots; refusing to run "
-              "(see docs/INTEGRATION.md)",
-              skipped.front().path.c_str());
+              "(see docs/INTEGRATION.md): %s",
+              skipped.front().path.c_str(), skipped.front().reason.c_str());
 }
 
 // --- collection ----------------------------------------------------------------------------
@@ -366,10 +366,11 @@ void print_stats() {
     if (!g_rt || !g_rt->options.stats) return;
     gcwalk_rt_stats s;
     gcwalk_rt_get_stats(&s);
-    std::fprintf(stderr, "gcwalk-rt: collections=%llu frames=%llu cached_frames=%llu roots=%llu walk_ns=%llu\n",
+    // Scripts read this line: the documented keys keep their order, new keys go at the end.
+    std::fprintf(stderr, "gcwalk-rt: collections=%llu frames=%llu roots=%llu walk_ns=%llu cached_frames=%llu\n",
                  static_cast<unsigned long long>(s.collections), static_cast<unsigned long long>(s.frames),
-                 static_cast<unsigned long long>(s.cached_frames), static_cast<unsigned long long>(s.roots),
-                 static_cast<unsigned long long>(s.walk_ns));
+                 static_cast<unsigned long long>(s.roots), static_cast<unsigned long long>(s.walk_ns),
+                 static_cast<unsigned long long>(s.cached_frames));
 }
 
 __attribute__((constructor)) void start_runtime() {

@@ -24,8 +24,11 @@ namespace gcwalk {
 // Reads the `.llvm_stackmaps` section of the image loaded at `load_bias` from file `path`: the
 // section headers come from the file, the bytes from memory. Returns an empty span when the image
 // has no such section. `functions` receives the ranges of the image's function symbols (absolute).
+// `section_found` (may be null) is set when the file has a non-empty section, also when the
+// result is an error because it cannot be used (not allocated, compressed): stack maps exist.
 Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path, uint64_t load_bias,
-                                                         std::vector<FunctionRange>* functions);
+                                                         std::vector<FunctionRange>* functions,
+                                                         bool* section_found = nullptr);
 
 class ImageRegistry {
 public:
@@ -64,7 +67,8 @@ public:
     std::vector<std::string> diagnostics() const;
 
     // The loaded images that have stack maps which could not be indexed (a malformed section,
-    // unrelocated addresses): a precise collector cannot find their roots, and should refuse to run.
+    // unrelocated addresses, a section that is not in memory): a precise collector cannot find
+    // their roots, and should refuse to run.
     struct SkippedImage {
         std::string path;
         std::string reason;

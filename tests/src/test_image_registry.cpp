@@ -80,6 +80,15 @@ TEST_CASE("an lld-linked PIE whose stack maps stay unrelocated is reported, not 
     CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
 }
 
+TEST_CASE("a non-allocated .llvm_stackmaps is a skipped image, not only a diagnostic", "[image_registry]") {
+    // Stack maps exist but are not in memory: a precise collector must be told to stop.
+    std::string out = run(GCWALK_TEST_PROBE_GNU_NOALLOC);
+    CHECK(out.find("status=ok") != std::string::npos);
+    CHECK(out.find(GCWALK_TEST_PROBE_GNU_NOALLOC ": .llvm_stackmaps is not an allocated section, so it is not in memory") !=
+          std::string::npos);
+    CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
+}
+
 TEST_CASE("the documented lld fixes and the --gc-sections fragment give a complete index",
           "[image_registry]") {
     for (const char* probe : {GCWALK_TEST_PROBE_LLD_NOTEXT, GCWALK_TEST_PROBE_LLD_WRITABLE,
