@@ -5,7 +5,7 @@
 
 #include <gcwalk/stackmap.hpp>
 
-#include "../src/object/llvm_compat.hpp" // StackMapParser across LLVM versions
+#include "llvm_compat.hpp" // StackMapParser across LLVM versions (src/object)
 
 #include <benchmark/benchmark.h>
 

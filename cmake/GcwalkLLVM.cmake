@@ -5,7 +5,8 @@
 #   neither                         the newest of 14..22 installed under /usr/lib/llvm-*
 #
 # Sets GCWALK_LLVM_VERSION (the major version), GCWALK_LLVM_BIN (where its tools are) and the
-# tools the build and the tests use: GCWALK_OPT, GCWALK_LLC, GCWALK_READOBJ, GCWALK_LLVM_OBJCOPY.
+# tools the build and the tests use: GCWALK_OPT, GCWALK_LLC, GCWALK_READOBJ, GCWALK_LLVM_OBJCOPY
+# (when GCWALK_COMPILES_IR).
 # With GCWALK_WITH_LLVM it also finds the LLVM package (target LLVM) for the LLVM-linked targets.
 # Only the LLVM-linked targets depend on which LLVM this is; version differences in LLVM's C++ API
 # are handled in src/object/llvm_compat.hpp alone.
@@ -51,7 +52,11 @@ else()
   message(STATUS "gcwalk: LLVM ${GCWALK_LLVM_VERSION} tools from ${GCWALK_LLVM_BIN} (no LLVM-linked targets)")
 endif()
 
-# The tools of that same LLVM, never another version's found first on PATH.
+# The tools of that same LLVM, never another version's found first on PATH; needed only when
+# something compiles IR (GCWALK_COMPILES_IR).
+if(NOT GCWALK_COMPILES_IR)
+  return()
+endif()
 foreach(tool opt llc llvm-readobj llvm-objcopy)
   string(TOUPPER ${tool} var)
   string(REPLACE "-" "_" var ${var})

@@ -10,10 +10,10 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <gcwalk/detail/native_frames.hpp>
 #include <gcwalk/walker.hpp>
 
 #include "frame_rules.hpp"
-#include "native_frames.hpp"
 
 #include <ucontext.h>
 

@@ -19,7 +19,7 @@
 #define CTX_SP     1032   /* offsetof(caller_sp) */
 #define FRAME      1048   /* CTX_SIZE + 8 padding: keeps RSP 16-aligned */
 
-#include "callee_saved_pushes.inc"
+#include <gcwalk/detail/callee_saved_pushes.inc>
 
     .text
     .globl  gcwalk_safepoint_enter

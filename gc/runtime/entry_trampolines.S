@@ -18,7 +18,7 @@
 // relocated register roots take effect on return; the CFI lets libunwind find the same slots.
 // The implementations are hidden: the calls bind inside the library (no PLT, no interposition).
 
-#include "../../unwind/callee_saved_pushes.inc"
+#include <gcwalk/detail/callee_saved_pushes.inc>
 
 // TRAMPOLINE name, impl, sp_reg: sp_reg is the argument register after the entry point's own ones.
 .macro TRAMPOLINE name, impl, sp_reg

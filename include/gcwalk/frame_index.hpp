@@ -12,6 +12,7 @@
 #pragma once
 
 #include <gcwalk/expected.hpp>
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap.hpp>
 
 #include <cstdint>
@@ -23,8 +24,7 @@
 
 namespace gcwalk {
 
-class NativeFrames; // unwind/native_frames.hpp: native frames' CFI rules (internal)
-class ImageRegistry;
+class NativeFrames; // <gcwalk/detail/native_frames.hpp>: native frames' CFI rules (internal)
 
 // A function's address range, from an ELF symbol, an FDE, or a JIT.
 struct FunctionRange {
@@ -78,24 +78,6 @@ struct RootPair {
     RootLoc base;
     RootLoc derived;
 };
-
-// The frame at one call site. Exact (from CFI) when the function has kFrameHasRule; otherwise
-// derived from the stack size (CFA = RSP + stack size + 8, saved registers unknown), and
-// cfa_reg = 0xff when even that is unknown (dynamic frames without CFI).
-// CFA = value of cfa_reg (7 = RSP, 6 = RBP) + cfa_offset; the return address is at CFA - 8.
-// Rules are deduplicated: call sites share them.
-// saved[i] is the offset from the CFA of the slot where callee-saved register
-// kCalleeSaved[i] (rbx, rbp, r12, r13, r14, r15) was saved, or 0 when this frame did not save it.
-// flags: kRuleFromCfi when the rule came from CFI (exact: the fast walker may step with it alone);
-// a rule derived from the stack size has no saved registers and is not used for stepping.
-struct FrameRule {
-    int32_t cfa_offset;
-    uint8_t cfa_reg;
-    uint8_t flags;
-    int16_t saved[6];
-};
-inline constexpr uint8_t kRuleFromCfi = 1;
-inline constexpr uint8_t kCalleeSaved[6] = {3, 6, 12, 13, 14, 15};
 
 // One safepoint, as stored inline in the return-address hash table: 16 bytes.
 // x86-64 user-space addresses fit in 48 bits; the index refuses any that do not.
@@ -207,12 +189,13 @@ public:
     // frames with: set on the indexes an ImageRegistry publishes; nullptr on an index built by
     // hand (the fast walker then hands native frames to libunwind).
     const NativeFrames* native_frames() const noexcept;
+    // Attaches the native-frame rules (what ImageRegistry does before it publishes an index).
+    // Call before the index is shared with walking threads.
+    void set_native_frames(std::shared_ptr<const NativeFrames> native) noexcept;
 
     struct Impl;
 
 private:
-    friend class ImageRegistry;
-    void set_native_frames(std::shared_ptr<const NativeFrames> native) noexcept;
     explicit FrameIndex(std::unique_ptr<Impl> impl);
     void cache_pointers() noexcept;
     std::unique_ptr<Impl> impl_;

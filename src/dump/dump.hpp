@@ -5,6 +5,7 @@
 
 #include "json_writer.hpp"
 
+#include <gcwalk/detail/format.hpp> // hex()
 #include <gcwalk/expected.hpp>
 #include <gcwalk/object_file.hpp>
 #include <gcwalk/stackmap.hpp>
@@ -43,6 +44,5 @@ std::string location_text(const StackMapBlob& blob, const Location& loc);
 void location_json(const StackMapBlob& blob, const Location& loc, JsonWriter& json);
 // The file-level members: "file", "kind", "section", "relocations", "function_symbols".
 void file_members_json(const ParsedFile& f, JsonWriter& json);
-std::string hex(uint64_t v);
 
 } // namespace gcwalk::dump

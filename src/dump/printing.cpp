@@ -9,12 +9,6 @@
 
 namespace gcwalk::dump {
 
-std::string hex(uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-    return buf;
-}
-
 void print_file_header_text(const ParsedFile& f, std::string& out) {
     out += "\nFile: " + f.file.path + "\n";
     if (!f.file.has_section) {

@@ -12,7 +12,8 @@ set_target_properties(gcwalk_test_dl PROPERTIES LINKER_LANGUAGE C)
 
 add_executable(test_frame_index test_frame_index.cpp ${GCWALK_INDEX_OBJ} ${GCWALK_INDEX_READOBJ})
 target_compile_definitions(test_frame_index PRIVATE GCWALK_INDEX_READOBJ="${GCWALK_INDEX_READOBJ}")
-target_link_libraries(test_frame_index PRIVATE gcwalk gcwalk_catch_main)
+# The index of this process as the registry builds it: index and discovery.
+target_link_libraries(test_frame_index PRIVATE gcwalk_discovery gcwalk_catch_main)
 catch_discover_tests(test_frame_index TEST_PREFIX "frame_index: ")
 
 # The same managed object in executables linked in every way docs/INTEGRATION.md discusses:
@@ -48,7 +49,7 @@ foreach(p ${probes})
   list(GET p 1 obj)
   list(LENGTH p n)
   add_executable(registry_probe_${name} registry_probe.cpp ${obj})
-  target_link_libraries(registry_probe_${name} PRIVATE gcwalk)
+  target_link_libraries(registry_probe_${name} PRIVATE gcwalk_discovery)
   if(n GREATER 2)
     list(SUBLIST p 2 -1 opts)
     target_link_options(registry_probe_${name} PRIVATE ${opts})
@@ -63,5 +64,5 @@ add_dependencies(test_image_registry gcwalk_test_dl ${probe_targets})
 target_compile_definitions(test_image_registry PRIVATE ${probe_defs}
   GCWALK_TEST_DL_SO="$<TARGET_FILE:gcwalk_test_dl>"
   GCWALK_TEST_NOT_ELF="${CMAKE_CURRENT_SOURCE_DIR}/index_functions.ll")
-target_link_libraries(test_image_registry PRIVATE gcwalk gcwalk_catch_main ${CMAKE_DL_LIBS})
+target_link_libraries(test_image_registry PRIVATE gcwalk_discovery gcwalk_catch_main ${CMAKE_DL_LIBS})
 catch_discover_tests(test_image_registry TEST_PREFIX "image_registry: ")

@@ -1,3 +1,4 @@
+// Internal to gcwalk (the formats layer; include/gcwalk/detail/ is not API and may change):
 // Faulting in a fresh buffer's pages in one system call instead of one page fault per 4 KiB page.
 #pragma once
 

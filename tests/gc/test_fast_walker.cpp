@@ -5,9 +5,9 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-#include "eh_frame_table.hpp"
-#include "native_frames.hpp"
 
+#include <gcwalk/detail/eh_frame_table.hpp>
+#include <gcwalk/detail/native_frames.hpp>
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>

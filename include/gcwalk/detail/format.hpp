@@ -1,5 +1,6 @@
-// Message helpers shared by the stack map format parsers (v3, statepoints, flat v2): printf-style
-// formatting into a std::string and the "source: blob N at offset 0x..: " prefix.
+// Internal to gcwalk (the formats layer; include/gcwalk/detail/ is not API and may change):
+// Message helpers (internal, load time only: they allocate): printf-style formatting into a
+// std::string, hex(), and the "source: blob N at offset 0x..: " prefix of the format parsers.
 #pragma once
 
 #include <cinttypes>
@@ -31,6 +32,9 @@ inline GCWALK_PRINTF(1, 2) std::string format(const char* fmt, ...) {
     va_end(args);
     return s;
 }
+
+// "0x1f"
+inline std::string hex(uint64_t v) { return format("0x%" PRIx64, v); }
 
 // "a.out: " or "" when the source has no name.
 inline std::string source_prefix(std::string_view source) {

@@ -1,8 +1,8 @@
 // Decoding gc.statepoint records: checks the statepoint shape of an already validated v3 record
 // and returns where its deopt block, (base, derived) pairs and gc allocas are.
+#include <gcwalk/detail/format.hpp>
 #include <gcwalk/statepoint.hpp>
 
-#include "format_error.hpp"
 
 namespace gcwalk {
 

@@ -1,9 +1,9 @@
 // The LLVM stack map format version 3 parser: validates a blob (or a section of blobs) once, so
 // that the accessors of include/gcwalk/stackmap.hpp can read without checks afterwards.
+#include <gcwalk/detail/format.hpp>
+#include <gcwalk/detail/prefault.hpp>
 #include <gcwalk/stackmap.hpp>
 
-#include "format_error.hpp"
-#include "prefault.hpp"
 
 #include <cinttypes>
 

@@ -1,3 +1,4 @@
+// Internal to gcwalk (the formats layer; include/gcwalk/detail/ is not API and may change):
 // Exact frame rules from an image's .eh_frame, found through its .eh_frame_hdr search table in
 // memory: for a return address, how to reach the caller's SP and where each callee-saved register
 // was saved (managed call sites at load time; native frames during a walk, through native_rule).
@@ -10,7 +11,7 @@
 #pragma once
 
 #include <gcwalk/expected.hpp>
-#include <gcwalk/frame_index.hpp>
+#include <gcwalk/frame_rule.hpp>
 
 #include <cstdint>
 #include <string>

@@ -1,8 +1,8 @@
 // The flat v2 stack map format (July 2015 llvm-dev proposal): reader with full validation, writer,
 // and conversion from LLVM's version 3 blobs. Byte layout and decisions: docs/FORMATS.md.
+#include <gcwalk/detail/format.hpp>
 #include <gcwalk/stackmap_v2.hpp>
 
-#include "format_error.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,5 +1,5 @@
 // Native frames' CFI rules by return address, evaluated on first use and kept in a lock-free table.
-#include "native_frames.hpp"
+#include <gcwalk/detail/native_frames.hpp>
 
 #include <algorithm>
 

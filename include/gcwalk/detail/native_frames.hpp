@@ -1,3 +1,4 @@
+// Internal to gcwalk (the index layer; include/gcwalk/detail/ is not API and may change):
 // Frame rules for native code (C/C++ host code, libc): the fast walker steps a native frame with
 // the rule its image's .eh_frame gives at the return address, found during the walk through the
 // image's .eh_frame_hdr and kept in a fixed-size table that walking threads fill with atomic CAS
@@ -8,8 +9,7 @@
 //   switch (native->lookup(ra, index, &rule)) { ... }     // any thread, during a walk
 #pragma once
 
-#include "eh_frame_table.hpp"
-
+#include <gcwalk/detail/eh_frame_table.hpp>
 #include <gcwalk/frame_index.hpp>
 
 #include <atomic>

@@ -1,6 +1,7 @@
 // A DWARF CFI evaluator for x86-64 .eh_frame, just large enough for frame rules at call sites:
 // finds the FDE through .eh_frame_hdr and runs its CIE and FDE programs up to one address.
-#include "eh_frame_table.hpp"
+#include <gcwalk/detail/eh_frame_table.hpp>
+#include <gcwalk/detail/format.hpp>
 
 #include <cinttypes>
 #include <cstdio>
@@ -20,12 +21,6 @@ constexpr uint8_t kPePcrel = 0x10, kPeDatarel = 0x30;
 constexpr int kNumRegs = 17;          // DWARF 0-15 general registers, 16 the return address
 constexpr int kRaReg = 16;
 constexpr int kMaxRememberDepth = 16; // DW_CFA_remember_state nesting we accept
-
-std::string hex(uint64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-    return buf;
-}
 
 // Bounds-checked reads of absolute addresses inside [lo, hi). A failed read sets `bad` and
 // returns 0; callers check `bad` once after a group of reads.

@@ -1,8 +1,9 @@
 // Builds the FrameRecord index from parsed stack maps and answers return-address lookups.
+#include <gcwalk/detail/format.hpp>
+#include <gcwalk/detail/prefault.hpp>
 #include <gcwalk/frame_index.hpp>
 #include <gcwalk/statepoint.hpp>
 
-#include "prefault.hpp"
 
 #include <sys/mman.h>
 
@@ -24,12 +25,6 @@ namespace {
 constexpr uint64_t kAddressMask = (uint64_t{1} << 48) - 1;
 constexpr uint8_t kRuleUnknown = 0xff;
 constexpr double kMaxLoadFactor = 0.7;
-
-std::string hex(uint64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-    return buf;
-}
 
 // Slot in the open-addressing table; key 0 marks an empty slot (no return address is 0).
 uint64_t mix(uint64_t ra) noexcept { return (ra ^ (ra >> 29)) * 0x9E3779B97F4A7C15ull; }

@@ -1,8 +1,9 @@
 // Finds the stack maps of every loaded image and of JIT blobs, and publishes immutable indexes.
+#include <gcwalk/detail/eh_frame_table.hpp>
+#include <gcwalk/detail/format.hpp>
+#include <gcwalk/detail/native_frames.hpp>
 #include <gcwalk/image_registry.hpp>
 
-#include "../unwind/eh_frame_table.hpp"
-#include "../unwind/native_frames.hpp"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -18,12 +19,6 @@
 namespace gcwalk {
 
 namespace {
-
-std::string hex(uint64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-    return buf;
-}
 
 // Reads exactly `size` bytes at `offset`, or fails.
 bool read_at(int fd, void* dst, size_t size, uint64_t offset) {
