@@ -21,7 +21,7 @@ struct ReadobjRecord {
     uint64_t id = 0;
     uint32_t instruction_offset = 0;
     std::vector<std::string> locations; // as printed, e.g. "Indirect [R#7 + 8], size: 8"
-    std::string live_outs;               // the "N live-outs: [ ... ]" line
+    std::string live_outs;              // the "N live-outs: [ ... ]" line
 };
 
 struct ReadobjStackMap {
@@ -51,10 +51,13 @@ inline ReadobjStackMap parse_readobj_stackmap(const std::string& text) {
         int n = 0;
         if (std::sscanf(s.c_str(), "LLVM StackMap Version: %d", &n) == 1) {
             m.version = n;
-        } else if (std::sscanf(s.c_str(), "Function address: %llu, stack size: %llu, callsite record count: %llu",
-                               &a, &b, &c) == 3) {
+        } else if (std::sscanf(
+                       s.c_str(),
+                       "Function address: %llu, stack size: %llu, callsite record count: %llu", &a,
+                       &b, &c) == 3) {
             m.functions.push_back({a, b, c});
-        } else if (std::sscanf(s.c_str(), "Record ID: %llu, instruction offset: %llu", &a, &b) == 2) {
+        } else if (std::sscanf(s.c_str(), "Record ID: %llu, instruction offset: %llu", &a, &b) ==
+                   2) {
             m.records.push_back({a, static_cast<uint32_t>(b), {}, {}});
         } else if (s[0] == '#' && !m.records.empty()) {
             m.records.back().locations.push_back(s.substr(s.find(": ") + 2));
@@ -77,7 +80,8 @@ inline std::vector<std::string> readobj_root_slots(const std::string& loc) {
     std::vector<std::string> out;
     if (std::sscanf(loc.c_str(), "Register R#%d, size: %u", &reg, &size) == 2) {
         out.push_back("R#" + std::to_string(reg));
-    } else if (std::sscanf(loc.c_str(), "Indirect [R#%d + %lld], size: %u", &reg, &off, &size) == 3 ||
+    } else if (std::sscanf(loc.c_str(), "Indirect [R#%d + %lld], size: %u", &reg, &off, &size) ==
+                   3 ||
                std::sscanf(loc.c_str(), "Direct R#%d + %lld, size: %u", &reg, &off, &size) == 3) {
         for (unsigned i = 0; i < size / 8; ++i)
             out.push_back("[R#" + std::to_string(reg) + " + " + std::to_string(off + 8 * i) + "]");
@@ -89,7 +93,8 @@ inline std::vector<std::string> readobj_root_slots(const std::string& loc) {
 // the meaning docs/FORMATS.md gives them: a pair is a root only when neither side is a Constant
 // or a Direct (a null base, a stack address: never moved); trailing gc allocas (Direct locations
 // after the pairs) are roots (a, a); an N x 8-byte location is N slots.
-inline std::vector<std::pair<std::string, std::string>> readobj_statepoint_pairs(const ReadobjRecord& r) {
+inline std::vector<std::pair<std::string, std::string>>
+readobj_statepoint_pairs(const ReadobjRecord& r) {
     auto never_moves = [](const std::string& loc) {
         return loc.rfind("Constant", 0) == 0 || loc.rfind("Direct", 0) == 0;
     };
@@ -107,7 +112,8 @@ inline std::vector<std::pair<std::string, std::string>> readobj_statepoint_pairs
         }
     };
     for (; i + 1 < end; i += 2)
-        if (!never_moves(r.locations[i]) && !never_moves(r.locations[i + 1])) add(r.locations[i], r.locations[i + 1]);
+        if (!never_moves(r.locations[i]) && !never_moves(r.locations[i + 1]))
+            add(r.locations[i], r.locations[i + 1]);
     for (size_t k = end; k < r.locations.size(); ++k) add(r.locations[k], r.locations[k]);
     return out;
 }

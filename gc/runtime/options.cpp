@@ -21,8 +21,14 @@ bool parse_number(const char* s, uint64_t lo, uint64_t hi, uint64_t* out) {
 }
 
 bool parse_flag(const char* s, bool* out) {
-    if (std::strcmp(s, "0") == 0) { *out = false; return true; }
-    if (std::strcmp(s, "1") == 0) { *out = true; return true; }
+    if (std::strcmp(s, "0") == 0) {
+        *out = false;
+        return true;
+    }
+    if (std::strcmp(s, "1") == 0) {
+        *out = true;
+        return true;
+    }
     return false;
 }
 
@@ -43,7 +49,8 @@ bool parse_options(const char* (*getenv_fn)(const char*), Options* out, std::str
         return false;
     }
     if (const char* v = get("GCWALK_STRESS"); v && !parse_number(v, 1, UINT32_MAX, &o.stress)) {
-        *message = invalid("GCWALK_STRESS", v, "a whole number from 1 (collect at every call) to 4294967295");
+        *message = invalid("GCWALK_STRESS", v,
+                           "a whole number from 1 (collect at every call) to 4294967295");
         return false;
     }
     if (const char* v = get("GCWALK_WALKER")) {

@@ -54,7 +54,7 @@ struct ThreadState {
     SafepointContext* parked_context = nullptr; // set while parked for the current stop request
     uint64_t entry_sp = 0; // the SP of the caller of the innermost trampoline running (0: none)
     std::unique_ptr<WalkCache> cache; // this thread's last walk (GCWALK_WALK_CACHE, fast walker)
-    ~ThreadState();                             // a thread that ends attached is detached
+    ~ThreadState();                   // a thread that ends attached is detached
 };
 
 struct Runtime {
@@ -63,18 +63,19 @@ struct Runtime {
     ImageRegistry* registry = nullptr; // never destroyed: threads may run past static destruction
     WalkOptions walk;
 
-    std::mutex world;                 // guards everything below that is not atomic
-    std::condition_variable changed;  // parked count, epoch, attachment
+    std::mutex world;                // guards everything below that is not atomic
+    std::condition_variable changed; // parked count, epoch, attachment
     std::atomic<bool> stop_requested{false};
-    uint64_t epoch = 0;               // collections finished
+    uint64_t epoch = 0;                // collections finished
     std::vector<ThreadState*> threads; // attached
-    size_t parked = 0;                // attached threads parked for the current stop request
+    size_t parked = 0;                 // attached threads parked for the current stop request
 
     std::atomic<uint64_t> stress_calls{0};
-    unsigned long long dl_adds = ~0ull, dl_subs = ~0ull; // dl_iterate_phdr counters at the last scan
-    std::set<std::string> reported;   // registry diagnostics already printed
-    bool root_skipped = false;        // GCWALK_TEST_SKIP_ROOT: done once
-    uint64_t move_ns = 0;             // time spent copying during the current walk
+    unsigned long long dl_adds = ~0ull,
+                       dl_subs = ~0ull; // dl_iterate_phdr counters at the last scan
+    std::set<std::string> reported;     // registry diagnostics already printed
+    bool root_skipped = false;          // GCWALK_TEST_SKIP_ROOT: done once
+    uint64_t move_ns = 0;               // time spent copying during the current walk
 
     gcwalk_rt_stats stats{};
 };
@@ -105,7 +106,8 @@ void refresh_images(Runtime& rt) {
     if (counters[0] == rt.dl_adds && counters[1] == rt.dl_subs) return;
     rt.dl_adds = counters[0];
     rt.dl_subs = counters[1];
-    if (Status st = rt.registry->rescan(); !st) fatal("scanning the loaded images failed: %s", st.message().c_str());
+    if (Status st = rt.registry->rescan(); !st)
+        fatal("scanning the loaded images failed: %s", st.message().c_str());
     rt.registry->reclaim();
     for (const std::string& line : rt.registry->diagnostics())
         if (rt.reported.insert(line).second) std::fprintf(stderr, "gcwalk-rt: %s\n", line.c_str());
@@ -113,16 +115,17 @@ void refresh_images(Runtime& rt) {
     // before a collection moves objects under them.
     auto skipped = rt.registry->skipped();
     if (!skipped.empty())
-        fatal("%s: its stack maps cannot be used, so a collection would miss its roots; refusing to run "
-              "(see docs/INTEGRATION.md): %s",
+        fatal("%s: its stack maps cannot be used, so a collection would miss its roots; "
+              "refusing to run (see docs/INTEGRATION.md): %s",
               skipped.front().path.c_str(), skipped.front().reason.c_str());
 }
 
 // --- collection ----------------------------------------------------------------------------
 
 uint64_t now_ns() noexcept {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
 }
 
 void* move_object(void* old_base, void* user) {
@@ -142,17 +145,21 @@ void* move_object(void* old_base, void* user) {
 struct RecordingVisitor final : RootVisitor {
     std::vector<uint64_t> seen; // frame: 0, ra, sp; root: 1, slot; derived: 2, base slot, slot
     void frame(uint64_t ra, uint64_t sp) override { seen.insert(seen.end(), {0, ra, sp}); }
-    void root(void** slot) override { seen.insert(seen.end(), {1, reinterpret_cast<uint64_t>(slot)}); }
+    void root(void** slot) override {
+        seen.insert(seen.end(), {1, reinterpret_cast<uint64_t>(slot)});
+    }
     void derived(void** base, void** slot) override {
-        seen.insert(seen.end(), {2, reinterpret_cast<uint64_t>(base), reinterpret_cast<uint64_t>(slot)});
+        seen.insert(seen.end(),
+                    {2, reinterpret_cast<uint64_t>(base), reinterpret_cast<uint64_t>(slot)});
     }
 };
 
-void compare_walks(const RecordingVisitor& a, const RecordingVisitor& b, const char* what, size_t thread) {
+void compare_walks(const RecordingVisitor& a, const RecordingVisitor& b, const char* what,
+                   size_t thread) {
     if (a.seen == b.seen) return;
     auto [ia, ib] = std::mismatch(a.seen.begin(), a.seen.end(), b.seen.begin(), b.seen.end());
-    fatal("GCWALK_VERIFY: the libunwind walker and the %s disagree on thread %zu at entry %zu of the walk "
-          "(libunwind: %#lx, %s: %#lx; %zu vs %zu entries)",
+    fatal("GCWALK_VERIFY: the libunwind walker and the %s disagree on thread %zu at entry %zu "
+          "of the walk (libunwind: %#lx, %s: %#lx; %zu vs %zu entries)",
           what, thread, static_cast<size_t>(ia - a.seen.begin()),
           static_cast<unsigned long>(ia == a.seen.end() ? 0 : *ia), what,
           static_cast<unsigned long>(ib == b.seen.end() ? 0 : *ib), a.seen.size(), b.seen.size());
@@ -175,8 +182,9 @@ void verify_walkers(Runtime& rt, const SafepointContext& ctx, size_t thread, Wal
         RecordingVisitor c;
         fast.cache = cache;
         if (!visit_roots(ctx, rt.registry->index(), c, fast, nullptr, &error))
-            fatal("GCWALK_VERIFY: the fast walker with its walk cache failed on thread %zu at %#lx: %s", thread,
-                  static_cast<unsigned long>(error.address), error.message);
+            fatal("GCWALK_VERIFY: the fast walker with its walk cache failed on thread %zu at "
+                  "%#lx: %s",
+                  thread, static_cast<unsigned long>(error.address), error.message);
         compare_walks(a, c, "fast walker with its walk cache", thread);
     }
 }
@@ -195,7 +203,8 @@ void run_collection(Runtime& rt, SafepointContext* own_context) {
         WalkError error;
         rt.move_ns = 0;
         const uint64_t start = now_ns();
-        const bool ok = relocate_roots(*ctx, rt.registry->index(), move_object, &rt, walk, &ws, &error);
+        const bool ok =
+            relocate_roots(*ctx, rt.registry->index(), move_object, &rt, walk, &ws, &error);
         const uint64_t walk_ns = now_ns() - start - rt.move_ns;
         if (!ok)
             fatal("precise stack walk failed on thread %zu at return address %#lx: %s", i,
@@ -281,13 +290,13 @@ void attach(Runtime& rt) {
 // → ... nests only through native code that calls the runtime again, so the previous value is put
 // back on return; a runtime call that came without a trampoline (attach, detach) sees 0.
 class EntryFrame {
-public:
+  public:
     explicit EntryFrame(uint64_t sp) noexcept : previous_(t_self.entry_sp) { t_self.entry_sp = sp; }
     ~EntryFrame() { t_self.entry_sp = previous_; }
     EntryFrame(const EntryFrame&) = delete;
     EntryFrame& operator=(const EntryFrame&) = delete;
 
-private:
+  private:
     uint64_t previous_;
 };
 
@@ -298,7 +307,8 @@ inline Runtime& enter() {
 }
 
 inline void poll(Runtime& rt) {
-    if (rt.stop_requested.load(std::memory_order_acquire)) gcwalk_safepoint_enter(park_in_stub, nullptr);
+    if (rt.stop_requested.load(std::memory_order_acquire))
+        gcwalk_safepoint_enter(park_in_stub, nullptr);
 }
 
 bool collect_now() {
@@ -314,13 +324,14 @@ inline bool stress_hit(Runtime& rt) {
 }
 
 [[noreturn]] void out_of_memory(Runtime& rt, uint64_t ptr_fields, uint64_t data_bytes) {
-    std::fprintf(stderr,
-                 "gcwalk-rt: out of memory: an object of %llu reference fields and %llu data bytes does "
-                 "not fit; %llu bytes are live after a collection and each semispace holds %llu MiB "
-                 "(GCWALK_HEAP_MB)\n",
-                 static_cast<unsigned long long>(ptr_fields), static_cast<unsigned long long>(data_bytes),
-                 static_cast<unsigned long long>(rt.heap.used_bytes()),
-                 static_cast<unsigned long long>(rt.heap.semispace_bytes() >> 20));
+    std::fprintf(
+        stderr,
+        "gcwalk-rt: out of memory: an object of %llu reference fields and %llu data bytes does "
+        "not fit; %llu bytes are live after a collection and each semispace holds %llu MiB "
+        "(GCWALK_HEAP_MB)\n",
+        static_cast<unsigned long long>(ptr_fields), static_cast<unsigned long long>(data_bytes),
+        static_cast<unsigned long long>(rt.heap.used_bytes()),
+        static_cast<unsigned long long>(rt.heap.semispace_bytes() >> 20));
     std::fflush(stderr);
     std::_Exit(3);
 }
@@ -336,8 +347,10 @@ void on_segv(int sig, siginfo_t* info, void* ucontext) {
     if (g_rt && g_rt->heap.in_poisoned_space(address)) {
         char line[192] = "gcwalk-rt: access to 0x";
         size_t n = std::strlen(line);
-        for (int shift = 60; shift >= 0; shift -= 4) line[n++] = "0123456789abcdef"[(address >> shift) & 15];
-        const char* rest = " in the old semispace, poisoned by the last collection: a root was not relocated\n";
+        for (int shift = 60; shift >= 0; shift -= 4)
+            line[n++] = "0123456789abcdef"[(address >> shift) & 15];
+        const char* rest =
+            " in the old semispace, poisoned by the last collection: a root was not relocated\n";
         std::memcpy(line + n, rest, std::strlen(rest));
         n += std::strlen(rest);
         [[maybe_unused]] ssize_t w = write(2, line, n);
@@ -367,16 +380,19 @@ void print_stats() {
     gcwalk_rt_stats s;
     gcwalk_rt_get_stats(&s);
     // Scripts read this line: the documented keys keep their order, new keys go at the end.
-    std::fprintf(stderr, "gcwalk-rt: collections=%llu frames=%llu roots=%llu walk_ns=%llu cached_frames=%llu\n",
-                 static_cast<unsigned long long>(s.collections), static_cast<unsigned long long>(s.frames),
-                 static_cast<unsigned long long>(s.roots), static_cast<unsigned long long>(s.walk_ns),
-                 static_cast<unsigned long long>(s.cached_frames));
+    std::fprintf(
+        stderr,
+        "gcwalk-rt: collections=%llu frames=%llu roots=%llu walk_ns=%llu cached_frames=%llu\n",
+        static_cast<unsigned long long>(s.collections), static_cast<unsigned long long>(s.frames),
+        static_cast<unsigned long long>(s.roots), static_cast<unsigned long long>(s.walk_ns),
+        static_cast<unsigned long long>(s.cached_frames));
 }
 
 __attribute__((constructor)) void start_runtime() {
     auto* rt = new Runtime;
     std::string message;
-    if (!parse_options([](const char* name) -> const char* { return std::getenv(name); }, &rt->options, &message)) {
+    if (!parse_options([](const char* name) -> const char* { return std::getenv(name); },
+                       &rt->options, &message)) {
         std::fprintf(stderr, "%s\n", message.c_str());
         std::fflush(stderr);
         std::_Exit(2);
@@ -403,14 +419,18 @@ using gcwalk::rt::g_rt;
 
 // gcwalk_rt_alloc, gcwalk_rt_safepoint and gcwalk_rt_collect are the trampolines of
 // entry_trampolines.S; entry_sp is their caller's SP.
-GCWALK_RT_IMPL void* gcwalk_rt_alloc_impl(uint64_t num_ptr_fields, uint64_t num_data_bytes, uint64_t entry_sp) {
+GCWALK_RT_IMPL void* gcwalk_rt_alloc_impl(uint64_t num_ptr_fields, uint64_t num_data_bytes,
+                                          uint64_t entry_sp) {
     using namespace gcwalk::rt;
     Runtime& rt = enter();
     EntryFrame entry(entry_sp);
     const uint64_t size = SemispaceHeap::object_size(num_ptr_fields, num_data_bytes);
-    if (size == 0 || size > rt.heap.semispace_bytes()) out_of_memory(rt, num_ptr_fields, num_data_bytes);
-    if (stress_hit(rt)) collect_now();
-    else poll(rt);
+    if (size == 0 || size > rt.heap.semispace_bytes())
+        out_of_memory(rt, num_ptr_fields, num_data_bytes);
+    if (stress_hit(rt))
+        collect_now();
+    else
+        poll(rt);
     for (;;) {
         if (void* p = rt.heap.try_allocate(num_ptr_fields, num_data_bytes)) return p;
         // Full: collect. If our own collection left no room, live data has outgrown the heap;
@@ -425,8 +445,10 @@ GCWALK_RT_IMPL void gcwalk_rt_safepoint_impl(uint64_t entry_sp) {
     using namespace gcwalk::rt;
     Runtime& rt = enter();
     EntryFrame entry(entry_sp);
-    if (stress_hit(rt)) collect_now();
-    else poll(rt);
+    if (stress_hit(rt))
+        collect_now();
+    else
+        poll(rt);
 }
 
 GCWALK_RT_IMPL void gcwalk_rt_collect_impl(uint64_t entry_sp) {
@@ -451,7 +473,7 @@ GCWALK_RT_API void gcwalk_rt_detach_thread(void) {
     rt.threads.erase(std::find(rt.threads.begin(), rt.threads.end(), &t_self));
     t_self.attached = false;
     if (t_self.cache) t_self.cache->clear(); // the stack it describes is gone (or will change)
-    rt.changed.notify_all(); // a collector may be waiting for this thread
+    rt.changed.notify_all();                 // a collector may be waiting for this thread
 }
 
 GCWALK_RT_API void gcwalk_rt_get_stats(gcwalk_rt_stats* out) {

@@ -17,8 +17,12 @@ constexpr uint64_t kForwarded = 1;
 uint64_t make_header(uint64_t ptr_fields, uint64_t data_bytes) {
     return (ptr_fields << 32) | (data_bytes << 1);
 }
-uint64_t header_ptr_fields(uint64_t h) { return h >> 32; }
-uint64_t header_data_bytes(uint64_t h) { return (h >> 1) & SemispaceHeap::kMaxDataBytes; }
+uint64_t header_ptr_fields(uint64_t h) {
+    return h >> 32;
+}
+uint64_t header_data_bytes(uint64_t h) {
+    return (h >> 1) & SemispaceHeap::kMaxDataBytes;
+}
 
 } // namespace
 
@@ -27,7 +31,8 @@ bool SemispaceHeap::init(uint64_t semispace_bytes, std::string* message) {
     size_ = (semispace_bytes + page - 1) / page * page;
     for (uintptr_t& space : spaces_) {
         // Reserved, not committed: pages are touched only as objects are allocated or copied.
-        void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) {
             *message = "gcwalk-rt: cannot map a semispace of " + std::to_string(size_ >> 20) +
                        " MiB (GCWALK_HEAP_MB): " + std::strerror(errno);
@@ -75,10 +80,11 @@ void SemispaceHeap::begin_collection() {
 void SemispaceHeap::corrupt(const char* what, uintptr_t value) const noexcept {
     if (value >= to_ && value < to_ + size_) {
         // to-space is the space the previous collection evacuated and poisoned.
-        std::fprintf(stderr,
-                     "gcwalk-rt: %s %#lx points into the old semispace that the previous collection "
-                     "poisoned: a root or field was not relocated (a stale or missed root)\n",
-                     what, static_cast<unsigned long>(value));
+        std::fprintf(
+            stderr,
+            "gcwalk-rt: %s %#lx points into the old semispace that the previous collection "
+            "poisoned: a root or field was not relocated (a stale or missed root)\n",
+            what, static_cast<unsigned long>(value));
         std::abort();
     }
     std::fprintf(stderr,
@@ -91,7 +97,8 @@ void SemispaceHeap::corrupt(const char* what, uintptr_t value) const noexcept {
 
 void* SemispaceHeap::evacuate(void* old_base) noexcept {
     const uintptr_t old = reinterpret_cast<uintptr_t>(old_base);
-    if (old < from_ + 8 || old >= from_limit_ || (old & 7) != 0) corrupt("root or field value", old);
+    if (old < from_ + 8 || old >= from_limit_ || (old & 7) != 0)
+        corrupt("root or field value", old);
     uint64_t* header = reinterpret_cast<uint64_t*>(old - 8);
     const uint64_t h = *header;
     if (h & kForwarded) return reinterpret_cast<void*>(h & ~kForwarded);
@@ -125,7 +132,8 @@ void SemispaceHeap::finish_collection() {
     const uint64_t used = (from_limit_ - from_ + page - 1) / page * page;
     const int dropped = used ? madvise(old, used, MADV_DONTNEED) : 0;
     if (dropped != 0 || mprotect(old, size_, PROT_NONE) != 0) {
-        std::fprintf(stderr, "gcwalk-rt: cannot poison the old semispace: %s\n", std::strerror(errno));
+        std::fprintf(stderr, "gcwalk-rt: cannot poison the old semispace: %s\n",
+                     std::strerror(errno));
         std::abort();
     }
     poisoned_ = from_;

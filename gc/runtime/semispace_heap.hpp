@@ -15,7 +15,7 @@
 namespace gcwalk::rt {
 
 class SemispaceHeap {
-public:
+  public:
     static constexpr uint64_t kMaxPtrFields = UINT32_MAX;
     static constexpr uint64_t kMaxDataBytes = (uint64_t{1} << 31) - 1;
 
@@ -44,16 +44,16 @@ public:
         return poisoned_ && address >= poisoned_ && address < poisoned_ + size_;
     }
 
-private:
+  private:
     [[noreturn]] void corrupt(const char* what, uintptr_t value) const noexcept;
 
     uintptr_t spaces_[2] = {0, 0};
     uint64_t size_ = 0;
-    uintptr_t from_ = 0;                 // the space objects are allocated in
-    std::atomic<uintptr_t> top_{0};      // next free byte in from_
-    uintptr_t from_limit_ = 0;           // top_ at begin_collection (end of the evacuated objects)
-    uintptr_t to_ = 0, to_top_ = 0;      // during a collection
-    uintptr_t poisoned_ = 0;             // the space left by the last collection
+    uintptr_t from_ = 0;            // the space objects are allocated in
+    std::atomic<uintptr_t> top_{0}; // next free byte in from_
+    uintptr_t from_limit_ = 0;      // top_ at begin_collection (end of the evacuated objects)
+    uintptr_t to_ = 0, to_top_ = 0; // during a collection
+    uintptr_t poisoned_ = 0;        // the space left by the last collection
     uint64_t copied_total_ = 0;
 };
 

@@ -10,8 +10,8 @@ namespace gcwalk {
 // x86-64 DWARF register numbers (System V psABI): the numbering of stack map locations, CFI and
 // libunwind alike.
 inline constexpr uint8_t kDwarfRax = 0, kDwarfRdx = 1, kDwarfRcx = 2, kDwarfRbx = 3, kDwarfRsi = 4,
-                         kDwarfRdi = 5, kDwarfRbp = 6, kDwarfRsp = 7, kDwarfR12 = 12, kDwarfR13 = 13,
-                         kDwarfR14 = 14, kDwarfR15 = 15, kDwarfReturnAddress = 16;
+                         kDwarfRdi = 5, kDwarfRbp = 6, kDwarfRsp = 7, kDwarfR12 = 12,
+                         kDwarfR13 = 13, kDwarfR14 = 14, kDwarfR15 = 15, kDwarfReturnAddress = 16;
 
 // The frame at one call site. Exact (from CFI) when the function has kFrameHasRule; otherwise
 // derived from the stack size (CFA = RSP + stack size + 8, saved registers unknown), and
@@ -29,7 +29,8 @@ struct FrameRule {
     int16_t saved[6];
 };
 inline constexpr uint8_t kRuleFromCfi = 1;
-inline constexpr uint8_t kCalleeSaved[6] = {kDwarfRbx, kDwarfRbp, kDwarfR12, kDwarfR13, kDwarfR14, kDwarfR15};
+inline constexpr uint8_t kCalleeSaved[6] = {kDwarfRbx, kDwarfRbp, kDwarfR12,
+                                            kDwarfR13, kDwarfR14, kDwarfR15};
 // Indexes into FrameRule::saved and kCalleeSaved.
 inline constexpr unsigned kSavedRbx = 0, kSavedRbp = 1;
 

@@ -34,11 +34,13 @@ typedef struct gcwalk_function_range {
 /* A registry with nothing scanned yet; NULL only when out of memory. */
 gcwalk_registry* gcwalk_registry_create(void);
 void gcwalk_registry_destroy(gcwalk_registry* registry);
-/* Adds images loaded since the last scan and drops unloaded ones (call at start and after dlopen). */
+/* Adds images loaded since the last scan and drops unloaded ones (call at start and after dlopen).
+ */
 int gcwalk_registry_rescan(gcwalk_registry* registry);
 /* Stack maps of JIT code at final addresses (`bytes` is copied); *handle receives its handle. */
-int gcwalk_registry_add_jit(gcwalk_registry* registry, const char* name, const uint8_t* bytes, size_t size,
-                            const gcwalk_function_range* functions, size_t num_functions, uint64_t* handle);
+int gcwalk_registry_add_jit(gcwalk_registry* registry, const char* name, const uint8_t* bytes,
+                            size_t size, const gcwalk_function_range* functions,
+                            size_t num_functions, uint64_t* handle);
 int gcwalk_registry_remove_jit(gcwalk_registry* registry, uint64_t handle);
 /* Frees indexes replaced by later changes: only while no thread walks (world stopped). */
 void gcwalk_registry_reclaim(gcwalk_registry* registry);
@@ -49,7 +51,8 @@ const char* gcwalk_registry_last_error(const gcwalk_registry* registry);
 
 /* ---- collection time ---- */
 
-/* What a thread leaves at a safepoint (a gcwalk::SafepointContext); valid while the callback runs. */
+/* What a thread leaves at a safepoint (a gcwalk::SafepointContext); valid while the callback runs.
+ */
 typedef struct gcwalk_context gcwalk_context;
 typedef void (*gcwalk_safepoint_fn)(gcwalk_context* context, void* arg);
 
@@ -73,11 +76,11 @@ void gcwalk_walk_cache_destroy(gcwalk_walk_cache* cache);
 void gcwalk_walk_cache_clear(gcwalk_walk_cache* cache);
 
 typedef struct gcwalk_walk_options {
-    int walker;  /* GCWALK_WALKER_* */
-    int precise; /* nonzero: stop at the first error; zero: best-effort, count and go on */
+    int walker;       /* GCWALK_WALKER_* */
+    int precise;      /* nonzero: stop at the first error; zero: best-effort, count and go on */
     uint64_t stop_sp; /* nonzero: end the walk at the first frame whose SP is above this */
     gcwalk_walk_cache* cache; /* GCWALK_WALKER_FAST only; may be NULL */
-} gcwalk_walk_options; /* NULL options: libunwind walker, precise, whole stack, no cache */
+} gcwalk_walk_options;        /* NULL options: libunwind walker, precise, whole stack, no cache */
 
 typedef struct gcwalk_walk_stats {
     uint64_t frames;  /* managed frames with a record */
@@ -96,13 +99,13 @@ typedef void* (*gcwalk_move_fn)(void* old_base, void* user);
 
 /* Relocates every root of the thread stopped in `context`; see gcwalk::relocate_roots.
  * stats, error and options may be NULL. */
-int gcwalk_relocate_roots(const gcwalk_context* context, const gcwalk_registry* registry, gcwalk_move_fn move,
-                          void* user, const gcwalk_walk_options* options, gcwalk_walk_stats* stats,
-                          gcwalk_walk_error* error);
+int gcwalk_relocate_roots(const gcwalk_context* context, const gcwalk_registry* registry,
+                          gcwalk_move_fn move, void* user, const gcwalk_walk_options* options,
+                          gcwalk_walk_stats* stats, gcwalk_walk_error* error);
 
 typedef struct gcwalk_visitor {
-    void (*frame)(uint64_t return_address, uint64_t sp, void* user);  /* may be NULL */
-    void (*root)(void** slot, void* user);                             /* may be NULL */
+    void (*frame)(uint64_t return_address, uint64_t sp, void* user);    /* may be NULL */
+    void (*root)(void** slot, void* user);                              /* may be NULL */
     void (*derived)(void** base_slot, void** derived_slot, void* user); /* may be NULL */
     void* user;
 } gcwalk_visitor;

@@ -37,12 +37,13 @@ void gcwalk_rt_detach_thread(void);
 
 /* Totals over all collections so far (what GCWALK_STATS=1 prints at exit). */
 struct gcwalk_rt_stats {
-    uint64_t collections; /* collections run */
-    uint64_t frames;      /* frames walked that have a stack map record */
-    uint64_t roots;       /* distinct non-null root slots visited (base and derived) */
-    uint64_t walk_ns;     /* nanoseconds spent walking stacks and visiting roots */
+    uint64_t collections;  /* collections run */
+    uint64_t frames;       /* frames walked that have a stack map record */
+    uint64_t roots;        /* distinct non-null root slots visited (base and derived) */
+    uint64_t walk_ns;      /* nanoseconds spent walking stacks and visiting roots */
     uint64_t copied_bytes; /* bytes of objects copied, headers included */
-    uint64_t cached_frames; /* of `frames`, those re-checked from the thread's walk cache, not stepped */
+    uint64_t
+        cached_frames; /* of `frames`, those re-checked from the thread's walk cache, not stepped */
 };
 void gcwalk_rt_get_stats(struct gcwalk_rt_stats* out);
 

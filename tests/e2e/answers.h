@@ -1,5 +1,6 @@
-/* The answers of lists.ll, trees.ll and two_objects_*.ll, computed in plain C without a heap (shared by the hosts
- * that run those programs: alone, from a shared library, from several threads). */
+/* The answers of lists.ll, trees.ll and two_objects_*.ll, computed in plain C without a heap
+ * (shared by the hosts that run those programs: alone, from a shared library, from several
+ * threads). */
 #ifndef GCWALK_E2E_ANSWERS_H
 #define GCWALK_E2E_ANSWERS_H
 
@@ -22,7 +23,9 @@ static inline int64_t expect_ping(int64_t n, int64_t prev, int has_prev) {
     int64_t below = n == 0 ? 0 : expect_pong(n - 1, n);
     return below + 2 * n + (has_prev ? prev : 0);
 }
-static inline int64_t expect_pong(int64_t n, int64_t prev) { return expect_ping(n, n, 1) + 3 * n + prev; }
+static inline int64_t expect_pong(int64_t n, int64_t prev) {
+    return expect_ping(n, n, 1) + 3 * n + prev;
+}
 
 /* check() of the tree of depth d rooted at heap number v (depth -1: no node), or of its mirror. */
 static inline uint64_t expect_tree_check(int64_t d, uint64_t v, int mirrored) {

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
     }
     entry_fn lists = (entry_fn)dlsym(lib, "e2e_lists");
     entry_fn trees = (entry_fn)dlsym(lib, "e2e_trees");
-    stats_fn stats = (stats_fn)dlsym(lib, "gcwalk_rt_get_stats"); /* found through the library's dependency */
+    stats_fn stats =
+        (stats_fn)dlsym(lib, "gcwalk_rt_get_stats"); /* found through the library's dependency */
     if (!lists || !trees || !stats) {
         fprintf(stderr, "FAILED: dlsym\n");
         return 1;
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
     int ok = lists(120) == expect_lists(120) && trees(5) == expect_trees(5);
     struct gcwalk_rt_stats st;
     stats(&st);
-    printf("%s: collections=%llu roots=%llu\n", ok ? "ok" : "FAILED", (unsigned long long)st.collections,
-           (unsigned long long)st.roots);
+    printf("%s: collections=%llu roots=%llu\n", ok ? "ok" : "FAILED",
+           (unsigned long long)st.collections, (unsigned long long)st.roots);
     return ok && st.collections > 0 && st.roots > 0 ? 0 : 1;
 }

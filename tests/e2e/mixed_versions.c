@@ -12,7 +12,8 @@ int64_t e2e_lists(int64_t n);
 
 int main(int argc, char** argv) {
     int64_t n = argc > 1 ? atoll(argv[1]) : 60;
-    int ok = e2e_check("frames of two LLVM versions interleaved", e2e_two_objects(n), expect_ping(n, 0, 0));
+    int ok = e2e_check("frames of two LLVM versions interleaved", e2e_two_objects(n),
+                       expect_ping(n, 0, 0));
     ok &= e2e_check("lists from a third LLVM version", e2e_lists(5 * n), expect_lists(5 * n));
     return e2e_finish(ok);
 }

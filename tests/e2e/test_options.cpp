@@ -42,8 +42,12 @@ TEST_CASE("defaults: 64 MiB, no stress, the fast walker with its walk cache, no 
 TEST_CASE("accepted values") {
     Options o;
     std::string message;
-    REQUIRE(parse({{"GCWALK_HEAP_MB", "1"}, {"GCWALK_STRESS", "4294967295"}, {"GCWALK_WALKER", "libunwind"},
-                   {"GCWALK_VERIFY", "1"}, {"GCWALK_STATS", "1"}, {"GCWALK_TEST_SKIP_ROOT", "0"}},
+    REQUIRE(parse({{"GCWALK_HEAP_MB", "1"},
+                   {"GCWALK_STRESS", "4294967295"},
+                   {"GCWALK_WALKER", "libunwind"},
+                   {"GCWALK_VERIFY", "1"},
+                   {"GCWALK_STATS", "1"},
+                   {"GCWALK_TEST_SKIP_ROOT", "0"}},
                   &o, &message));
     CHECK(o.heap_mb == 1);
     CHECK(o.stress == 4294967295u);
@@ -51,7 +55,8 @@ TEST_CASE("accepted values") {
     CHECK(o.walker_requested);
     CHECK(o.verify);
     CHECK(o.stats);
-    REQUIRE(parse({{"GCWALK_STRESS", ""}, {"GCWALK_WALKER", "fast"}}, &o, &message)); // empty: unset
+    REQUIRE(
+        parse({{"GCWALK_STRESS", ""}, {"GCWALK_WALKER", "fast"}}, &o, &message)); // empty: unset
     CHECK(o.stress == 0);
     CHECK(o.walker == gcwalk::WalkerKind::Fast);
     REQUIRE(parse({{"GCWALK_WALK_CACHE", "0"}}, &o, &message));
@@ -62,11 +67,13 @@ TEST_CASE("invalid values name the variable, the value and what is accepted") {
     Options o;
     std::string message;
     CHECK_FALSE(parse({{"GCWALK_HEAP_MB", "64k"}}, &o, &message));
-    CHECK(message == "gcwalk-rt: invalid GCWALK_HEAP_MB=\"64k\": expected a whole number of MiB from 1 to 1048576");
+    CHECK(message == "gcwalk-rt: invalid GCWALK_HEAP_MB=\"64k\": expected a whole number of MiB "
+                     "from 1 to 1048576");
     CHECK_FALSE(parse({{"GCWALK_HEAP_MB", "0"}}, &o, &message));
     CHECK_FALSE(parse({{"GCWALK_HEAP_MB", "1048577"}}, &o, &message));
     CHECK_FALSE(parse({{"GCWALK_HEAP_MB", "-5"}}, &o, &message));
-    CHECK_FALSE(parse({{"GCWALK_STRESS", "99999999999999999999999"}}, &o, &message)); // overflows u64
+    CHECK_FALSE(
+        parse({{"GCWALK_STRESS", "99999999999999999999999"}}, &o, &message)); // overflows u64
     CHECK(message.find("GCWALK_STRESS") != std::string::npos);
     CHECK_FALSE(parse({{"GCWALK_STRESS", "4294967296"}}, &o, &message));
     CHECK_FALSE(parse({{"GCWALK_WALKER", "Fast"}}, &o, &message));

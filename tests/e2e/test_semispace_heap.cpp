@@ -13,7 +13,9 @@ using gcwalk::rt::SemispaceHeap;
 
 namespace {
 
-void*& field(void* obj, uint64_t i) { return static_cast<void**>(obj)[i]; }
+void*& field(void* obj, uint64_t i) {
+    return static_cast<void**>(obj)[i];
+}
 // True when the kernel cannot read `p` (write() from it fails with EFAULT instead of faulting us).
 bool inaccessible(const void* p) {
     int fds[2];
@@ -24,7 +26,9 @@ bool inaccessible(const void* p) {
     return fault;
 }
 
-uint64_t& data_word(void* obj, uint64_t refs) { return *reinterpret_cast<uint64_t*>(static_cast<char*>(obj) + 8 * refs); }
+uint64_t& data_word(void* obj, uint64_t refs) {
+    return *reinterpret_cast<uint64_t*>(static_cast<char*>(obj) + 8 * refs);
+}
 
 } // namespace
 
@@ -83,7 +87,8 @@ TEST_CASE("a collection moves what roots reach, keeps the graph and forwards sha
     CHECK(field(b2, 0) == a2);
     CHECK(data_word(a2, 2) == 111);
     CHECK(data_word(b2, 1) == 222);
-    CHECK(heap.copied_bytes() == SemispaceHeap::object_size(2, 8) + SemispaceHeap::object_size(1, 8));
+    CHECK(heap.copied_bytes() ==
+          SemispaceHeap::object_size(2, 8) + SemispaceHeap::object_size(1, 8));
     CHECK(heap.used_bytes() == heap.copied_bytes()); // the garbage was not copied
     CHECK(heap.in_poisoned_space(reinterpret_cast<uintptr_t>(a)));
     CHECK_FALSE(heap.in_poisoned_space(reinterpret_cast<uintptr_t>(a2)));

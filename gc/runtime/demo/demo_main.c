@@ -25,13 +25,15 @@ static int64_t expect_trees(int64_t max_depth) {
     /* tree_build(0, v) is one node with null children: depth 0 in demo.ll is depth 0 here. */
     uint64_t total = 0;
     for (int64_t d = 4; d <= max_depth; d += 2)
-        for (int64_t i = 1; i <= (int64_t)1 << (max_depth - d); ++i) total += (uint64_t)tree_check(d, i);
+        for (int64_t i = 1; i <= (int64_t)1 << (max_depth - d); ++i)
+            total += (uint64_t)tree_check(d, i);
     return (int64_t)(total + 7 * (uint64_t)tree_check(max_depth, 1));
 }
 
 static int64_t expect_lists(int64_t n) {
     uint64_t acc = 0;
-    for (uint64_t i = 1; i <= (uint64_t)n; ++i) acc += i * (i * i + i); /* position i holds value i */
+    for (uint64_t i = 1; i <= (uint64_t)n; ++i)
+        acc += i * (i * i + i); /* position i holds value i */
     return (int64_t)acc;
 }
 
@@ -63,7 +65,11 @@ static int64_t expect_map(int64_t n) {
         uint64_t k = (uint64_t)j * 7919 % 100003;
         /* The managed map finds the most recent insertion of a key first. */
         for (int64_t i = n - 1; i >= 0; --i)
-            if (keys[i] == k) { sum += (uint64_t)i + 1; ++found; break; }
+            if (keys[i] == k) {
+                sum += (uint64_t)i + 1;
+                ++found;
+                break;
+            }
     }
     free(keys);
     return (int64_t)(sum * 1000003 + found);
@@ -90,11 +96,14 @@ int main(int argc, char** argv) {
     int64_t map_n = argc > 4 ? atoll(argv[4]) : 100;
     const char* stress = getenv("GCWALK_STRESS");
 
-    printf("gcwalk demo: a managed program (IR compiled by opt-14/llc-14) under the gcwalk moving collector\n");
-    printf("  collection trigger: %s\n", stress && *stress ? (strcmp(stress, "1") == 0
-                                           ? "GCWALK_STRESS=1 (a moving collection at every allocation)"
-                                           : "GCWALK_STRESS (every N-th allocation or poll)")
-                                                     : "heap full");
+    printf("gcwalk demo: a managed program (IR compiled by opt-%d/llc-%d) under the gcwalk "
+           "moving collector\n",
+           GCWALK_LLVM_MAJOR, GCWALK_LLVM_MAJOR);
+    printf("  collection trigger: %s\n",
+           stress && *stress ? (strcmp(stress, "1") == 0
+                                    ? "GCWALK_STRESS=1 (a moving collection at every allocation)"
+                                    : "GCWALK_STRESS (every N-th allocation or poll)")
+                             : "heap full");
     gcwalk_rt_attach_thread();
     double t0 = now_s();
     int64_t trees = demo_trees(depth);
@@ -121,19 +130,23 @@ int main(int argc, char** argv) {
     printf("what the collector did:\n");
     printf("  collections                 %llu (every live object moved each time)\n",
            (unsigned long long)st.collections);
-    printf("  frames walked (with record) %llu (%.1f per collection)\n", (unsigned long long)st.frames,
+    printf("  frames walked (with record) %llu (%.1f per collection)\n",
+           (unsigned long long)st.frames,
            st.collections ? (double)st.frames / (double)st.collections : 0.0);
-    printf("  of which from walk caches   %llu (unchanged since the thread's last walk: re-checked, not stepped)\n",
+    printf("  of which from walk caches   %llu (unchanged since the thread's last walk: "
+           "re-checked, not stepped)\n",
            (unsigned long long)st.cached_frames);
-    printf("  roots relocated             %llu (%.1f per collection)\n", (unsigned long long)st.roots,
+    printf("  roots relocated             %llu (%.1f per collection)\n",
+           (unsigned long long)st.roots,
            st.collections ? (double)st.roots / (double)st.collections : 0.0);
     printf("  bytes copied                %llu\n", (unsigned long long)st.copied_bytes);
-    printf("  stack walking               %.1f ms, %.0f ns per frame with a record, %.0f ns per walk\n",
+    printf("  stack walking               %.1f ms, %.0f ns per frame with a record, %.0f ns "
+           "per walk\n",
            (double)st.walk_ns * 1e-6, st.frames ? (double)st.walk_ns / (double)st.frames : 0.0,
            st.collections ? (double)st.walk_ns / (double)st.collections : 0.0);
-    printf("    (a walk also steps the host's native frames below the managed ones - main, libc's start\n"
-           "     frames - by their CFI rules, ~15-25 ns each with the fast walker, ~2 us with\n"
-           "     GCWALK_WALKER=libunwind; figures per kind of frame: docs/PERFORMANCE.md)\n");
+    printf("    (a walk also steps the host's native frames below the managed ones, main and\n"
+           "     libc's start frames, by their CFI rules; the cost of each kind of frame is in\n"
+           "     docs/PERFORMANCE.md)\n");
     printf("  managed program total       %.3f s\n", elapsed);
     printf("result: %s\n", ok ? "PASS" : "FAIL");
     return ok ? 0 : 1;
