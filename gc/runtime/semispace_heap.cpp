@@ -124,9 +124,9 @@ void SemispaceHeap::finish_collection() {
     }
     // Poison the old space: drop its pages (so it is zero when it becomes to-space again) and make
     // any access through a stale pointer fault.
-    // MADV_DONTNEED, then PROT_NONE on the now empty range: measured on a KVM guest, mprotect of
-    // populated pages costs ~60 us (a TLB flush) and of empty ones ~5 us, so this order pays the
-    // flush once per collection, and the space reads as zero when it becomes to-space again.
+    // MADV_DONTNEED, then PROT_NONE on the now empty range: mprotect of populated pages costs far
+    // more than of empty ones (docs/PERFORMANCE.md, "poisoning the old space"), so this order pays
+    // the flush once per collection, and the space reads as zero when it becomes to-space again.
     void* old = reinterpret_cast<void*>(from_);
     const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     const uint64_t used = (from_limit_ - from_ + page - 1) / page * page;

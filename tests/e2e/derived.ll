@@ -1,4 +1,4 @@
-; Real derived pointers across safepoints, both ways LLVM 14 keeps them (FACTS.md): constant-offset
+; Real derived pointers across safepoints, both ways LLVM keeps them (docs/INTEGRATION.md): constant-offset
 ; GEPs kept live by opt -spp-rematerialization-threshold=0 with llc -disable-cgp-gc-opts (this file
 ; is compiled with both), and derived pointers carried by loop phis. They point into the middle of
 ; an object, one past its end, and before its first field; each is relocated as

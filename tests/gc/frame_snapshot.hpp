@@ -31,7 +31,8 @@ struct FrameSnapshot {
     bool operator==(const FrameSnapshot& o) const {
         if (ra != o.ra || sp != o.sp || depth != o.depth) return false;
         for (int i = 0; i < 6; ++i)
-            if (slots[i] != o.slots[i] || value_ok[i] != o.value_ok[i] || (value_ok[i] && values[i] != o.values[i]))
+            if (slots[i] != o.slots[i] || value_ok[i] != o.value_ok[i] ||
+                (value_ok[i] && values[i] != o.values[i]))
                 return false;
         return true;
     }

@@ -13,7 +13,9 @@
 
 namespace fixtures {
 
-inline std::string path(const std::string& name) { return std::string(GCWALK_FIXTURE_DIR) + "/" + name; }
+inline std::string path(const std::string& name) {
+    return std::string(GCWALK_FIXTURE_DIR) + "/" + name;
+}
 
 inline std::vector<uint8_t> bytes(const std::string& name) {
     std::ifstream in(path(name), std::ios::binary);
@@ -24,8 +26,8 @@ inline std::vector<uint8_t> bytes(const std::string& name) {
 struct RefLocation {
     std::string kind; // as readobj prints it: Register, Direct, Indirect, Constant, ConstantIndex
     unsigned reg = 0;
-    int64_t offset = 0;  // Direct/Indirect offset, Constant value (as printed: unsigned 32), index
-    uint64_t value = 0;  // ConstantIndex: the constant readobj resolved
+    int64_t offset = 0; // Direct/Indirect offset, Constant value (as printed: unsigned 32), index
+    uint64_t value = 0; // ConstantIndex: the constant readobj resolved
     unsigned size = 0;
 };
 struct RefLiveOut {
@@ -48,7 +50,9 @@ struct RefStackMap {
     std::vector<RefRecord> records;
 };
 
-inline bool starts(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+inline bool starts(const std::string& s, const char* prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
 
 inline std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(' ');
@@ -67,13 +71,16 @@ inline RefStackMap readobj(const std::string& name) {
         char kind[32] = {};
         if (std::sscanf(line.c_str(), "LLVM StackMap Version: %llu", &a) == 1) {
             m.version = static_cast<unsigned>(a);
-        } else if (std::sscanf(line.c_str(), "Function address: %llu, stack size: %llu, callsite record count: %llu",
-                               &a, &b, &c) == 3) {
+        } else if (std::sscanf(
+                       line.c_str(),
+                       "Function address: %llu, stack size: %llu, callsite record count: %llu", &a,
+                       &b, &c) == 3) {
             m.functions.push_back({a, b, c});
         } else if (starts(line, "#") && m.records.empty() && line.find(',') == std::string::npos) {
             std::sscanf(line.c_str(), "#%llu: %llu", &a, &b);
             m.constants.push_back(b);
-        } else if (std::sscanf(line.c_str(), "Record ID: %llu, instruction offset: %llu", &a, &b) == 2) {
+        } else if (std::sscanf(line.c_str(), "Record ID: %llu, instruction offset: %llu", &a, &b) ==
+                   2) {
             RefRecord r;
             r.id = a;
             r.instruction_offset = static_cast<uint32_t>(b);
@@ -126,6 +133,8 @@ inline uint64_t record_offset(const RefStackMap& m, size_t r) {
     }
     return off;
 }
-inline uint64_t location_offset(const RefStackMap& m, size_t r, size_t l) { return record_offset(m, r) + 16 + 12 * l; }
+inline uint64_t location_offset(const RefStackMap& m, size_t r, size_t l) {
+    return record_offset(m, r) + 16 + 12 * l;
+}
 
 } // namespace fixtures
