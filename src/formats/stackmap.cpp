@@ -2,6 +2,7 @@
 // that the accessors of include/gcwalk/stackmap.hpp can read without checks afterwards.
 #include <gcwalk/detail/format.hpp>
 #include <gcwalk/detail/prefault.hpp>
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap.hpp>
 
 
@@ -33,16 +34,24 @@ const char* with_article(LocationKind kind) noexcept {
 
 namespace {
 
-// Byte layout of format version 3 (docs/FORMATS.md), as offsets within each structure.
-constexpr uint32_t kLocationSize = 12;  // u8 kind, u8 reserved, u16 size, u16 reg, u16 reserved, i32 offset
-constexpr uint32_t kLiveOutSize = 4;    // u16 reg, u8 reserved, u8 size
-constexpr uint32_t kRecordHeaderSize = 16; // u64 id, u32 instruction offset, u16 flags, u16 num locations
-constexpr uint32_t kMinRecordSize = 24; // header + (u16 padding, u16 num live-outs) + align to 8
+// Byte layout of format version 3: v3::*Layout in stackmap.hpp.
+using v3::FunctionLayout;
+using v3::HeaderLayout;
+using v3::LiveOutHeaderLayout;
+using v3::LiveOutLayout;
+using v3::LocationLayout;
+using v3::RecordLayout;
+constexpr uint32_t kLocationSize = LocationLayout::bytes;
+constexpr uint32_t kLiveOutSize = LiveOutLayout::bytes;
+constexpr uint32_t kRecordHeaderSize = RecordLayout::locations;
+// The sizes LLVM's StackMaps.cpp writes; a slip in the layout above breaks one of these.
+static_assert(HeaderLayout::bytes == 16 && FunctionLayout::bytes == 24 && kRecordHeaderSize == 16);
+static_assert(kLocationSize == 12 && kLiveOutSize == 4 && v3::kMinRecordBytes == 24);
 
 // x86-64 DWARF register numbers: 0-15 general-purpose, 16 the return address column. A Register
 // location may also name a vector, x87, MMX or mask register (17-125: LLVM puts a <4 x float>
 // live in xmm0 as `Register R#17`); Direct and Indirect are addresses, so their base is 0-16.
-constexpr uint16_t kMaxAddressReg = 16;
+constexpr uint16_t kMaxAddressReg = kDwarfReturnAddress;
 constexpr uint16_t kMaxDwarfReg = 125;
 // A location's size is 16 bits; LLVM fills all of them (a <1024 x i64> deopt operand is an
 // Indirect location of 8192 bytes), so every non-zero size is accepted.
@@ -70,7 +79,7 @@ public:
     // On success: `size` is the blob's size in bytes, `records` and `first` are filled.
     Status run(uint64_t& size, std::vector<uint32_t>& records, std::vector<uint64_t>& first) {
         if (b_.size() < StackMapBlob::kHeaderSize) return eod(0, "the header");
-        const uint8_t version = b_[0];
+        const uint8_t version = b_[HeaderLayout::version];
         if (version == 2)
             return fail("stack map version 2 at offset 0x%" PRIx64
                         " is LLVM 4's format, which gcwalk does not read (gcwalk reads the flat v2 proposal "
@@ -79,18 +88,23 @@ public:
         if (version != 3)
             return fail("unsupported stack map version %u at offset 0x%" PRIx64 " (gcwalk reads version 3)",
                         unsigned{version}, base_);
-        if (!all_zero(b_.data() + 1, 3)) return fail("non-zero reserved header bytes at offset 0x%" PRIx64, base_ + 1);
-        const uint64_t nfun = load<uint32_t>(b_.data() + 4);
-        const uint64_t ncon = load<uint32_t>(b_.data() + 8);
-        const uint64_t nrec = load<uint32_t>(b_.data() + 12);
+        if (!all_zero(b_.data() + HeaderLayout::reserved, HeaderLayout::num_functions - HeaderLayout::reserved))
+            return fail("non-zero reserved header bytes at offset 0x%" PRIx64, base_ + HeaderLayout::reserved);
+        const uint64_t nfun = load<uint32_t>(b_.data() + HeaderLayout::num_functions);
+        const uint64_t ncon = load<uint32_t>(b_.data() + HeaderLayout::num_constants);
+        const uint64_t nrec = load<uint32_t>(b_.data() + HeaderLayout::num_records);
 
-        uint64_t off = StackMapBlob::kHeaderSize;
-        if (Status s = count_fits(nfun, StackMapBlob::kFunctionEntrySize, off, 4, "function", ""); !s) return s;
+        uint64_t off = HeaderLayout::bytes;
+        if (Status s = count_fits(nfun, FunctionLayout::bytes, off, HeaderLayout::num_functions, "function", ""); !s)
+            return s;
         const uint64_t functions = off;
-        off += nfun * StackMapBlob::kFunctionEntrySize;
-        if (Status s = count_fits(ncon, 8, off, 8, "constant", ""); !s) return s;
-        off += ncon * 8;
-        if (Status s = count_fits(nrec, kMinRecordSize, off, 12, "record", "at least "); !s) return s;
+        off += nfun * FunctionLayout::bytes;
+        if (Status s = count_fits(ncon, v3::kConstantBytes, off, HeaderLayout::num_constants, "constant", ""); !s)
+            return s;
+        off += ncon * v3::kConstantBytes;
+        if (Status s = count_fits(nrec, v3::kMinRecordBytes, off, HeaderLayout::num_records, "record", "at least ");
+            !s)
+            return s;
 
         // Records are grouped by function, in function order: the counts must add up.
         first.reserve(nfun);
@@ -99,11 +113,12 @@ public:
         uint64_t sum = 0;
         for (uint64_t f = 0; f < nfun; ++f) {
             first[f] = sum;
-            const uint64_t count = load<uint64_t>(b_.data() + functions + f * 24 + 16);
+            const uint64_t at = functions + f * FunctionLayout::bytes + FunctionLayout::record_count;
+            const uint64_t count = load<uint64_t>(b_.data() + at);
             if (count > nrec - sum)
                 return fail("function record counts exceed the header's %" PRIu64
                             " records at function %" PRIu64 " (offset 0x%" PRIx64 ")",
-                            nrec, f, base_ + functions + f * 24 + 16);
+                            nrec, f, base_ + at);
             sum += count;
         }
         if (sum != nrec)
@@ -151,7 +166,7 @@ private:
         const uint64_t start = off;
         if (remaining(start) < kRecordHeaderSize) return eod(start, format("record %" PRIu64, r));
         const uint8_t* p = b_.data() + start;
-        const uint32_t nloc = load<uint16_t>(p + 14);
+        const uint32_t nloc = load<uint16_t>(p + RecordLayout::num_locations);
         uint64_t o = start + kRecordHeaderSize;
         // The common case in one tight pass; any doubt goes to the loop below, which finds the
         // first bad location again and words the error.
@@ -169,26 +184,27 @@ private:
             }
         }
         const uint64_t pad = align8(o) - o;
-        if (remaining(o) < pad + 4) return eod(o, format("the live-out header of record %" PRIu64, r));
-        if (!all_zero(b_.data() + o, pad + 2))
+        if (remaining(o) < pad + LiveOutHeaderLayout::bytes)
+            return eod(o, format("the live-out header of record %" PRIu64, r));
+        if (!all_zero(b_.data() + o, pad + LiveOutHeaderLayout::num_live_outs))
             return fail("non-zero padding at offset 0x%" PRIx64 " after the locations of record %" PRIu64,
                         base_ + o, r);
-        o += pad + 2;
-        const uint32_t nlive = load<uint16_t>(b_.data() + o);
-        o += 2;
+        o += pad;
+        const uint32_t nlive = load<uint16_t>(b_.data() + o + LiveOutHeaderLayout::num_live_outs);
+        o += LiveOutHeaderLayout::bytes;
         for (uint32_t i = 0; i < nlive; ++i, o += kLiveOutSize) {
             if (remaining(o) < kLiveOutSize)
                 return eod(o, format("live-out %u of record %" PRIu64, i, r));
             const uint8_t* q = b_.data() + o;
-            const uint16_t reg = load<uint16_t>(q);
+            const uint16_t reg = load<uint16_t>(q + LiveOutLayout::dwarf_reg);
             if (reg > kMaxDwarfReg)
                 return fail("live-out %u of record %" PRIu64 " at offset 0x%" PRIx64
                             " names register %u, not an x86-64 DWARF register",
                             i, r, base_ + o, unsigned{reg});
-            if (q[2] != 0)
+            if (q[LiveOutLayout::reserved] != 0)
                 return fail("non-zero reserved byte in live-out %u of record %" PRIu64 " at offset 0x%" PRIx64, i, r,
                             base_ + o);
-            if (q[3] == 0)
+            if (q[LiveOutLayout::size] == 0)
                 return fail("live-out %u of record %" PRIu64 " at offset 0x%" PRIx64 " has size 0", i, r, base_ + o);
         }
         const uint64_t tail = align8(o) - o;
@@ -201,14 +217,14 @@ private:
 
     // True when the location at q passes every check of location() below (without wording errors).
     static bool location_ok(const uint8_t* q, uint64_t ncon) {
-        const uint16_t size = load<uint16_t>(q + 2);
-        const uint16_t reg = load<uint16_t>(q + 4);
-        if (q[1] != 0 || load<uint16_t>(q + 6) != 0) return false;
+        const uint16_t size = load<uint16_t>(q + LocationLayout::size);
+        const uint16_t reg = load<uint16_t>(q + LocationLayout::dwarf_reg);
+        if (q[LocationLayout::reserved0] != 0 || load<uint16_t>(q + LocationLayout::reserved1) != 0) return false;
         const bool sized = size != 0;
-        switch (static_cast<LocationKind>(q[0])) {
+        switch (static_cast<LocationKind>(q[LocationLayout::kind])) {
         case LocationKind::Constant: return true;
         case LocationKind::ConstantIndex: {
-            const int32_t value = load<int32_t>(q + 8);
+            const int32_t value = load<int32_t>(q + LocationLayout::offset);
             return value >= 0 && static_cast<uint64_t>(value) < ncon;
         }
         case LocationKind::Register: return reg <= kMaxDwarfReg && sized;
@@ -219,15 +235,15 @@ private:
     }
 
     Status location(const uint8_t* q, uint32_t l, uint64_t r, uint64_t o, uint64_t ncon) {
-        const uint8_t kind = q[0];
-        const uint16_t size = load<uint16_t>(q + 2);
-        const uint16_t reg = load<uint16_t>(q + 4);
-        const int32_t value = load<int32_t>(q + 8);
+        const uint8_t kind = q[LocationLayout::kind];
+        const uint16_t size = load<uint16_t>(q + LocationLayout::size);
+        const uint16_t reg = load<uint16_t>(q + LocationLayout::dwarf_reg);
+        const int32_t value = load<int32_t>(q + LocationLayout::offset);
         const uint64_t at = base_ + o;
         if (kind < 1 || kind > 5)
             return fail("location %u of record %" PRIu64 " at offset 0x%" PRIx64 " has invalid kind %u", l, r, at,
                         unsigned{kind});
-        if (q[1] != 0 || load<uint16_t>(q + 6) != 0)
+        if (q[LocationLayout::reserved0] != 0 || load<uint16_t>(q + LocationLayout::reserved1) != 0)
             return fail("non-zero reserved bytes in location %u of record %" PRIu64 " at offset 0x%" PRIx64, l, r,
                         at);
         const auto k = static_cast<LocationKind>(kind);
@@ -259,10 +275,10 @@ private:
 } // namespace
 
 LiveOut RecordView::live_out(uint16_t i) const noexcept {
-    const uint8_t* q = p_ + live_outs_header() + 4 + uint32_t{kLiveOutSize} * i;
+    const uint8_t* q = p_ + live_outs_header() + LiveOutHeaderLayout::bytes + uint32_t{kLiveOutSize} * i;
     LiveOut out;
-    std::memcpy(&out.dwarf_reg, q, 2);
-    out.size = q[3];
+    std::memcpy(&out.dwarf_reg, q + LiveOutLayout::dwarf_reg, sizeof out.dwarf_reg);
+    out.size = q[LiveOutLayout::size];
     return out;
 }
 
@@ -271,7 +287,8 @@ uint32_t RecordView::live_outs_header() const noexcept {
 }
 
 uint32_t RecordView::size_bytes() const noexcept {
-    return static_cast<uint32_t>(align8(live_outs_header() + 4 + uint64_t{kLiveOutSize} * num_live_outs()));
+    return static_cast<uint32_t>(
+        align8(live_outs_header() + LiveOutHeaderLayout::bytes + uint64_t{kLiveOutSize} * num_live_outs()));
 }
 
 Expected<StackMapBlob> StackMapBlob::parse(std::span<const uint8_t> bytes, std::string_view source,
