@@ -11,6 +11,7 @@
 #pragma once
 
 #include <gcwalk/expected.hpp>
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap.hpp>
 
 #include <cstdint>
@@ -107,7 +108,7 @@ Expected<std::vector<uint8_t>> write_v2(const StackMapV2& model);
 struct V2FunctionInfo {
     uint32_t function_size = 0;
     uint16_t flags = 0;          // kV2HasFrame, kV2HasVariableSizeAlloca, kV2HasStackRealignment
-    uint16_t frame_base_reg = 7; // rsp
+    uint16_t frame_base_reg = kDwarfRsp;
     std::vector<V2FrameRegister> frame_registers;
     std::vector<uint8_t> call_sizes; // per record of the function, in order; missing ones are 0
 };
