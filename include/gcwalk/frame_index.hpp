@@ -105,6 +105,11 @@ struct ImageStackMaps {
     int64_t load_bias = 0;              // added to every stored function address
     std::span<const uint8_t> section;   // the whole .llvm_stackmaps contents
     std::shared_ptr<const void> owner;  // keeps `section` alive (null when the image owns it)
+    // The blobs of `section`, already parsed (parse_stackmap_section(section, name)), or null.
+    // When set, build() indexes them as they are instead of parsing the section again, and the
+    // index shares them: a caller that indexes the same section more than once (the registry, at
+    // every change) parses it once. They must be the parse of this `section`.
+    std::shared_ptr<const std::vector<StackMapBlob>> blobs;
     std::vector<FunctionRange> functions; // known ranges (absolute); may be empty
     std::vector<std::pair<uint64_t, FrameRule>> rules; // per absolute return address, optional
 };

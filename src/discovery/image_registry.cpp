@@ -14,6 +14,7 @@
 #include <cinttypes>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 
 namespace gcwalk {
@@ -132,6 +133,9 @@ struct ImageRegistry::Image {
     bool seen = false;        // found by the current scan
     std::vector<uint8_t> owned; // JIT bytes
     std::span<const uint8_t> section;
+    // Its blobs, parsed once when the image is found: the checks below and every index built
+    // while the image stays loaded use them (ImageStackMaps::blobs).
+    std::shared_ptr<const std::vector<StackMapBlob>> blobs;
     bool has_stackmaps = false; // the file has a non-empty section (usable or not)
     std::vector<FunctionRange> functions;
     // Executable segments (absolute), for telling relocated addresses from unrelocated ones.
@@ -198,13 +202,11 @@ bool in_text(const std::vector<std::pair<uint64_t, uint64_t>>& text, uint64_t a)
     return false;
 }
 
-// Checks that every function address of a section lies in the image's code. A section that
-// parses but whose addresses are link-time values (lld leaves them unrelocated) is refused.
-std::string check_addresses(const std::string& name, std::span<const uint8_t> section, uint64_t bias,
+// Checks that every function address of a section's blobs lies in the image's code. A section
+// that parses but whose addresses are link-time values (lld leaves them unrelocated) is refused.
+std::string check_addresses(const std::string& name, const std::vector<StackMapBlob>& blobs, uint64_t bias,
                             const std::vector<std::pair<uint64_t, uint64_t>>& text) {
-    auto blobs = parse_stackmap_section(section, name);
-    if (!blobs) return blobs.error().message;
-    for (const auto& blob : *blobs) {
+    for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             uint64_t a = blob.function(f).address;
             if (in_text(text, a)) continue;
@@ -220,11 +222,12 @@ std::string check_addresses(const std::string& name, std::span<const uint8_t> se
     return {};
 }
 
-// The exact frame rule of every call site of an image's (checked) section, from its .eh_frame.
+// The exact frame rule of every call site of an image's (checked) blobs, from its .eh_frame.
 // Call sites whose CFI cannot be used keep no rule (the index then derives one from the stack
 // size and the fast walker hands such frames to libunwind); the first reason is kept.
 // Functions that no symbol sized (a stripped image) get their range from their FDE.
-std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li, std::span<const uint8_t> section,
+std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
+                                                          const std::vector<StackMapBlob>& blobs,
                                                           std::vector<FunctionRange>* functions,
                                                           std::string* problem) {
     std::vector<std::pair<uint64_t, FrameRule>> rules;
@@ -237,10 +240,8 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
         *problem = table.error().message;
         return rules;
     }
-    auto blobs = parse_stackmap_section(section, li.name);
-    if (!blobs) return rules;
     size_t failed = 0, total = 0;
-    for (const auto& blob : *blobs) {
+    for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             const uint64_t fa = blob.function(f).address;
             const uint64_t first = blob.first_record_of(f);
@@ -308,12 +309,18 @@ Status ImageRegistry::rescan() {
         } else {
             img->section = *sec;
             if (!img->section.empty()) {
-                img->problem = check_addresses(path, img->section, li.base, img->text);
                 changed = true;
+                // Parsed here once; the checks, the rules and every index built from now on
+                // read these blobs.
+                if (auto blobs = parse_stackmap_section(img->section, path); !blobs)
+                    img->problem = blobs.error().message;
+                else
+                    img->blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
+                if (img->problem.empty()) img->problem = check_addresses(path, *img->blobs, li.base, img->text);
                 if (img->problem.empty()) {
                     std::string note;
                     li.name = path;
-                    img->rules = compute_rules(li, img->section, &img->functions, &note);
+                    img->rules = compute_rules(li, *img->blobs, &img->functions, &note);
                     if (!note.empty()) diagnostics_.push_back(note);
                 }
             }
@@ -345,6 +352,9 @@ Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std:
     img->functions = std::move(functions);
     img->rules = std::move(rules);
     for (auto& r : img->rules) r.second.flags |= kRuleFromCfi;
+    auto blobs = parse_stackmap_section(img->section, img->name);
+    if (!blobs) return Error{blobs.error().message};
+    img->blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
     {
         // Refuse a blob that cannot be indexed on its own before it touches the published index.
         std::vector<ImageStackMaps> alone;
@@ -421,6 +431,7 @@ ImageStackMaps to_input(const ImageRegistry::Image& img) {
     m.name = img.name;
     m.load_bias = 0; // read from memory (or handed over by a JIT): addresses are already final
     m.section = img.section;
+    m.blobs = img.blobs;
     m.functions = img.functions;
     m.rules = img.rules;
     return m;

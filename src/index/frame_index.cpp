@@ -61,7 +61,7 @@ const FrameRecord* FrameIndex::frame(const CallSite& cs) const noexcept {
 bool FrameIndex::record(const CallSite& cs, RecordRef* out) const noexcept {
     const FrameRecord* f = frame(cs);
     if (!f) return false;
-    const StackMapBlob& blob = impl_->blobs[f->image][f->blob];
+    const StackMapBlob& blob = (*impl_->blobs[f->image])[f->blob];
     uint64_t offset = cs.return_address() - f->function_address;
     bool found = false;
     for (uint32_t r = 0; r < f->num_records; ++r) {
@@ -78,7 +78,7 @@ bool FrameIndex::record(const CallSite& cs, RecordRef* out) const noexcept {
 }
 
 const StackMapBlob& FrameIndex::blob(const RecordRef& ref) const noexcept {
-    return impl_->blobs[ref.image][ref.blob];
+    return (*impl_->blobs[ref.image])[ref.blob];
 }
 
 std::span<const FrameRecord> FrameIndex::frames() const noexcept { return {impl_->frames.data(), impl_->frames.size()}; }
@@ -99,9 +99,9 @@ std::span<const ImageStackMaps> FrameIndex::images() const noexcept { return imp
 size_t FrameIndex::resident_bytes() const noexcept {
     size_t n = sizeof(Impl) + impl_->table.bytes() + impl_->roots.bytes() +
                impl_->rules.capacity() * sizeof(FrameRule) + impl_->frames.bytes();
-    for (const auto& bl : impl_->blobs) {
-        n += bl.capacity() * sizeof(StackMapBlob);
-        for (const auto& b : bl) n += b.num_records() * 4 + b.num_functions() * 8; // offset tables
+    for (const auto& bl : impl_->blobs) { // held, or shared with the caller that parsed them
+        n += bl->capacity() * sizeof(StackMapBlob);
+        for (const auto& b : *bl) n += b.num_records() * 4 + b.num_functions() * 8; // offset tables
     }
     return n;
 }

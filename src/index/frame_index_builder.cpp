@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <iterator>
-#include <optional>
+#include <memory>
 #include <utility>
 
 namespace gcwalk {
@@ -82,15 +82,20 @@ public:
     }
 
 private:
-    // Parses every image's section; sizes the pools for what the sections hold.
+    // Parses every image's section that its caller did not parse; sizes the pools for what the
+    // sections hold.
     Status parse_all() {
         uint64_t functions = 0;
         impl_.blobs.reserve(impl_.images.size());
         for (const ImageStackMaps& img : impl_.images) {
-            auto parsed = parse_stackmap_section(img.section, img.name);
-            if (!parsed) return parsed.error();
-            for (const auto& b : *parsed) num_records_ += b.num_records(), functions += b.num_functions();
-            impl_.blobs.push_back(std::move(*parsed));
+            std::shared_ptr<const std::vector<StackMapBlob>> blobs = img.blobs;
+            if (!blobs) {
+                auto parsed = parse_stackmap_section(img.section, img.name);
+                if (!parsed) return parsed.error();
+                blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*parsed));
+            }
+            for (const auto& b : *blobs) num_records_ += b.num_records(), functions += b.num_functions();
+            impl_.blobs.push_back(std::move(blobs));
         }
         impl_.roots.reserve(num_records_ * 2);
         impl_.frames.reserve(functions);
@@ -102,7 +107,7 @@ private:
         std::sort(img.functions.begin(), img.functions.end(),
                   [](const FunctionRange& a, const FunctionRange& b) { return a.address < b.address; });
         std::sort(img.rules.begin(), img.rules.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-        const auto& blobs = impl_.blobs[image_index];
+        const std::vector<StackMapBlob>& blobs = *impl_.blobs[image_index];
         for (uint32_t b = 0; b < blobs.size(); ++b) {
             for (uint32_t f = 0; f < blobs[b].num_functions(); ++f) {
                 auto fr = frame_record(img, image_index, blobs[b], b, f);

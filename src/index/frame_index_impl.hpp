@@ -14,7 +14,8 @@ namespace gcwalk {
 
 struct FrameIndex::Impl {
     std::vector<ImageStackMaps> images;
-    std::vector<std::vector<StackMapBlob>> blobs; // per image
+    // Per image: its ImageStackMaps::blobs, or the blobs build() parsed.
+    std::vector<std::shared_ptr<const std::vector<StackMapBlob>>> blobs;
     LargeArray<FrameRecord> frames;               // sorted by function address
     LargeArray<CallSite> table;                   // the hash table (16-byte slots)
     LargeArray<RootPair> roots;

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <vector>
 
 extern "C" {
 int64_t idx_two_roots(void*, void*);
@@ -90,7 +92,7 @@ TEST_CASE("the index holds every function and record of the linked object", "[fr
 
             // The frame rule without CFI: CFA = RSP + stack size + 8.
             const gcwalk::FrameRule& rule = index.rule(*cs);
-            CHECK(rule.cfa_reg == 7);
+            CHECK(rule.cfa_reg == gcwalk::kDwarfRsp);
             CHECK(rule.cfa_offset == static_cast<int32_t>(expected.functions[f].stack_size + 8));
 
             // The full record, found cold.
@@ -156,7 +158,7 @@ std::vector<uint8_t> make_blob(uint64_t base, uint32_t nfunc) {
     for (uint32_t f = 0; f < nfunc; ++f) {
         put(0xABCDEF00, 8), put(8, 4), put(0, 2), put(5, 2); // id, offset, flags, 5 locations
         for (int c = 0; c < 3; ++c) put(4, 1), put(0, 1), put(8, 2), put(0, 2), put(0, 2), put(0, 4);
-        for (int c = 0; c < 2; ++c) put(3, 1), put(0, 1), put(8, 2), put(7, 2), put(0, 2), put(16, 4);
+        for (int c = 0; c < 2; ++c) put(3, 1), put(0, 1), put(8, 2), put(gcwalk::kDwarfRsp, 2), put(0, 2), put(16, 4);
         put(0, 4);                             // align to 8
         put(0, 2), put(0, 2);                  // padding, 0 live-outs
         put(0, 4);                             // align to 8
@@ -179,7 +181,7 @@ TEST_CASE("JIT blobs are added and removed", "[image_registry]") {
         REQUIRE(cs);
         REQUIRE(idx.roots(*cs).size() == 1);
         CHECK(idx.roots(*cs)[0].base.offset() == 16);
-        CHECK(idx.roots(*cs)[0].base.dwarf_reg() == 7);
+        CHECK(idx.roots(*cs)[0].base.dwarf_reg() == gcwalk::kDwarfRsp);
     }
     CHECK(idx.classify(base + 0x40, nullptr, nullptr) == gcwalk::Lookup::ManagedNoRecord);
     CHECK(idx.classify(base + 0x90, nullptr, nullptr) == gcwalk::Lookup::NotManaged);
@@ -226,4 +228,59 @@ TEST_CASE("bad JIT blobs are refused with a message naming the blob", "[image_re
     REQUIRE_FALSE(overlap);
     CHECK(overlap.error().message ==
           "function at 0x700000000000 (jit-a) overlaps function at 0x700000000100 (jit-b)");
+}
+
+namespace {
+
+// The blob object the index reads for the call site at `ra` (its identity tells whether a
+// section was parsed again).
+const gcwalk::StackMapBlob* blob_at(const gcwalk::FrameIndex& idx, uint64_t ra) {
+    const gcwalk::CallSite* cs = idx.find(ra);
+    gcwalk::RecordRef ref;
+    if (!cs || !idx.record(*cs, &ref)) return nullptr;
+    return &idx.blob(ref);
+}
+
+} // namespace
+
+TEST_CASE("an index reads the blobs it is handed instead of parsing the section again", "[frame_index]") {
+    const uint64_t base = 0x7000'0000'0000;
+    const auto bytes = make_blob(base, 2);
+    auto parsed = gcwalk::parse_stackmap_section(bytes, "pre-parsed");
+    REQUIRE(parsed);
+    auto blobs = std::make_shared<const std::vector<gcwalk::StackMapBlob>>(std::move(*parsed));
+
+    std::vector<gcwalk::ImageStackMaps> in(2);
+    in[0].name = "pre-parsed";
+    in[0].section = bytes;
+    in[0].blobs = blobs;
+    const auto other = make_blob(base + 0x10000, 1);
+    in[1].name = "parsed-by-build";
+    in[1].section = other;
+    auto idx = gcwalk::FrameIndex::build(std::move(in));
+    REQUIRE(idx);
+    CHECK(idx->num_call_sites() == 3);
+    CHECK(blob_at(*idx, base + 8) == &(*blobs)[0]);
+    CHECK(blob_at(*idx, base + 0x100 + 8) == &(*blobs)[0]);
+    const gcwalk::StackMapBlob* own = blob_at(*idx, base + 0x10000 + 8);
+    REQUIRE(own);
+    CHECK(own->bytes().data() == other.data());
+    CHECK(blobs.use_count() == 3); // here, the index, and the index's copy of the input
+}
+
+TEST_CASE("every index the registry publishes reads the blobs parsed when the JIT blob was added",
+          "[image_registry]") {
+    gcwalk::ImageRegistry reg;
+    const uint64_t base = 0x7000'0000'0000;
+    REQUIRE(reg.add_jit("jit-1", make_blob(base, 1)));
+    const gcwalk::FrameIndex* first = &reg.index();
+    const gcwalk::StackMapBlob* parsed = blob_at(*first, base + 8);
+    REQUIRE(parsed);
+
+    auto h2 = reg.add_jit("jit-2", make_blob(base + 0x10000, 1));
+    REQUIRE(h2);
+    REQUIRE(&reg.index() != first); // a new index, built without parsing jit-1 again
+    CHECK(blob_at(reg.index(), base + 8) == parsed);
+    REQUIRE(reg.remove_jit(*h2));
+    CHECK(blob_at(reg.index(), base + 8) == parsed);
 }

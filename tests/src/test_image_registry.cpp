@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace {
@@ -19,6 +20,23 @@ std::string run(const std::string& cmd) {
     while (std::fgets(buf, sizeof buf, p)) out += buf;
     CHECK(pclose(p) == 0);
     return out;
+}
+
+// The blob of a function, as FrameIndex::blob finds it.
+gcwalk::RecordRef ref_of(const gcwalk::FrameRecord& fr) {
+    gcwalk::RecordRef ref;
+    ref.image = fr.image;
+    ref.blob = fr.blob;
+    return ref;
+}
+
+// A v3 blob of one function at `address` with no records.
+std::vector<uint8_t> empty_function_blob(uint64_t address) {
+    std::vector<uint8_t> b(gcwalk::StackMapBlob::kHeaderSize + gcwalk::StackMapBlob::kFunctionEntrySize, 0);
+    b[gcwalk::v3::HeaderLayout::version] = 3;
+    b[gcwalk::v3::HeaderLayout::num_functions] = 1;
+    std::memcpy(&b[gcwalk::StackMapBlob::kHeaderSize + gcwalk::v3::FunctionLayout::address], &address, 8);
+    return b;
 }
 
 } // namespace
@@ -48,6 +66,17 @@ TEST_CASE("a dlopen'ed shared object is found by the next rescan and dropped aft
     const gcwalk::FrameIndex* same = &reg.index();
     REQUIRE(reg.rescan());
     CHECK(&reg.index() == same);
+
+    // An index published later (a JIT blob added) reads the blobs parsed when the image was found.
+    const gcwalk::StackMapBlob* parsed = &reg.index().blob(ref_of(*fr));
+    auto jit = reg.add_jit("jit-empty", empty_function_blob(0x7000'0000'0000));
+    INFO((jit ? std::string() : jit.error().message));
+    REQUIRE(jit);
+    REQUIRE(&reg.index() != same);
+    const gcwalk::FrameRecord* again = reg.index().function_containing(fn);
+    REQUIRE(again);
+    CHECK(&reg.index().blob(ref_of(*again)) == parsed);
+    REQUIRE(reg.remove_jit(*jit));
 
     REQUIRE(dlclose(h) == 0);
     REQUIRE(reg.rescan());
