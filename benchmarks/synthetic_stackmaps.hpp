@@ -3,6 +3,8 @@
 // one LLVM 14 writes (checked by parsing every generated section before it is timed).
 #pragma once
 
+#include <gcwalk/frame_rule.hpp>
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -32,6 +34,7 @@ inline std::vector<uint8_t> make_section(uint32_t records, uint32_t per_function
         const uint32_t n = f + 1 < functions ? per_function : records - f * per_function;
         u64(kBase + uint64_t{f} * 4096), u64(64), u64(n); // address, stack size, record count
     }
+    constexpr uint8_t kIndirect = 3, kConstant = 4; // LocationKind, without the parser's header
     auto location = [&](uint8_t kind, uint16_t reg, int32_t off) {
         u8(kind), u8(0), u16(8), u16(reg), u16(0), put(&off, 4); // kind, reserved, size, reg, reserved, offset
     };
@@ -40,9 +43,9 @@ inline std::vector<uint8_t> make_section(uint32_t records, uint32_t per_function
         for (uint32_t r = 0; r < n; ++r) {
             u64(0xABCDEF00), u32(16 + 32 * r), u16(0);  // id, instruction offset, flags
             u16(static_cast<uint16_t>(3 + 2 * pairs));   // locations
-            location(4, 0, 0), location(4, 0, 0), location(4, 0, 0); // cc, flags, 0 deopt values
+            location(kConstant, 0, 0), location(kConstant, 0, 0), location(kConstant, 0, 0); // cc, flags, 0 deopt values
             for (uint16_t p = 0; p < pairs; ++p) {
-                location(3, 7, 8 * p), location(3, 7, 8 * p); // base and derived: the same slot
+                location(kIndirect, kDwarfRsp, 8 * p), location(kIndirect, kDwarfRsp, 8 * p); // base and derived: the same slot
             }
             align8();
             u16(0), u16(0); // padding, no live-outs
@@ -52,11 +55,10 @@ inline std::vector<uint8_t> make_section(uint32_t records, uint32_t per_function
     return out;
 }
 
-// Reads every cache line of a generated section once, before it is timed. The first read of
-// the 112 MB a million records take, just written by make_section, cost ~35 ns per record on
-// the KVM guest measured in docs/PERFORMANCE.md: a cost of this fixture (a real image's section
-// is read in by the loader) that only the one-iteration 1M runs paid, since the smaller sizes
-// time many iterations over a section already read.
+// Reads every cache line of a generated section once, before it is timed. The first read of a
+// section just written by make_section is a cost of this fixture (a real image's section is read
+// in by the loader) that only the one-iteration 1M runs would pay, since the smaller sizes time
+// many iterations over a section already read (figures: docs/PERFORMANCE.md).
 inline uint64_t read_once(const std::vector<uint8_t>& section) {
     uint64_t sum = 0;
     for (size_t i = 0; i < section.size(); i += 64) sum += section[i];

@@ -1,5 +1,6 @@
 // Tests of the v3 parser (src/stackmap.cpp) against llvm-readobj on sections emitted by llc-14,
 // and of its errors on small edits of those sections.
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap.hpp>
 
 #include "fixtures.hpp"
@@ -108,7 +109,7 @@ TEST_CASE("the fixture covers every location kind, live-outs and a dynamic frame
         live_outs |= !r.live_outs.empty();
         for (const auto& l : r.locations) {
             for (int k = 1; k <= 5; ++k) kinds[k] |= l.kind == to_string(static_cast<LocationKind>(k));
-            vector_reg |= l.kind == "Register" && l.reg > 16;
+            vector_reg |= l.kind == "Register" && l.reg > gcwalk::kDwarfReturnAddress;
         }
     }
     for (const auto& f : ref.functions) dynamic |= f.stack_size == kDynamicStackSize;

@@ -1,5 +1,6 @@
 // Tests of the flat v2 format (src/stackmap_v2.cpp): conversion of llc-14's v3 output, write ->
 // parse round trips, and the reader's errors on small edits of a written blob.
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap_v2.hpp>
 
 #include "fixtures.hpp"
@@ -71,7 +72,7 @@ TEST_CASE("v2_from_v3 keeps every function, record and location of llc's output"
                 CHECK(fr.stack_size == kV2DynamicStackSize);
             else
                 CHECK(fr.stack_size == fe.stack_size);
-            CHECK(fr.frame_base_reg == 7);
+            CHECK(fr.frame_base_reg == gcwalk::kDwarfRsp);
             for (uint16_t k = 0; k < fr.num_records; ++k, ++r) {
                 const RecordView rec = blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + k));
                 const V2Record& vr = m.records.at(fr.record_index + k);
@@ -112,9 +113,9 @@ TEST_CASE("write then parse gives the same model", "[stackmap_v2]") {
     for (size_t i = 0; i < infos.size(); ++i) {
         infos[i].function_size = static_cast<uint32_t>(100 + i);
         infos[i].flags = i % 2 ? kV2HasFrame : 0;
-        infos[i].frame_base_reg = i % 2 ? 6 : 7;
+        infos[i].frame_base_reg = i % 2 ? gcwalk::kDwarfRbp : gcwalk::kDwarfRsp;
         for (size_t k = 0; k < i % 3; ++k)
-            infos[i].frame_registers.push_back({static_cast<uint16_t>(k == 0 ? 3 : 12), static_cast<int16_t>(-8 * (k + 1)), 8, kV2IsSpilled});
+            infos[i].frame_registers.push_back({static_cast<uint16_t>(k == 0 ? gcwalk::kDwarfRbx : gcwalk::kDwarfR12), static_cast<int16_t>(-8 * (k + 1)), 8, kV2IsSpilled});
         infos[i].call_sizes = {5, 2};
     }
     for (bool with_info : {false, true}) {
@@ -127,7 +128,7 @@ TEST_CASE("write then parse gives the same model", "[stackmap_v2]") {
         CHECK(written(*back) == bytes);
         if (with_info) {
             CHECK(back->frames[1].function_size == 101);
-            CHECK(back->frames[1].frame_base_reg == 6);
+            CHECK(back->frames[1].frame_base_reg == gcwalk::kDwarfRbp);
             CHECK((back->frames[1].flags & kV2HasFrame) != 0);
             CHECK(back->frames[2].num_frame_registers == 2);
             CHECK(back->frame_registers[back->frames[2].frame_register_index + 1].dwarf_reg == 12);
@@ -262,7 +263,7 @@ TEST_CASE("write_v2 refuses models it could not read back", "[stackmap_v2][error
                                    std::to_string(m.locations.size() + m.records[0].num_locations - 1) +
                                    " but there are only " + std::to_string(m.locations.size()));
     bad = m;
-    bad.live_outs.push_back({3, 8});
+    bad.live_outs.push_back({gcwalk::kDwarfRbx, 8});
     r = write_v2(bad);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message == "write_v2: live-outs entries from " + std::to_string(m.live_outs.size()) +
