@@ -46,7 +46,7 @@ struct LiveOut {
 };
 
 struct FunctionEntry {
-    uint64_t address;      // as stored: 0 in a .o / unrelocated image (the address is in a relocation)
+    uint64_t address; // as stored: 0 in a .o / unrelocated image (the address is in a relocation)
     uint64_t stack_size;   // bytes; UINT64_MAX for dynamic frames (dynamic alloca, realignment)
     uint64_t record_count; // this function's records follow the previous functions' records
 };
@@ -108,21 +108,27 @@ struct LiveOutLayout {
     static constexpr uint32_t bytes = size + 1;
 };
 // The smallest record: a header, no locations, the live-out header, aligned to 8.
-inline constexpr uint32_t kMinRecordBytes = (RecordLayout::locations + LiveOutHeaderLayout::bytes + 7) & ~7u;
+inline constexpr uint32_t kMinRecordBytes =
+    (RecordLayout::locations + LiveOutHeaderLayout::bytes + 7) & ~7u;
 } // namespace v3
 
 // One stack map record. Cheap to copy; points into the blob's bytes.
 class RecordView {
-public:
+  public:
     RecordView() = default;
     RecordView(const uint8_t* p, uint32_t offset_in_blob) : p_(p), offset_(offset_in_blob) {}
 
     uint64_t id() const noexcept { return read<uint64_t>(v3::RecordLayout::id); }
-    uint32_t instruction_offset() const noexcept { return read<uint32_t>(v3::RecordLayout::instruction_offset); }
+    uint32_t instruction_offset() const noexcept {
+        return read<uint32_t>(v3::RecordLayout::instruction_offset);
+    }
     // "reserved" in LLVM's docs
     uint16_t flags() const noexcept { return read<uint16_t>(v3::RecordLayout::flags); }
-    uint16_t num_locations() const noexcept { return read<uint16_t>(v3::RecordLayout::num_locations); }
-    // The bytes of location i (laid out as v3::LocationLayout), for readers that pick single fields.
+    uint16_t num_locations() const noexcept {
+        return read<uint16_t>(v3::RecordLayout::num_locations);
+    }
+    // The bytes of location i (laid out as v3::LocationLayout), for readers that pick single
+    // fields.
     const uint8_t* location_data(uint16_t i) const noexcept {
         return p_ + v3::RecordLayout::locations + v3::LocationLayout::bytes * uint32_t{i};
     }
@@ -145,7 +151,7 @@ public:
     uint32_t size_bytes() const noexcept; // including trailing padding to 8 bytes
     const uint8_t* data() const noexcept { return p_; }
 
-private:
+  private:
     template <class T> T read(uint32_t off) const noexcept {
         T v;
         std::memcpy(&v, p_ + off, sizeof v);
@@ -158,12 +164,13 @@ private:
 
 // One validated blob: header, function entries, constants, records.
 class StackMapBlob {
-public:
+  public:
     // Parses and validates the blob that starts at bytes[0]. `bytes` may extend past the blob
     // (a section holds several); size_bytes() tells where this one ends. `source` and
     // `base_offset` (the blob's offset in its section) only make error messages precise.
-    static Expected<StackMapBlob> parse(std::span<const uint8_t> bytes, std::string_view source = {},
-                                        uint64_t base_offset = 0, uint32_t blob_index = 0);
+    static Expected<StackMapBlob> parse(std::span<const uint8_t> bytes,
+                                        std::string_view source = {}, uint64_t base_offset = 0,
+                                        uint32_t blob_index = 0);
 
     uint8_t version() const noexcept { return bytes_[v3::HeaderLayout::version]; }
     uint32_t num_functions() const noexcept { return read32(v3::HeaderLayout::num_functions); }
@@ -183,7 +190,9 @@ public:
         std::memcpy(&v, bytes_.data() + constant_offset(i), sizeof v);
         return v;
     }
-    RecordView record(uint32_t i) const noexcept { return {bytes_.data() + record_offsets_[i], record_offsets_[i]}; }
+    RecordView record(uint32_t i) const noexcept {
+        return {bytes_.data() + record_offsets_[i], record_offsets_[i]};
+    }
     // Index of the first record of function i (records are grouped by function, in order).
     uint64_t first_record_of(uint32_t function) const noexcept { return first_record_[function]; }
 
@@ -195,12 +204,14 @@ public:
     // Offsets of fields within the blob, for tools that patch or point at bytes.
     static constexpr uint32_t kHeaderSize = v3::HeaderLayout::bytes;
     static constexpr uint32_t kFunctionEntrySize = v3::FunctionLayout::bytes;
-    uint32_t function_entry_offset(uint32_t i) const noexcept { return kHeaderSize + kFunctionEntrySize * i; }
+    uint32_t function_entry_offset(uint32_t i) const noexcept {
+        return kHeaderSize + kFunctionEntrySize * i;
+    }
     uint32_t constant_offset(uint32_t i) const noexcept {
         return kHeaderSize + kFunctionEntrySize * num_functions() + v3::kConstantBytes * i;
     }
 
-private:
+  private:
     uint32_t read32(uint32_t off) const noexcept {
         uint32_t v;
         std::memcpy(&v, bytes_.data() + off, 4);

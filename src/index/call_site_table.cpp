@@ -9,7 +9,9 @@ constexpr double kMaxLoadFactor = 0.7;
 } // namespace
 
 CallSiteInserter::CallSiteInserter(LargeArray<CallSite>& table, size_t sites)
-    : table_(table), nslots_(sites == 0 ? 1 : static_cast<uint64_t>(static_cast<double>(sites) / kMaxLoadFactor) + 1) {
+    : table_(table),
+      nslots_(sites == 0 ? 1
+                         : static_cast<uint64_t>(static_cast<double>(sites) / kMaxLoadFactor) + 1) {
     table_ = LargeArray<CallSite>(nslots_); // zeroed: every slot empty
     is_statepoint_.assign(nslots_, false);
     pending_.reserve(kPendingMax);
@@ -41,7 +43,9 @@ void CallSiteInserter::flush() {
     const size_t n = pending_.size();
     for (size_t i = 0; i < n; ++i) {
         if (i + kAhead < n)
-            __builtin_prefetch(&table_[FrameIndex::slot_of(pending_[i + kAhead].site.return_address(), nslots_)], 1);
+            __builtin_prefetch(
+                &table_[FrameIndex::slot_of(pending_[i + kAhead].site.return_address(), nslots_)],
+                1);
         insert(pending_[i].site, pending_[i].statepoint);
     }
     pending_.clear();

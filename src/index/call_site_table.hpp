@@ -16,21 +16,22 @@ namespace gcwalk {
 // two records keeps the statepoint one, else the first: the table is the same as with one insert
 // per call site in the order add() saw them.
 class CallSiteInserter {
-public:
+  public:
     // Sizes and zeroes `table` for `sites` call sites at the index's load factor.
     CallSiteInserter(LargeArray<CallSite>& table, size_t sites);
 
     // Queues a call site; inserts the queue when it is full.
     void add(const CallSite& site, bool statepoint) {
         pending_.push_back({site, statepoint});
-        if (pending_.size() == kPendingMax) flush();
+        if (pending_.size() == kPendingMax)
+            flush();
     }
     // Inserts the queued call sites (call once more after the last add()).
     void flush();
     // Distinct return addresses inserted so far.
     size_t num_sites() const noexcept { return num_sites_; }
 
-private:
+  private:
     void insert(const CallSite& site, bool statepoint);
 
     struct Pending {

@@ -9,8 +9,12 @@
 
 namespace gcwalk {
 
-FrameIndex::FrameIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { cache_pointers(); }
-FrameIndex::FrameIndex(FrameIndex&& o) noexcept : impl_(std::move(o.impl_)) { cache_pointers(); }
+FrameIndex::FrameIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+    cache_pointers();
+}
+FrameIndex::FrameIndex(FrameIndex&& o) noexcept : impl_(std::move(o.impl_)) {
+    cache_pointers();
+}
 FrameIndex& FrameIndex::operator=(FrameIndex&& o) noexcept {
     impl_ = std::move(o.impl_);
     cache_pointers();
@@ -18,7 +22,8 @@ FrameIndex& FrameIndex::operator=(FrameIndex&& o) noexcept {
 }
 
 void FrameIndex::cache_pointers() noexcept {
-    if (!impl_) return;
+    if (!impl_)
+        return;
     table_ = impl_->table.data();
     nslots_ = impl_->table.size();
     roots_ = impl_->roots.data();
@@ -27,28 +32,35 @@ void FrameIndex::cache_pointers() noexcept {
 }
 FrameIndex::~FrameIndex() = default;
 
-const NativeFrames* FrameIndex::native_frames() const noexcept { return impl_ ? impl_->native.get() : nullptr; }
+const NativeFrames* FrameIndex::native_frames() const noexcept {
+    return impl_ ? impl_->native.get() : nullptr;
+}
 void FrameIndex::set_native_frames(std::shared_ptr<const NativeFrames> native) noexcept {
     impl_->native = std::move(native);
 }
 
 const FrameRecord* FrameIndex::function_containing(uint64_t address) const noexcept {
     const auto& f = impl_->frames;
-    auto it = std::upper_bound(f.begin(), f.end(), address,
-                               [](uint64_t a, const FrameRecord& r) { return a < r.function_address; });
-    if (it == f.begin()) return nullptr;
+    auto it = std::upper_bound(f.begin(), f.end(), address, [](uint64_t a, const FrameRecord& r) {
+        return a < r.function_address;
+    });
+    if (it == f.begin())
+        return nullptr;
     --it;
     return address - it->function_address < it->function_size ? &*it : nullptr;
 }
 
-Lookup FrameIndex::classify(uint64_t ra, const CallSite** site, const FrameRecord** function) const noexcept {
+Lookup FrameIndex::classify(uint64_t ra, const CallSite** site,
+                            const FrameRecord** function) const noexcept {
     if (const CallSite* cs = find(ra)) {
-        if (site) *site = cs;
+        if (site)
+            *site = cs;
         return Lookup::Safepoint;
     }
     // A return address can be one past the end of a function that ends in a call (noreturn).
     if (const FrameRecord* f = function_containing(ra - 1)) {
-        if (function) *function = f;
+        if (function)
+            *function = f;
         return Lookup::ManagedNoRecord;
     }
     return Lookup::NotManaged;
@@ -60,13 +72,15 @@ const FrameRecord* FrameIndex::frame(const CallSite& cs) const noexcept {
 
 bool FrameIndex::record(const CallSite& cs, RecordRef* out) const noexcept {
     const FrameRecord* f = frame(cs);
-    if (!f) return false;
+    if (!f)
+        return false;
     const StackMapBlob& blob = (*impl_->blobs[f->image])[f->blob];
     uint64_t offset = cs.return_address() - f->function_address;
     bool found = false;
     for (uint32_t r = 0; r < f->num_records; ++r) {
         RecordView v = blob.record(f->first_record + r);
-        if (v.instruction_offset() != offset) continue;
+        if (v.instruction_offset() != offset)
+            continue;
         bool sp = static_cast<bool>(decode_statepoint(blob, v));
         // Same choice as the builder: the statepoint record wins, else the first.
         if (!found || (sp && !out->is_statepoint)) {
@@ -81,27 +95,36 @@ const StackMapBlob& FrameIndex::blob(const RecordRef& ref) const noexcept {
     return (*impl_->blobs[ref.image])[ref.blob];
 }
 
-std::span<const FrameRecord> FrameIndex::frames() const noexcept { return {impl_->frames.data(), impl_->frames.size()}; }
-size_t FrameIndex::num_call_sites() const noexcept { return impl_->num_sites; }
+std::span<const FrameRecord> FrameIndex::frames() const noexcept {
+    return {impl_->frames.data(), impl_->frames.size()};
+}
+size_t FrameIndex::num_call_sites() const noexcept {
+    return impl_->num_sites;
+}
 
 std::vector<CallSite> FrameIndex::call_sites() const {
     std::vector<CallSite> out;
     out.reserve(impl_->num_sites);
     for (const CallSite& cs : impl_->table)
-        if (cs.key != 0) out.push_back(cs);
-    std::sort(out.begin(), out.end(),
-              [](const CallSite& a, const CallSite& b) { return a.return_address() < b.return_address(); });
+        if (cs.key != 0)
+            out.push_back(cs);
+    std::sort(out.begin(), out.end(), [](const CallSite& a, const CallSite& b) {
+        return a.return_address() < b.return_address();
+    });
     return out;
 }
 
-std::span<const ImageStackMaps> FrameIndex::images() const noexcept { return impl_->images; }
+std::span<const ImageStackMaps> FrameIndex::images() const noexcept {
+    return impl_->images;
+}
 
 size_t FrameIndex::resident_bytes() const noexcept {
     size_t n = sizeof(Impl) + impl_->table.bytes() + impl_->roots.bytes() +
                impl_->rules.capacity() * sizeof(FrameRule) + impl_->frames.bytes();
     for (const auto& bl : impl_->blobs) { // held, or shared with the caller that parsed them
         n += bl->capacity() * sizeof(StackMapBlob);
-        for (const auto& b : *bl) n += b.num_records() * 4 + b.num_functions() * 8; // offset tables
+        for (const auto& b : *bl)
+            n += b.num_records() * 4 + b.num_functions() * 8; // offset tables
     }
     return n;
 }

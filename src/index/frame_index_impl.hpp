@@ -16,12 +16,12 @@ struct FrameIndex::Impl {
     std::vector<ImageStackMaps> images;
     // Per image: its ImageStackMaps::blobs, or the blobs build() parsed.
     std::vector<std::shared_ptr<const std::vector<StackMapBlob>>> blobs;
-    LargeArray<FrameRecord> frames;               // sorted by function address
-    LargeArray<CallSite> table;                   // the hash table (16-byte slots)
+    LargeArray<FrameRecord> frames; // sorted by function address
+    LargeArray<CallSite> table;     // the hash table (16-byte slots)
     LargeArray<RootPair> roots;
     std::vector<FrameRule> rules;
     size_t num_sites = 0;
-    uint64_t serial = 0;                        // unique per build in this process (FrameIndex::serial)
+    uint64_t serial = 0; // unique per build in this process (FrameIndex::serial)
     std::shared_ptr<const NativeFrames> native; // FrameIndex::native_frames
 };
 

@@ -24,8 +24,8 @@ bool stack_slot(const RecordView& rec, uint32_t i, RootLoc* out) noexcept {
     std::memcpy(&size, q + L::size, sizeof size);
     std::memcpy(&reg, q + L::dwarf_reg, sizeof reg);
     std::memcpy(&off, q + L::offset, sizeof off);
-    if (q[L::kind] != static_cast<uint8_t>(LocationKind::Indirect) || size != 8 || off < RootLoc::kMinOffset ||
-        off > RootLoc::kMaxOffset)
+    if (q[L::kind] != static_cast<uint8_t>(LocationKind::Indirect) || size != 8 ||
+        off < RootLoc::kMinOffset || off > RootLoc::kMaxOffset)
         return false;
     *out = RootLoc::make(RootLoc::kMemory, reg, off);
     return true;
@@ -36,19 +36,20 @@ bool stack_slot(const RecordView& rec, uint32_t i, RootLoc* out) noexcept {
 // location: `gc-live(addrspacecast (alloca ...))`); no collector moves them, so they are left
 // out (docs/FORMATS.md, "What a pair means").
 bool never_moves(LocationKind kind) noexcept {
-    return kind == LocationKind::Direct || kind == LocationKind::Constant || kind == LocationKind::ConstantIndex;
+    return kind == LocationKind::Direct || kind == LocationKind::Constant ||
+           kind == LocationKind::ConstantIndex;
 }
 
 } // namespace
 
 std::string RecordWhere::operator()(const std::string& what) const {
-    return img.name + ": blob " + std::to_string(blob) + " record " + std::to_string(record) + " at " + hex(ra) +
-           ": " + what;
+    return img.name + ": blob " + std::to_string(blob) + " record " + std::to_string(record) +
+           " at " + hex(ra) + ": " + what;
 }
 
 // Sets *out to the slots of one location (base or derived side), one per 8 bytes.
-Status RootEncoder::slots_of(const Location& loc, const RecordWhere& where, const char* side, uint32_t k,
-                             std::vector<RootLoc>* out) {
+Status RootEncoder::slots_of(const Location& loc, const RecordWhere& where, const char* side,
+                             uint32_t k, std::vector<RootLoc>* out) {
     auto fail = [&](const std::string& what) {
         return Error{where(std::string(side) + " " + std::to_string(k) + ": " + what)};
     };
@@ -63,7 +64,8 @@ Status RootEncoder::slots_of(const Location& loc, const RecordWhere& where, cons
             return fail("register root of " + std::to_string(loc.size) +
                         " bytes (only 8-byte pointers fit a register save slot)");
         // Only a callee-saved register survives the call; anything else is a compiler bug.
-        if (std::find(std::begin(kCalleeSaved), std::end(kCalleeSaved), loc.dwarf_reg) == std::end(kCalleeSaved))
+        if (std::find(std::begin(kCalleeSaved), std::end(kCalleeSaved), loc.dwarf_reg) ==
+            std::end(kCalleeSaved))
             return fail("register root in R#" + std::to_string(loc.dwarf_reg) +
                         ", which is not callee-saved and cannot hold a value across the call");
         out->push_back(RootLoc::make(RootLoc::kRegister, loc.dwarf_reg, 0));
@@ -72,12 +74,15 @@ Status RootEncoder::slots_of(const Location& loc, const RecordWhere& where, cons
     case LocationKind::Direct: {
         // Any size the format holds: a vector of N gc pointers spilled whole is N slots.
         if (loc.size == 0 || loc.size % 8 != 0)
-            return fail("root location of " + std::to_string(loc.size) + " bytes is not a whole number of pointers");
+            return fail("root location of " + std::to_string(loc.size) +
+                        " bytes is not a whole number of pointers");
         for (uint32_t i = 0; i < loc.size / 8u; ++i) {
             int64_t off = int64_t{loc.offset} + 8 * int64_t{i};
             if (off < RootLoc::kMinOffset || off > RootLoc::kMaxOffset)
-                return fail("root offset " + std::to_string(off) + " is outside the encodable range of +-16 MiB");
-            out->push_back(RootLoc::make(RootLoc::kMemory, loc.dwarf_reg, static_cast<int32_t>(off)));
+                return fail("root offset " + std::to_string(off) +
+                            " is outside the encodable range of +-16 MiB");
+            out->push_back(
+                RootLoc::make(RootLoc::kMemory, loc.dwarf_reg, static_cast<int32_t>(off)));
         }
         return {};
     }
@@ -85,42 +90,55 @@ Status RootEncoder::slots_of(const Location& loc, const RecordWhere& where, cons
     return fail("unknown location kind");
 }
 
-Status RootEncoder::encode(const RecordView& rec, const StatepointLayout& sp, const RecordWhere& where) {
+Status RootEncoder::encode(const RecordView& rec, const StatepointLayout& sp,
+                           const RecordWhere& where) {
     pairs_.clear();
     for (uint32_t k = 0; k < sp.num_pairs; ++k) {
-        const auto bi = static_cast<uint16_t>(sp.first_pair + 2 * k), di = static_cast<uint16_t>(bi + 1);
+        const auto bi = static_cast<uint16_t>(sp.first_pair + 2 * k),
+                   di = static_cast<uint16_t>(bi + 1);
         if (RootLoc bs, ds; stack_slot(rec, bi, &bs) && stack_slot(rec, di, &ds)) {
             pairs_.push_back({bs, ds});
             continue;
         }
         Location b = rec.location(bi);
         Location d = rec.location(di);
-        if (never_moves(b.kind) || never_moves(d.kind)) continue;
-        if (auto st = slots_of(b, where, "pair", k, &base_slots_); !st) return st;
-        if (auto st = slots_of(d, where, "pair", k, &derived_slots_); !st) return st;
+        if (never_moves(b.kind) || never_moves(d.kind))
+            continue;
+        if (auto st = slots_of(b, where, "pair", k, &base_slots_); !st)
+            return st;
+        if (auto st = slots_of(d, where, "pair", k, &derived_slots_); !st)
+            return st;
         if (base_slots_.size() != derived_slots_.size())
-            return Error{where("pair " + std::to_string(k) + ": base and derived locations differ in size")};
-        for (size_t i = 0; i < base_slots_.size(); ++i) pairs_.push_back({base_slots_[i], derived_slots_[i]});
+            return Error{
+                where("pair " + std::to_string(k) + ": base and derived locations differ in size")};
+        for (size_t i = 0; i < base_slots_.size(); ++i)
+            pairs_.push_back({base_slots_[i], derived_slots_[i]});
     }
     for (uint32_t k = 0; k < sp.num_gc_allocas; ++k) {
         Location a = rec.location(static_cast<uint16_t>(sp.first_gc_alloca + k));
-        if (auto st = slots_of(a, where, "gc alloca", k, &base_slots_); !st) return st;
+        if (auto st = slots_of(a, where, "gc alloca", k, &base_slots_); !st)
+            return st;
         for (RootLoc slot : base_slots_)
-            if (slot.kind() != RootLoc::kNone) pairs_.push_back({slot, slot});
+            if (slot.kind() != RootLoc::kNone)
+                pairs_.push_back({slot, slot});
     }
     sort_unique();
-    if (pairs_.size() > 0xffff) return Error{where("more than 65535 root slots")};
+    if (pairs_.size() > 0xffff)
+        return Error{where("more than 65535 root slots")};
     return {};
 }
 
 // Each slot once: drops exact duplicate pairs (a base also appears as its own pair). Bases
 // (base == derived) first, so relocation treats them before the derived slots.
 void RootEncoder::sort_unique() {
-    if (pairs_.size() <= 1) return;
+    if (pairs_.size() <= 1)
+        return;
     std::sort(pairs_.begin(), pairs_.end(), [](const RootPair& x, const RootPair& y) {
         bool xb = x.base.bits == x.derived.bits, yb = y.base.bits == y.derived.bits;
-        if (xb != yb) return xb;
-        return x.base.bits != y.base.bits ? x.base.bits < y.base.bits : x.derived.bits < y.derived.bits;
+        if (xb != yb)
+            return xb;
+        return x.base.bits != y.base.bits ? x.base.bits < y.base.bits
+                                          : x.derived.bits < y.derived.bits;
     });
     auto same = [](const RootPair& x, const RootPair& y) {
         return x.base.bits == y.base.bits && x.derived.bits == y.derived.bits;

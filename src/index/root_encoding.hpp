@@ -24,14 +24,14 @@ struct RecordWhere {
 // Turns statepoint records into root slots. Keeps its scratch between records, so that the
 // common record allocates nothing; messages are made only when something is wrong.
 class RootEncoder {
-public:
+  public:
     // The roots of statepoint record `rec` (laid out as `sp`): its (base, derived) pairs and gc
     // allocas, one pair per 8-byte slot, bases first, each exact pair once. Valid until the next
     // call. Fails, naming `where`, on a root no collector could relocate.
     Status encode(const RecordView& rec, const StatepointLayout& sp, const RecordWhere& where);
     std::span<const RootPair> pairs() const noexcept { return pairs_; }
 
-private:
+  private:
     Status slots_of(const Location& loc, const RecordWhere& where, const char* side, uint32_t k,
                     std::vector<RootLoc>* out);
     void sort_unique();

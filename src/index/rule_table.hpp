@@ -18,23 +18,26 @@ inline bool rule_equal(const FrameRule& a, const FrameRule& b) noexcept {
 
 // Appends rules to `rules` once each and answers their index.
 class RuleInterner {
-public:
+  public:
     explicit RuleInterner(std::vector<FrameRule>& rules) : rules_(rules) {}
 
     // The index of `r` in the table, appending it when it is new. Call sites of one function
     // mostly share a rule, so the rule asked for last is checked before the hash map.
     uint32_t intern(const FrameRule& r) {
-        if (last_ != kNone && rule_equal(rules_[last_], r)) return last_;
+        if (last_ != kNone && rule_equal(rules_[last_], r))
+            return last_;
         return last_ = lookup(r);
     }
 
-private:
+  private:
     static constexpr uint32_t kNone = UINT32_MAX;
     struct Hash {
         size_t operator()(const FrameRule& r) const noexcept;
     };
     struct Eq {
-        bool operator()(const FrameRule& a, const FrameRule& b) const noexcept { return rule_equal(a, b); }
+        bool operator()(const FrameRule& a, const FrameRule& b) const noexcept {
+            return rule_equal(a, b);
+        }
     };
     uint32_t lookup(const FrameRule& r);
 

@@ -14,16 +14,22 @@ namespace {
 
 constexpr size_t kPage = 4096, kHugePage = size_t{2} << 20, kMapFrom = size_t{4} << 20;
 
-size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+size_t round_up(size_t v, size_t to) {
+    return (v + to - 1) / to * to;
+}
 
 // A mapping of `bytes` (a multiple of the page size) that starts 2 MiB aligned: over-allocate by
 // a huge page, then unmap what lies before the aligned start and after the end.
 uint8_t* map_aligned(size_t bytes) {
-    void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
+    void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        throw std::bad_alloc();
     auto* base = static_cast<uint8_t*>(raw);
-    auto* start = reinterpret_cast<uint8_t*>(round_up(reinterpret_cast<uintptr_t>(base), kHugePage));
-    if (start > base) munmap(base, static_cast<size_t>(start - base));
+    auto* start =
+        reinterpret_cast<uint8_t*>(round_up(reinterpret_cast<uintptr_t>(base), kHugePage));
+    if (start > base)
+        munmap(base, static_cast<size_t>(start - base));
     if (uint8_t* end = base + bytes + kHugePage; start + bytes < end)
         munmap(start + bytes, static_cast<size_t>(end - (start + bytes)));
     return start;
@@ -36,10 +42,12 @@ TableBlock allocate_table(size_t bytes, bool zeroed) {
     b.mapped = bytes >= kMapFrom;
     if (!b.mapped) {
         b.p = std::malloc(bytes);
-        if (!b.p) throw std::bad_alloc();
+        if (!b.p)
+            throw std::bad_alloc();
         b.bytes = bytes;
         prefault(b.p, bytes);
-        if (zeroed) std::memset(b.p, 0, bytes);
+        if (zeroed)
+            std::memset(b.p, 0, bytes);
         return b;
     }
     b.bytes = round_up(bytes, kPage);
@@ -52,7 +60,8 @@ TableBlock allocate_table(size_t bytes, bool zeroed) {
 }
 
 void free_table(const TableBlock& block) noexcept {
-    if (!block.p) return;
+    if (!block.p)
+        return;
     if (block.mapped)
         munmap(block.p, block.bytes);
     else
@@ -60,7 +69,8 @@ void free_table(const TableBlock& block) noexcept {
 }
 
 size_t trim_table(TableBlock& block, size_t used) noexcept {
-    if (!block.mapped) return block.bytes;
+    if (!block.mapped)
+        return block.bytes;
     const size_t keep = std::max(kPage, round_up(used, kPage));
     if (keep < block.bytes) {
         munmap(static_cast<uint8_t*>(block.p) + keep, block.bytes - keep);

@@ -35,9 +35,10 @@ size_t trim_table(TableBlock& block, size_t used) noexcept;
 template <class T> class LargeArray {
     static_assert(std::is_trivially_copyable_v<T>);
 
-public:
+  public:
     LargeArray() = default;
-    explicit LargeArray(size_t n) : block_(allocate_table(std::max<size_t>(n, 1) * sizeof(T), true)), size_(n) {}
+    explicit LargeArray(size_t n)
+        : block_(allocate_table(std::max<size_t>(n, 1) * sizeof(T), true)), size_(n) {}
     LargeArray(LargeArray&& o) noexcept
         : block_(std::exchange(o.block_, TableBlock{})), size_(std::exchange(o.size_, 0)) {}
     LargeArray& operator=(LargeArray&& o) noexcept {
@@ -58,10 +59,12 @@ public:
     const T* end() const noexcept { return data() + size_; }
 
     void reserve(size_t n) {
-        if (n > capacity()) regrow(n);
+        if (n > capacity())
+            regrow(n);
     }
     void push_back(const T& v) {
-        if (size_ == capacity()) regrow(std::max<size_t>(16, 2 * size_));
+        if (size_ == capacity())
+            regrow(std::max<size_t>(16, 2 * size_));
         data()[size_++] = v;
     }
     // Gives back the capacity beyond size(): whole pages of a mapping, a smaller heap block.
@@ -72,12 +75,13 @@ public:
             regrow(size_);
     }
 
-private:
+  private:
     size_t capacity() const noexcept { return block_.bytes / sizeof(T); }
     // Moves the elements to a block with room for n of them (the old block is freed).
     void regrow(size_t n) {
         TableBlock next = allocate_table(std::max<size_t>(n, 1) * sizeof(T), false);
-        if (block_.p) std::memcpy(next.p, block_.p, size_ * sizeof(T));
+        if (block_.p)
+            std::memcpy(next.p, block_.p, size_ * sizeof(T));
         free_table(block_);
         block_ = next;
     }

@@ -19,7 +19,9 @@ int64_t idx_two_roots(void*, void*);
 int64_t idx_no_roots(int64_t);
 void* idx_make_pair();
 void gcwalk_test_callee() {}
-void* gcwalk_test_make() { return nullptr; }
+void* gcwalk_test_make() {
+    return nullptr;
+}
 }
 
 namespace {
@@ -27,7 +29,9 @@ namespace {
 using gcwalk::test::parse_readobj_stackmap;
 using gcwalk::test::read_text_file;
 
-uint64_t addr(const void* f) { return reinterpret_cast<uint64_t>(f); }
+uint64_t addr(const void* f) {
+    return reinterpret_cast<uint64_t>(f);
+}
 
 // The managed functions of this executable, in the order the object's blob lists them.
 const std::vector<uint64_t>& managed_functions() {
@@ -50,7 +54,8 @@ gcwalk::ImageRegistry& registry() {
 }
 
 std::string describe(gcwalk::RootLoc l) {
-    if (l.kind() == gcwalk::RootLoc::kRegister) return "R#" + std::to_string(l.dwarf_reg());
+    if (l.kind() == gcwalk::RootLoc::kRegister)
+        return "R#" + std::to_string(l.dwarf_reg());
     return "[R#" + std::to_string(l.dwarf_reg()) + " + " + std::to_string(l.offset()) + "]";
 }
 
@@ -83,9 +88,10 @@ TEST_CASE("the index holds every function and record of the linked object", "[fr
             auto roots = index.roots(*cs);
             REQUIRE(roots.size() == pairs.size());
             for (const auto& p : pairs) {
-                bool found = std::any_of(roots.begin(), roots.end(), [&](const gcwalk::RootPair& rp) {
-                    return describe(rp.base) == p.first && describe(rp.derived) == p.second;
-                });
+                bool found =
+                    std::any_of(roots.begin(), roots.end(), [&](const gcwalk::RootPair& rp) {
+                        return describe(rp.base) == p.first && describe(rp.derived) == p.second;
+                    });
                 INFO(p.first << " / " << p.second);
                 CHECK(found);
             }
@@ -150,18 +156,22 @@ namespace {
 std::vector<uint8_t> make_blob(uint64_t base, uint32_t nfunc) {
     std::vector<uint8_t> b;
     auto put = [&](uint64_t v, size_t n) {
-        for (size_t i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+        for (size_t i = 0; i < n; ++i)
+            b.push_back(static_cast<uint8_t>(v >> (8 * i)));
     };
-    put(3, 1), put(0, 1), put(0, 2);          // version, reserved
-    put(nfunc, 4), put(0, 4), put(nfunc, 4);  // functions, constants, records
-    for (uint32_t f = 0; f < nfunc; ++f) put(base + 0x100 * f, 8), put(24, 8), put(1, 8);
+    put(3, 1), put(0, 1), put(0, 2);         // version, reserved
+    put(nfunc, 4), put(0, 4), put(nfunc, 4); // functions, constants, records
+    for (uint32_t f = 0; f < nfunc; ++f)
+        put(base + 0x100 * f, 8), put(24, 8), put(1, 8);
     for (uint32_t f = 0; f < nfunc; ++f) {
         put(0xABCDEF00, 8), put(8, 4), put(0, 2), put(5, 2); // id, offset, flags, 5 locations
-        for (int c = 0; c < 3; ++c) put(4, 1), put(0, 1), put(8, 2), put(0, 2), put(0, 2), put(0, 4);
-        for (int c = 0; c < 2; ++c) put(3, 1), put(0, 1), put(8, 2), put(gcwalk::kDwarfRsp, 2), put(0, 2), put(16, 4);
-        put(0, 4);                             // align to 8
-        put(0, 2), put(0, 2);                  // padding, 0 live-outs
-        put(0, 4);                             // align to 8
+        for (int c = 0; c < 3; ++c)
+            put(4, 1), put(0, 1), put(8, 2), put(0, 2), put(0, 2), put(0, 4);
+        for (int c = 0; c < 2; ++c)
+            put(3, 1), put(0, 1), put(8, 2), put(gcwalk::kDwarfRsp, 2), put(0, 2), put(16, 4);
+        put(0, 4);            // align to 8
+        put(0, 2), put(0, 2); // padding, 0 live-outs
+        put(0, 4);            // align to 8
     }
     return b;
 }
@@ -172,7 +182,8 @@ TEST_CASE("JIT blobs are added and removed", "[image_registry]") {
     gcwalk::ImageRegistry reg;
     const uint64_t base = 0x7000'0000'0000;
     auto bytes = make_blob(base, 3);
-    auto h = reg.add_jit("jit-1", bytes, {{base, 0x80}, {base + 0x100, 0x80}, {base + 0x200, 0x80}});
+    auto h =
+        reg.add_jit("jit-1", bytes, {{base, 0x80}, {base + 0x100, 0x80}, {base + 0x200, 0x80}});
     REQUIRE(h);
     const gcwalk::FrameIndex& idx = reg.index();
     REQUIRE(idx.num_call_sites() == 3);
@@ -237,13 +248,15 @@ namespace {
 const gcwalk::StackMapBlob* blob_at(const gcwalk::FrameIndex& idx, uint64_t ra) {
     const gcwalk::CallSite* cs = idx.find(ra);
     gcwalk::RecordRef ref;
-    if (!cs || !idx.record(*cs, &ref)) return nullptr;
+    if (!cs || !idx.record(*cs, &ref))
+        return nullptr;
     return &idx.blob(ref);
 }
 
 } // namespace
 
-TEST_CASE("an index reads the blobs it is handed instead of parsing the section again", "[frame_index]") {
+TEST_CASE("an index reads the blobs it is handed instead of parsing the section again",
+          "[frame_index]") {
     const uint64_t base = 0x7000'0000'0000;
     const auto bytes = make_blob(base, 2);
     auto parsed = gcwalk::parse_stackmap_section(bytes, "pre-parsed");
