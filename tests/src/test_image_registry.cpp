@@ -17,7 +17,8 @@ std::string run(const std::string& cmd) {
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
     char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    while (std::fgets(buf, sizeof buf, p))
+        out += buf;
     CHECK(pclose(p) == 0);
     return out;
 }
@@ -32,10 +33,12 @@ gcwalk::RecordRef ref_of(const gcwalk::FrameRecord& fr) {
 
 // A v3 blob of one function at `address` with no records.
 std::vector<uint8_t> empty_function_blob(uint64_t address) {
-    std::vector<uint8_t> b(gcwalk::StackMapBlob::kHeaderSize + gcwalk::StackMapBlob::kFunctionEntrySize, 0);
+    std::vector<uint8_t> b(
+        gcwalk::StackMapBlob::kHeaderSize + gcwalk::StackMapBlob::kFunctionEntrySize, 0);
     b[gcwalk::v3::HeaderLayout::version] = 3;
     b[gcwalk::v3::HeaderLayout::num_functions] = 1;
-    std::memcpy(&b[gcwalk::StackMapBlob::kHeaderSize + gcwalk::v3::FunctionLayout::address], &address, 8);
+    std::memcpy(&b[gcwalk::StackMapBlob::kHeaderSize + gcwalk::v3::FunctionLayout::address],
+                &address, 8);
     return b;
 }
 
@@ -109,11 +112,13 @@ TEST_CASE("an lld-linked PIE whose stack maps stay unrelocated is reported, not 
     CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
 }
 
-TEST_CASE("a non-allocated .llvm_stackmaps is a skipped image, not only a diagnostic", "[image_registry]") {
+TEST_CASE("a non-allocated .llvm_stackmaps is a skipped image, not only a diagnostic",
+          "[image_registry]") {
     // Stack maps exist but are not in memory: a precise collector must be told to stop.
     std::string out = run(GCWALK_TEST_PROBE_GNU_NOALLOC);
     CHECK(out.find("status=ok") != std::string::npos);
-    CHECK(out.find(GCWALK_TEST_PROBE_GNU_NOALLOC ": .llvm_stackmaps is not an allocated section, so it is not in memory") !=
+    CHECK(out.find(GCWALK_TEST_PROBE_GNU_NOALLOC
+                   ": .llvm_stackmaps is not an allocated section, so it is not in memory") !=
           std::string::npos);
     CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
 }
@@ -139,5 +144,6 @@ TEST_CASE("find_loaded_stackmaps names the file it cannot use", "[image_registry
     CHECK(missing.error().message == "/nonexistent/file: cannot open: No such file or directory");
     auto not_elf = gcwalk::find_loaded_stackmaps(GCWALK_TEST_NOT_ELF, 0, &fns);
     REQUIRE_FALSE(not_elf);
-    CHECK(not_elf.error().message == std::string(GCWALK_TEST_NOT_ELF) + ": not a 64-bit little-endian ELF file");
+    CHECK(not_elf.error().message ==
+          std::string(GCWALK_TEST_NOT_ELF) + ": not a 64-bit little-endian ELF file");
 }
