@@ -17,7 +17,8 @@ CallSiteInserter::CallSiteInserter(LargeArray<CallSite>& table, size_t sites)
     pending_.reserve(kPendingMax);
 }
 
-void CallSiteInserter::insert(const CallSite& site, bool statepoint) {
+// Forced inline into flush(), its one caller, which runs it once per call site.
+[[gnu::always_inline]] inline void CallSiteInserter::insert(const CallSite& site, bool statepoint) {
     const uint64_t ra = site.return_address();
     uint64_t s = FrameIndex::slot_of(ra, nslots_);
     while (table_[s].key != 0) {
