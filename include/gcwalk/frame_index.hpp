@@ -4,7 +4,8 @@
 //
 //   const gcwalk::CallSite* cs = index.find(return_address);      // expected O(1), noexcept
 //   if (cs) for (RootPair p : index.roots(*cs)) ...                 // compact slots to resolve
-//   else if (const FrameRecord* f = index.function_containing(ra))  // managed, but no record: a bug
+//   else if (const FrameRecord* f = index.function_containing(ra))  // managed, but no record: a
+//   bug
 //
 // A record is a statepoint when it decodes as one (decode_statepoint); its roots are the
 // (base, derived) pairs and gc allocas. Other records (stackmap, patchpoint) have no roots here
@@ -34,9 +35,10 @@ struct FunctionRange {
 
 // Frame flags (FrameRecord::flags).
 enum FrameFlags : uint32_t {
-    kFrameDynamic = 1u << 0,      // stack size is UINT64_MAX (dynamic alloca or realignment)
-    kFrameSizeUnknown = 1u << 1,  // no symbol or FDE gave the size; the range ends at the last call site
-    kFrameHasRule = 1u << 2,      // the call sites carry exact CFI-derived frame rules
+    kFrameDynamic = 1u << 0, // stack size is UINT64_MAX (dynamic alloca or realignment)
+    kFrameSizeUnknown =
+        1u << 1,             // no symbol or FDE gave the size; the range ends at the last call site
+    kFrameHasRule = 1u << 2, // the call sites carry exact CFI-derived frame rules
 };
 
 // One managed function (the v2 proposal's FrameRecord, absolute addresses).
@@ -93,19 +95,24 @@ struct CallSite {
 struct RecordRef {
     uint32_t image = 0;
     uint32_t blob = 0;
-    uint32_t record = 0;     // index of the record within its blob
-    uint32_t function = 0;   // index of the function entry within its blob
+    uint32_t record = 0;   // index of the record within its blob
+    uint32_t function = 0; // index of the function entry within its blob
     RecordView view;
     bool is_statepoint = false;
 };
 
 // One image's stack maps, as handed to the index builder.
 struct ImageStackMaps {
-    std::string name;                   // path, soname or JIT name (used in messages)
-    int64_t load_bias = 0;              // added to every stored function address
-    std::span<const uint8_t> section;   // the whole .llvm_stackmaps contents
-    std::shared_ptr<const void> owner;  // keeps `section` alive (null when the image owns it)
-    std::vector<FunctionRange> functions; // known ranges (absolute); may be empty
+    std::string name;                  // path, soname or JIT name (used in messages)
+    int64_t load_bias = 0;             // added to every stored function address
+    std::span<const uint8_t> section;  // the whole .llvm_stackmaps contents
+    std::shared_ptr<const void> owner; // keeps `section` alive (null when the image owns it)
+    // The blobs of `section`, already parsed (parse_stackmap_section(section, name)), or null.
+    // When set, build() indexes them as they are instead of parsing the section again, and the
+    // index shares them: a caller that indexes the same section more than once (the registry, at
+    // every change) parses it once. They must be the parse of this `section`.
+    std::shared_ptr<const std::vector<StackMapBlob>> blobs;
+    std::vector<FunctionRange> functions;              // known ranges (absolute); may be empty
     std::vector<std::pair<uint64_t, FrameRule>> rules; // per absolute return address, optional
 };
 
@@ -116,7 +123,7 @@ enum class Lookup : uint8_t {
 };
 
 class FrameIndex {
-public:
+  public:
     // Parses and validates every image's section, then indexes it. An error names the image,
     // the blob and the offset. Images whose section is empty contribute nothing.
     static Expected<FrameIndex> build(std::vector<ImageStackMaps> images);
@@ -143,13 +150,15 @@ public:
         const FrameRule* rules;
         const CallSite* find(uint64_t ra) const noexcept {
             constexpr uint64_t mask = (uint64_t{1} << 48) - 1;
-            if (ra - 1 >= mask) return nullptr; // 0, or not a user-space address
+            if (ra - 1 >= mask)
+                return nullptr; // 0, or not a user-space address
             uint64_t s = slot_of(ra, nslots);
             for (;;) {
                 const CallSite& cs = table[s];
                 if ((cs.key & mask) == ra) [[likely]]
                     return &cs;
-                if (cs.key == 0) return nullptr;
+                if (cs.key == 0)
+                    return nullptr;
                 s = (s + 1 == nslots) ? 0 : s + 1;
             }
         }
@@ -159,8 +168,10 @@ public:
         const FrameRule& rule(const CallSite& cs) const noexcept { return rules[cs.rule]; }
     };
     Hot hot() const noexcept { return {table_, nslots_, roots_, rules_}; }
-    // Classifies `ra`; `out` receives the call site for Safepoint, the function for ManagedNoRecord.
-    Lookup classify(uint64_t ra, const CallSite** site, const FrameRecord** function) const noexcept;
+    // Classifies `ra`; `out` receives the call site for Safepoint, the function for
+    // ManagedNoRecord.
+    Lookup classify(uint64_t ra, const CallSite** site,
+                    const FrameRecord** function) const noexcept;
     // The managed function whose range holds `address`, or nullptr (binary search).
     const FrameRecord* function_containing(uint64_t address) const noexcept;
 
@@ -173,9 +184,9 @@ public:
     bool record(const CallSite& cs, RecordRef* out) const noexcept;
     const StackMapBlob& blob(const RecordRef& ref) const noexcept;
 
-    std::span<const FrameRecord> frames() const noexcept;   // sorted by function address
+    std::span<const FrameRecord> frames() const noexcept; // sorted by function address
     size_t num_call_sites() const noexcept;
-    std::vector<CallSite> call_sites() const;                // sorted by return address (a copy)
+    std::vector<CallSite> call_sites() const; // sorted by return address (a copy)
     std::span<const ImageStackMaps> images() const noexcept;
 
     // Bytes the index itself holds (tables and pools; not the sections it points into).
@@ -195,7 +206,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit FrameIndex(std::unique_ptr<Impl> impl);
     void cache_pointers() noexcept;
     std::unique_ptr<Impl> impl_;

@@ -46,40 +46,112 @@ struct LiveOut {
 };
 
 struct FunctionEntry {
-    uint64_t address;      // as stored: 0 in a .o / unrelocated image (the address is in a relocation)
+    uint64_t address; // as stored: 0 in a .o / unrelocated image (the address is in a relocation)
     uint64_t stack_size;   // bytes; UINT64_MAX for dynamic frames (dynamic alloca, realignment)
     uint64_t record_count; // this function's records follow the previous functions' records
 };
 
 inline constexpr uint64_t kDynamicStackSize = UINT64_MAX;
 
+// The byte layout of format version 3 (docs/FORMATS.md), written down once: each field's offset
+// is the previous field's offset plus that field's size, and `bytes` is where the last one ends.
+// The parser, the accessors below and the index builder's fast path all read through these names,
+// so a layout change is one edit here.
+namespace v3 {
+// The blob header: u8 version, u8 reserved[3], u32 counts of functions, constants, records.
+struct HeaderLayout {
+    static constexpr uint32_t version = 0;
+    static constexpr uint32_t reserved = version + 1;
+    static constexpr uint32_t num_functions = reserved + 3;
+    static constexpr uint32_t num_constants = num_functions + 4;
+    static constexpr uint32_t num_records = num_constants + 4;
+    static constexpr uint32_t bytes = num_records + 4;
+};
+// A function entry: u64 address, u64 stack size, u64 record count.
+struct FunctionLayout {
+    static constexpr uint32_t address = 0;
+    static constexpr uint32_t stack_size = address + 8;
+    static constexpr uint32_t record_count = stack_size + 8;
+    static constexpr uint32_t bytes = record_count + 8;
+};
+// A constant: one u64.
+inline constexpr uint32_t kConstantBytes = 8;
+// A record's header, then its locations: u64 id, u32 instruction offset, u16 flags, u16 count.
+struct RecordLayout {
+    static constexpr uint32_t id = 0;
+    static constexpr uint32_t instruction_offset = id + 8;
+    static constexpr uint32_t flags = instruction_offset + 4;
+    static constexpr uint32_t num_locations = flags + 2;
+    static constexpr uint32_t locations = num_locations + 2; // the first location
+};
+// A location: u8 kind, u8 reserved, u16 size, u16 DWARF register, u16 reserved, i32 offset.
+struct LocationLayout {
+    static constexpr uint32_t kind = 0;
+    static constexpr uint32_t reserved0 = kind + 1;
+    static constexpr uint32_t size = reserved0 + 1;
+    static constexpr uint32_t dwarf_reg = size + 2;
+    static constexpr uint32_t reserved1 = dwarf_reg + 2;
+    static constexpr uint32_t offset = reserved1 + 2;
+    static constexpr uint32_t bytes = offset + 4;
+};
+// After the locations, aligned to 8: u16 padding, u16 live-out count, then the live-outs.
+struct LiveOutHeaderLayout {
+    static constexpr uint32_t padding = 0;
+    static constexpr uint32_t num_live_outs = padding + 2;
+    static constexpr uint32_t bytes = num_live_outs + 2;
+};
+// A live-out: u16 DWARF register, u8 reserved, u8 size.
+struct LiveOutLayout {
+    static constexpr uint32_t dwarf_reg = 0;
+    static constexpr uint32_t reserved = dwarf_reg + 2;
+    static constexpr uint32_t size = reserved + 1;
+    static constexpr uint32_t bytes = size + 1;
+};
+// The smallest record: a header, no locations, the live-out header, aligned to 8.
+inline constexpr uint32_t kMinRecordBytes =
+    (RecordLayout::locations + LiveOutHeaderLayout::bytes + 7) & ~7u;
+} // namespace v3
+
 // One stack map record. Cheap to copy; points into the blob's bytes.
 class RecordView {
-public:
+  public:
     RecordView() = default;
     RecordView(const uint8_t* p, uint32_t offset_in_blob) : p_(p), offset_(offset_in_blob) {}
 
-    uint64_t id() const noexcept { return read<uint64_t>(0); }
-    uint32_t instruction_offset() const noexcept { return read<uint32_t>(8); }
-    uint16_t flags() const noexcept { return read<uint16_t>(12); } // "reserved" in LLVM's docs
-    uint16_t num_locations() const noexcept { return read<uint16_t>(14); }
+    uint64_t id() const noexcept { return read<uint64_t>(v3::RecordLayout::id); }
+    uint32_t instruction_offset() const noexcept {
+        return read<uint32_t>(v3::RecordLayout::instruction_offset);
+    }
+    // "reserved" in LLVM's docs
+    uint16_t flags() const noexcept { return read<uint16_t>(v3::RecordLayout::flags); }
+    uint16_t num_locations() const noexcept {
+        return read<uint16_t>(v3::RecordLayout::num_locations);
+    }
+    // The bytes of location i (laid out as v3::LocationLayout), for readers that pick single
+    // fields.
+    const uint8_t* location_data(uint16_t i) const noexcept {
+        return p_ + v3::RecordLayout::locations + v3::LocationLayout::bytes * uint32_t{i};
+    }
     Location location(uint16_t i) const noexcept {
-        const uint8_t* q = p_ + 16 + 12u * i; // after the record header; 12 bytes a location
+        using L = v3::LocationLayout;
+        const uint8_t* q = location_data(i);
         Location loc;
-        loc.kind = static_cast<LocationKind>(q[0]);
-        std::memcpy(&loc.size, q + 2, 2);
-        std::memcpy(&loc.dwarf_reg, q + 4, 2);
-        std::memcpy(&loc.offset, q + 8, 4);
+        loc.kind = static_cast<LocationKind>(q[L::kind]);
+        std::memcpy(&loc.size, q + L::size, sizeof loc.size);
+        std::memcpy(&loc.dwarf_reg, q + L::dwarf_reg, sizeof loc.dwarf_reg);
+        std::memcpy(&loc.offset, q + L::offset, sizeof loc.offset);
         return loc;
     }
-    uint16_t num_live_outs() const noexcept { return read<uint16_t>(live_outs_header() + 2); }
+    uint16_t num_live_outs() const noexcept {
+        return read<uint16_t>(live_outs_header() + v3::LiveOutHeaderLayout::num_live_outs);
+    }
     LiveOut live_out(uint16_t i) const noexcept;
 
     uint32_t offset_in_blob() const noexcept { return offset_; }
     uint32_t size_bytes() const noexcept; // including trailing padding to 8 bytes
     const uint8_t* data() const noexcept { return p_; }
 
-private:
+  private:
     template <class T> T read(uint32_t off) const noexcept {
         T v;
         std::memcpy(&v, p_ + off, sizeof v);
@@ -92,31 +164,35 @@ private:
 
 // One validated blob: header, function entries, constants, records.
 class StackMapBlob {
-public:
+  public:
     // Parses and validates the blob that starts at bytes[0]. `bytes` may extend past the blob
     // (a section holds several); size_bytes() tells where this one ends. `source` and
     // `base_offset` (the blob's offset in its section) only make error messages precise.
-    static Expected<StackMapBlob> parse(std::span<const uint8_t> bytes, std::string_view source = {},
-                                        uint64_t base_offset = 0, uint32_t blob_index = 0);
+    static Expected<StackMapBlob> parse(std::span<const uint8_t> bytes,
+                                        std::string_view source = {}, uint64_t base_offset = 0,
+                                        uint32_t blob_index = 0);
 
-    uint8_t version() const noexcept { return bytes_[0]; }
-    uint32_t num_functions() const noexcept { return read32(4); }
-    uint32_t num_constants() const noexcept { return read32(8); }
-    uint32_t num_records() const noexcept { return read32(12); }
+    uint8_t version() const noexcept { return bytes_[v3::HeaderLayout::version]; }
+    uint32_t num_functions() const noexcept { return read32(v3::HeaderLayout::num_functions); }
+    uint32_t num_constants() const noexcept { return read32(v3::HeaderLayout::num_constants); }
+    uint32_t num_records() const noexcept { return read32(v3::HeaderLayout::num_records); }
     FunctionEntry function(uint32_t i) const noexcept {
+        using L = v3::FunctionLayout;
         const uint8_t* p = bytes_.data() + function_entry_offset(i);
         FunctionEntry f;
-        std::memcpy(&f.address, p, 8);
-        std::memcpy(&f.stack_size, p + 8, 8);
-        std::memcpy(&f.record_count, p + 16, 8);
+        std::memcpy(&f.address, p + L::address, sizeof f.address);
+        std::memcpy(&f.stack_size, p + L::stack_size, sizeof f.stack_size);
+        std::memcpy(&f.record_count, p + L::record_count, sizeof f.record_count);
         return f;
     }
     uint64_t constant(uint32_t i) const noexcept {
         uint64_t v;
-        std::memcpy(&v, bytes_.data() + constant_offset(i), 8);
+        std::memcpy(&v, bytes_.data() + constant_offset(i), sizeof v);
         return v;
     }
-    RecordView record(uint32_t i) const noexcept { return {bytes_.data() + record_offsets_[i], record_offsets_[i]}; }
+    RecordView record(uint32_t i) const noexcept {
+        return {bytes_.data() + record_offsets_[i], record_offsets_[i]};
+    }
     // Index of the first record of function i (records are grouped by function, in order).
     uint64_t first_record_of(uint32_t function) const noexcept { return first_record_[function]; }
 
@@ -126,12 +202,16 @@ public:
     uint32_t index_in_section() const noexcept { return blob_index_; }
 
     // Offsets of fields within the blob, for tools that patch or point at bytes.
-    static constexpr uint32_t kHeaderSize = 16;
-    static constexpr uint32_t kFunctionEntrySize = 24;
-    uint32_t function_entry_offset(uint32_t i) const noexcept { return kHeaderSize + kFunctionEntrySize * i; }
-    uint32_t constant_offset(uint32_t i) const noexcept { return kHeaderSize + kFunctionEntrySize * num_functions() + 8 * i; }
+    static constexpr uint32_t kHeaderSize = v3::HeaderLayout::bytes;
+    static constexpr uint32_t kFunctionEntrySize = v3::FunctionLayout::bytes;
+    uint32_t function_entry_offset(uint32_t i) const noexcept {
+        return kHeaderSize + kFunctionEntrySize * i;
+    }
+    uint32_t constant_offset(uint32_t i) const noexcept {
+        return kHeaderSize + kFunctionEntrySize * num_functions() + v3::kConstantBytes * i;
+    }
 
-private:
+  private:
     uint32_t read32(uint32_t off) const noexcept {
         uint32_t v;
         std::memcpy(&v, bytes_.data() + off, 4);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <gcwalk/expected.hpp>
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap.hpp>
 
 #include <cstdint>
@@ -29,21 +30,21 @@ enum V2FrameFlags : uint16_t {
 };
 inline constexpr uint16_t kV2FrameFlagsMask = 0xf;
 // V2FrameRegister::flags and V2Record::flags.
-enum : uint8_t { kV2IsSpilled = 1u << 0 };        // frame register saved in the frame
+enum : uint8_t { kV2IsSpilled = 1u << 0 }; // frame register saved in the frame
 enum : uint8_t { kV2RecordHasLiveOutInfo = 1u << 0 };
 
 // The v2 stack size is 32 bits; UINT32_MAX marks a dynamic frame (v3: UINT64_MAX).
 inline constexpr uint32_t kV2DynamicStackSize = UINT32_MAX;
 
 struct V2FrameRecord {
-    uint64_t function_address;      // as in the v3 function entry (0 in a .o)
-    uint32_t function_size;         // bytes; 0 when unknown
-    uint32_t stack_size;            // bytes; kV2DynamicStackSize for dynamic frames
-    uint16_t flags;                 // V2FrameFlags
-    uint16_t frame_base_reg;        // DWARF number of the register the frame is addressed from
-    uint16_t num_frame_registers;   // FrameRegisters [frame_register_index, + num)
+    uint64_t function_address;    // as in the v3 function entry (0 in a .o)
+    uint32_t function_size;       // bytes; 0 when unknown
+    uint32_t stack_size;          // bytes; kV2DynamicStackSize for dynamic frames
+    uint16_t flags;               // V2FrameFlags
+    uint16_t frame_base_reg;      // DWARF number of the register the frame is addressed from
+    uint16_t num_frame_registers; // FrameRegisters [frame_register_index, + num)
     uint16_t frame_register_index;
-    uint16_t num_records;           // StackMapRecords [record_index, + num)
+    uint16_t num_records; // StackMapRecords [record_index, + num)
     uint16_t record_index;
     bool operator==(const V2FrameRecord&) const = default;
 };
@@ -64,7 +65,7 @@ struct V2Record {
     uint8_t flags;               // kV2RecordHasLiveOutInfo
     uint16_t num_locations;      // Locations [location_index, + num)
     uint16_t location_index;
-    uint16_t num_live_outs;      // LiveOuts [live_out_index, + num)
+    uint16_t num_live_outs; // LiveOuts [live_out_index, + num)
     uint16_t live_out_index;
     bool operator==(const V2Record&) const = default;
 };
@@ -72,9 +73,9 @@ struct V2Record {
 // A v2 location has no size field (the proposal dropped it); see docs/FORMATS.md.
 struct V2Location {
     LocationKind kind;
-    uint8_t flags;      // the proposal's "reserved (location flags)": 0
+    uint8_t flags; // the proposal's "reserved (location flags)": 0
     uint16_t dwarf_reg;
-    int32_t offset;     // as in v3: offset, small constant or constant index
+    int32_t offset; // as in v3: offset, small constant or constant index
     bool operator==(const V2Location&) const = default;
 };
 
@@ -106,8 +107,8 @@ Expected<std::vector<uint8_t>> write_v2(const StackMapV2& model);
 // What v3 does not say, per function entry: the caller knows it from symbols, CFI or its JIT.
 struct V2FunctionInfo {
     uint32_t function_size = 0;
-    uint16_t flags = 0;          // kV2HasFrame, kV2HasVariableSizeAlloca, kV2HasStackRealignment
-    uint16_t frame_base_reg = 7; // rsp
+    uint16_t flags = 0; // kV2HasFrame, kV2HasVariableSizeAlloca, kV2HasStackRealignment
+    uint16_t frame_base_reg = kDwarfRsp;
     std::vector<V2FrameRegister> frame_registers;
     std::vector<uint8_t> call_sizes; // per record of the function, in order; missing ones are 0
 };

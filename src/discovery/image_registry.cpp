@@ -4,7 +4,6 @@
 #include <gcwalk/detail/native_frames.hpp>
 #include <gcwalk/image_registry.hpp>
 
-
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -14,6 +13,7 @@
 #include <cinttypes>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 
 namespace gcwalk {
@@ -25,7 +25,8 @@ bool read_at(int fd, void* dst, size_t size, uint64_t offset) {
     auto* p = static_cast<char*>(dst);
     while (size > 0) {
         ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
-        if (n <= 0) return false;
+        if (n <= 0)
+            return false;
         p += n;
         size -= static_cast<size_t>(n);
         offset += static_cast<uint64_t>(n);
@@ -36,7 +37,8 @@ bool read_at(int fd, void* dst, size_t size, uint64_t offset) {
 struct Fd {
     int fd = -1;
     ~Fd() {
-        if (fd >= 0) ::close(fd);
+        if (fd >= 0)
+            ::close(fd);
     }
 };
 
@@ -50,42 +52,54 @@ void read_function_symbols(int fd, uint64_t file_size, const Elf64_Shdr& symtab,
         return;
     size_t count = symtab.sh_size / sizeof(Elf64_Sym);
     std::vector<Elf64_Sym> syms(count);
-    if (!read_at(fd, syms.data(), count * sizeof(Elf64_Sym), symtab.sh_offset)) return;
+    if (!read_at(fd, syms.data(), count * sizeof(Elf64_Sym), symtab.sh_offset))
+        return;
     for (const Elf64_Sym& s : syms)
-        if (ELF64_ST_TYPE(s.st_info) == STT_FUNC && s.st_shndx != SHN_UNDEF && s.st_value != 0 && s.st_size != 0)
+        if (ELF64_ST_TYPE(s.st_info) == STT_FUNC && s.st_shndx != SHN_UNDEF && s.st_value != 0 &&
+            s.st_size != 0)
             out->push_back({s.st_value + bias, s.st_size});
 }
 
 } // namespace
 
-Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path, uint64_t load_bias,
+Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path,
+                                                         uint64_t load_bias,
                                                          std::vector<FunctionRange>* functions,
                                                          bool* section_found) {
-    if (section_found) *section_found = false;
+    if (section_found)
+        *section_found = false;
     Fd f;
     f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f.fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
+    if (f.fd < 0)
+        return Error{path + ": cannot open: " + std::strerror(errno)};
     off_t end = ::lseek(f.fd, 0, SEEK_END);
-    if (end < 0) return Error{path + ": cannot seek: " + std::strerror(errno)};
+    if (end < 0)
+        return Error{path + ": cannot seek: " + std::strerror(errno)};
     const uint64_t file_size = static_cast<uint64_t>(end);
 
     Elf64_Ehdr eh;
-    if (!read_at(f.fd, &eh, sizeof eh, 0)) return Error{path + ": too short for an ELF header"};
+    if (!read_at(f.fd, &eh, sizeof eh, 0))
+        return Error{path + ": too short for an ELF header"};
     if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_ident[EI_DATA] != ELFDATA2LSB)
         return Error{path + ": not a 64-bit little-endian ELF file"};
-    if (eh.e_shoff == 0 || eh.e_shnum == 0) return std::span<const uint8_t>{}; // no section headers
+    if (eh.e_shoff == 0 || eh.e_shnum == 0)
+        return std::span<const uint8_t>{}; // no section headers
     if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > file_size ||
         uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > file_size - eh.e_shoff)
-        return Error{path + ": section header table at offset " + hex(eh.e_shoff) + " is out of bounds"};
+        return Error{path + ": section header table at offset " + hex(eh.e_shoff) +
+                     " is out of bounds"};
     std::vector<Elf64_Shdr> sh(eh.e_shnum);
     if (!read_at(f.fd, sh.data(), sh.size() * sizeof(Elf64_Shdr), eh.e_shoff))
         return Error{path + ": cannot read the section headers at offset " + hex(eh.e_shoff)};
     if (eh.e_shstrndx >= sh.size())
-        return Error{path + ": section name table index " + std::to_string(eh.e_shstrndx) + " is out of range"};
+        return Error{path + ": section name table index " + std::to_string(eh.e_shstrndx) +
+                     " is out of range"};
     const Elf64_Shdr& strtab = sh[eh.e_shstrndx];
-    if (strtab.sh_offset > file_size || strtab.sh_size > file_size - strtab.sh_offset || strtab.sh_size > (64u << 20))
-        return Error{path + ": section name table at offset " + hex(strtab.sh_offset) + " is out of bounds"};
+    if (strtab.sh_offset > file_size || strtab.sh_size > file_size - strtab.sh_offset ||
+        strtab.sh_size > (64u << 20))
+        return Error{path + ": section name table at offset " + hex(strtab.sh_offset) +
+                     " is out of bounds"};
     std::vector<char> names(strtab.sh_size + 1, '\0');
     if (!read_at(f.fd, names.data(), strtab.sh_size, strtab.sh_offset))
         return Error{path + ": cannot read the section name table"};
@@ -94,22 +108,31 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
     const Elf64_Shdr* symtab = nullptr;
     const Elf64_Shdr* dynsym = nullptr;
     for (const Elf64_Shdr& s : sh) {
-        if (s.sh_type == SHT_SYMTAB) symtab = &s;
-        if (s.sh_type == SHT_DYNSYM) dynsym = &s;
-        if (s.sh_name < strtab.sh_size && std::strcmp(names.data() + s.sh_name, kSectionName) == 0) found = &s;
+        if (s.sh_type == SHT_SYMTAB)
+            symtab = &s;
+        if (s.sh_type == SHT_DYNSYM)
+            dynsym = &s;
+        if (s.sh_name < strtab.sh_size && std::strcmp(names.data() + s.sh_name, kSectionName) == 0)
+            found = &s;
     }
-    if (!found || found->sh_type == SHT_NOBITS || found->sh_size == 0) return std::span<const uint8_t>{};
-    if (section_found) *section_found = true;
+    if (!found || found->sh_type == SHT_NOBITS || found->sh_size == 0)
+        return std::span<const uint8_t>{};
+    if (section_found)
+        *section_found = true;
     if (!(found->sh_flags & SHF_ALLOC))
-        return Error{path + ": " + kSectionName + " is not an allocated section, so it is not in memory"};
+        return Error{path + ": " + kSectionName +
+                     " is not an allocated section, so it is not in memory"};
     if (found->sh_flags & SHF_COMPRESSED)
         return Error{path + ": " + kSectionName + " is compressed in memory"};
 
     if (functions) {
-        if (symtab) read_function_symbols(f.fd, file_size, *symtab, load_bias, functions);
-        if (dynsym) read_function_symbols(f.fd, file_size, *dynsym, load_bias, functions);
-        std::sort(functions->begin(), functions->end(),
-                  [](const FunctionRange& a, const FunctionRange& b) { return a.address < b.address; });
+        if (symtab)
+            read_function_symbols(f.fd, file_size, *symtab, load_bias, functions);
+        if (dynsym)
+            read_function_symbols(f.fd, file_size, *dynsym, load_bias, functions);
+        std::sort(
+            functions->begin(), functions->end(),
+            [](const FunctionRange& a, const FunctionRange& b) { return a.address < b.address; });
         functions->erase(std::unique(functions->begin(), functions->end(),
                                      [](const FunctionRange& a, const FunctionRange& b) {
                                          return a.address == b.address;
@@ -126,17 +149,20 @@ ImageStackMaps to_input(const ImageRegistry::Image& img);
 
 struct ImageRegistry::Image {
     std::string name;
-    uint64_t base = 0;        // load bias (dlpi_addr); 0 for JIT blobs
+    uint64_t base = 0; // load bias (dlpi_addr); 0 for JIT blobs
     bool is_jit = false;
     JitHandle jit = 0;
-    bool seen = false;        // found by the current scan
+    bool seen = false;          // found by the current scan
     std::vector<uint8_t> owned; // JIT bytes
     std::span<const uint8_t> section;
+    // Its blobs, parsed once when the image is found: the checks below and every index built
+    // while the image stays loaded use them (ImageStackMaps::blobs).
+    std::shared_ptr<const std::vector<StackMapBlob>> blobs;
     bool has_stackmaps = false; // the file has a non-empty section (usable or not)
     std::vector<FunctionRange> functions;
     // Executable segments (absolute), for telling relocated addresses from unrelocated ones.
     std::vector<std::pair<uint64_t, uint64_t>> text;
-    std::string problem;      // why the image is not indexed (empty when it is)
+    std::string problem; // why the image is not indexed (empty when it is)
     // Exact frame rules per call site, from the image's .eh_frame (or handed over by a JIT).
     std::vector<std::pair<uint64_t, FrameRule>> rules;
     // Its .eh_frame_hdr (every loaded image, managed or not), for the fast walker's native frames.
@@ -166,7 +192,8 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
     for (int i = 0; i < info->dlpi_phnum; ++i) {
         const auto& ph = info->dlpi_phdr[i];
         if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
-            li.text.emplace_back(ph.p_vaddr + info->dlpi_addr, ph.p_vaddr + info->dlpi_addr + ph.p_memsz);
+            li.text.emplace_back(ph.p_vaddr + info->dlpi_addr,
+                                 ph.p_vaddr + info->dlpi_addr + ph.p_memsz);
         if (ph.p_type == PT_GNU_EH_FRAME) {
             li.eh_hdr = ph.p_vaddr + info->dlpi_addr;
             li.eh_hdr_size = ph.p_memsz;
@@ -175,7 +202,8 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
     for (int i = 0; i < info->dlpi_phnum && li.eh_hdr; ++i) {
         const auto& ph = info->dlpi_phdr[i];
         const uint64_t lo = ph.p_vaddr + info->dlpi_addr;
-        if (ph.p_type == PT_LOAD && (ph.p_flags & PF_R) && li.eh_hdr >= lo && li.eh_hdr - lo < ph.p_memsz) {
+        if (ph.p_type == PT_LOAD && (ph.p_flags & PF_R) && li.eh_hdr >= lo &&
+            li.eh_hdr - lo < ph.p_memsz) {
             li.eh_lo = lo;
             li.eh_hi = lo + ph.p_memsz;
         }
@@ -188,43 +216,46 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
 std::string self_exe_path() {
     char buf[4096];
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return "/proc/self/exe";
+    if (n <= 0)
+        return "/proc/self/exe";
     return std::string(buf, static_cast<size_t>(n));
 }
 
 bool in_text(const std::vector<std::pair<uint64_t, uint64_t>>& text, uint64_t a) {
     for (auto [lo, hi] : text)
-        if (a >= lo && a < hi) return true;
+        if (a >= lo && a < hi)
+            return true;
     return false;
 }
 
-// Checks that every function address of a section lies in the image's code. A section that
-// parses but whose addresses are link-time values (lld leaves them unrelocated) is refused.
-std::string check_addresses(const std::string& name, std::span<const uint8_t> section, uint64_t bias,
-                            const std::vector<std::pair<uint64_t, uint64_t>>& text) {
-    auto blobs = parse_stackmap_section(section, name);
-    if (!blobs) return blobs.error().message;
-    for (const auto& blob : *blobs) {
+// Checks that every function address of a section's blobs lies in the image's code. A section
+// that parses but whose addresses are link-time values (lld leaves them unrelocated) is refused.
+std::string check_addresses(const std::string& name, const std::vector<StackMapBlob>& blobs,
+                            uint64_t bias, const std::vector<std::pair<uint64_t, uint64_t>>& text) {
+    for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             uint64_t a = blob.function(f).address;
-            if (in_text(text, a)) continue;
-            std::string where = name + ": blob " + std::to_string(blob.index_in_section()) + " function " +
-                                std::to_string(f) + ": address " + hex(a);
+            if (in_text(text, a))
+                continue;
+            std::string where = name + ": blob " + std::to_string(blob.index_in_section()) +
+                                " function " + std::to_string(f) + ": address " + hex(a);
             if (bias != 0 && in_text(text, a + bias))
-                return where + " is unrelocated in memory (the linker resolved it at link time but left no "
-                               "dynamic relocation: lld without -z notext, or a read-only section; make "
-                               ".llvm_stackmaps writable or link with GNU ld; see docs/INTEGRATION.md)";
+                return where +
+                       " is unrelocated in memory (the linker resolved it at link time but left no "
+                       "dynamic relocation: lld without -z notext, or a read-only section; make "
+                       ".llvm_stackmaps writable or link with GNU ld; see docs/INTEGRATION.md)";
             return where + " lies outside the image's executable segments";
         }
     }
     return {};
 }
 
-// The exact frame rule of every call site of an image's (checked) section, from its .eh_frame.
+// The exact frame rule of every call site of an image's (checked) blobs, from its .eh_frame.
 // Call sites whose CFI cannot be used keep no rule (the index then derives one from the stack
 // size and the fast walker hands such frames to libunwind); the first reason is kept.
 // Functions that no symbol sized (a stripped image) get their range from their FDE.
-std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li, std::span<const uint8_t> section,
+std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
+                                                          const std::vector<StackMapBlob>& blobs,
                                                           std::vector<FunctionRange>* functions,
                                                           std::string* problem) {
     std::vector<std::pair<uint64_t, FrameRule>> rules;
@@ -237,18 +268,17 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
         *problem = table.error().message;
         return rules;
     }
-    auto blobs = parse_stackmap_section(section, li.name);
-    if (!blobs) return rules;
     size_t failed = 0, total = 0;
-    for (const auto& blob : *blobs) {
+    for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             const uint64_t fa = blob.function(f).address;
             const uint64_t first = blob.first_record_of(f);
-            auto known = std::lower_bound(functions->begin(), functions->end(), fa,
-                                          [](const FunctionRange& x, uint64_t a) { return x.address < a; });
+            auto known =
+                std::lower_bound(functions->begin(), functions->end(), fa,
+                                 [](const FunctionRange& x, uint64_t a) { return x.address < a; });
             uint64_t start = 0, end = 0;
-            if ((known == functions->end() || known->address != fa) && table->fde_range(fa, &start, &end) &&
-                start == fa)
+            if ((known == functions->end() || known->address != fa) &&
+                table->fde_range(fa, &start, &end) && start == fa)
                 functions->insert(known, FunctionRange{fa, end - start});
             for (uint64_t r = 0; r < blob.function(f).record_count; ++r) {
                 const uint64_t ra = fa + blob.record(first + r).instruction_offset();
@@ -268,6 +298,61 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
     return rules;
 }
 
+// Reads, parses (once: the checks, the rules and every index built from now on read these
+// blobs) and checks the stack maps of a newly loaded image; sets img.problem when they cannot
+// be indexed.
+void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
+                    std::vector<std::string>* diagnostics) {
+    auto sec = find_loaded_stackmaps(img.name, li.base, &img.functions, &img.has_stackmaps);
+    if (!sec) {
+        img.problem = sec.error().message;
+        return;
+    }
+    img.section = *sec;
+    if (img.section.empty())
+        return;
+    auto blobs = parse_stackmap_section(img.section, img.name);
+    if (!blobs) {
+        img.problem = blobs.error().message;
+        return;
+    }
+    img.blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
+    img.problem = check_addresses(img.name, *img.blobs, li.base, img.text);
+    if (!img.problem.empty())
+        return;
+    std::string note;
+    li.name = img.name;
+    img.rules = compute_rules(li, *img.blobs, &img.functions, &note);
+    if (!note.empty())
+        diagnostics->push_back(note);
+}
+
+// A newly loaded image, found at `path`: its native frames' table and its stack maps.
+std::unique_ptr<ImageRegistry::Image> open_image(LoadedImage& li, const std::string& path,
+                                                 std::vector<std::string>* diagnostics) {
+    auto img = std::make_unique<ImageRegistry::Image>();
+    img->name = path;
+    img->base = li.base;
+    img->seen = true;
+    img->text = std::move(li.text);
+    if (li.eh_hdr != 0 && li.eh_lo != 0) {
+        auto eh = EhFrameTable::open(path, li.eh_hdr, li.eh_hdr_size, li.eh_lo, li.eh_hi);
+        if (eh)
+            img->eh = std::move(*eh);
+        else
+            diagnostics->push_back(eh.error().message +
+                                   " (its native frames are stepped by libunwind)");
+    }
+    if (path.rfind("linux-vdso", 0) == 0 || path.rfind("linux-gate", 0) == 0)
+        return img; // no file behind it, and no stack maps
+    read_stackmaps(*img, li, diagnostics);
+    if (!img->problem.empty())
+        diagnostics->push_back(img->problem);
+    if (img->section.empty() || !img->problem.empty())
+        img->functions.clear();
+    return img;
+}
+
 } // namespace
 
 Status ImageRegistry::rescan() {
@@ -275,65 +360,39 @@ Status ImageRegistry::rescan() {
     std::vector<LoadedImage> loaded;
     dl_iterate_phdr(collect_image, &loaded);
 
-    for (auto& img : images_) img->seen = img->is_jit;
+    for (auto& img : images_)
+        img->seen = img->is_jit;
     bool changed = false;
     for (LoadedImage& li : loaded) {
         std::string path = li.name;
-        if (path.empty()) path = self_exe_path();
-        auto it = std::find_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
-            return !i->is_jit && i->base == li.base && i->name == path;
-        });
+        if (path.empty())
+            path = self_exe_path();
+        auto it =
+            std::find_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
+                return !i->is_jit && i->base == li.base && i->name == path;
+            });
         if (it != images_.end()) {
             (*it)->seen = true;
             continue;
         }
-        auto img = std::make_unique<Image>();
-        img->name = path;
-        img->base = li.base;
-        img->seen = true;
-        img->text = std::move(li.text);
+        images_.push_back(open_image(li, path, &diagnostics_));
         changed = true; // a new image: its native frames join the published index
-        if (li.eh_hdr != 0 && li.eh_lo != 0) {
-            auto eh = EhFrameTable::open(path, li.eh_hdr, li.eh_hdr_size, li.eh_lo, li.eh_hi);
-            if (eh) img->eh = std::move(*eh);
-            else diagnostics_.push_back(eh.error().message + " (its native frames are stepped by libunwind)");
-        }
-        if (path.rfind("linux-vdso", 0) == 0 || path.rfind("linux-gate", 0) == 0) {
-            images_.push_back(std::move(img)); // no file behind it, and no stack maps
-            continue;
-        }
-        auto sec = find_loaded_stackmaps(path, li.base, &img->functions, &img->has_stackmaps);
-        if (!sec) {
-            img->problem = sec.error().message;
-        } else {
-            img->section = *sec;
-            if (!img->section.empty()) {
-                img->problem = check_addresses(path, img->section, li.base, img->text);
-                changed = true;
-                if (img->problem.empty()) {
-                    std::string note;
-                    li.name = path;
-                    img->rules = compute_rules(li, img->section, &img->functions, &note);
-                    if (!note.empty()) diagnostics_.push_back(note);
-                }
-            }
-        }
-        if (!img->problem.empty()) diagnostics_.push_back(img->problem);
-        if (img->section.empty() || !img->problem.empty()) img->functions.clear();
-        images_.push_back(std::move(img));
     }
-    auto gone = std::remove_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
-        if (i->seen) return false;
-        changed = true;
-        return true;
-    });
+    auto gone =
+        std::remove_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
+            if (i->seen)
+                return false;
+            changed = true;
+            return true;
+        });
     images_.erase(gone, images_.end());
     return changed ? publish_locked() : Status{};
 }
 
-Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std::span<const uint8_t> bytes,
-                                                          std::vector<FunctionRange> functions,
-                                                          std::vector<std::pair<uint64_t, FrameRule>> rules) {
+Expected<ImageRegistry::JitHandle>
+ImageRegistry::add_jit(std::string name, std::span<const uint8_t> bytes,
+                       std::vector<FunctionRange> functions,
+                       std::vector<std::pair<uint64_t, FrameRule>> rules) {
     std::lock_guard lock(mutex_);
     auto img = std::make_unique<Image>();
     img->name = std::move(name);
@@ -344,12 +403,18 @@ Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std:
     img->section = img->owned;
     img->functions = std::move(functions);
     img->rules = std::move(rules);
-    for (auto& r : img->rules) r.second.flags |= kRuleFromCfi;
+    for (auto& r : img->rules)
+        r.second.flags |= kRuleFromCfi;
+    auto blobs = parse_stackmap_section(img->section, img->name);
+    if (!blobs)
+        return Error{blobs.error().message};
+    img->blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
     {
         // Refuse a blob that cannot be indexed on its own before it touches the published index.
         std::vector<ImageStackMaps> alone;
         alone.push_back(to_input(*img));
-        if (auto idx = FrameIndex::build(std::move(alone)); !idx) return Error{idx.error().message};
+        if (auto idx = FrameIndex::build(std::move(alone)); !idx)
+            return Error{idx.error().message};
     }
     JitHandle h = img->jit;
     images_.push_back(std::move(img));
@@ -362,9 +427,11 @@ Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit(std::string name, std:
 
 Status ImageRegistry::remove_jit(JitHandle handle) {
     std::lock_guard lock(mutex_);
-    auto it = std::find_if(images_.begin(), images_.end(),
-                           [&](const std::unique_ptr<Image>& i) { return i->is_jit && i->jit == handle; });
-    if (it == images_.end()) return Error{"no JIT stack maps with handle " + std::to_string(handle)};
+    auto it = std::find_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
+        return i->is_jit && i->jit == handle;
+    });
+    if (it == images_.end())
+        return Error{"no JIT stack maps with handle " + std::to_string(handle)};
     // The bytes must outlive every index that points into them: retire the image with the index.
     std::unique_ptr<Image> dead = std::move(*it);
     images_.erase(it);
@@ -381,7 +448,8 @@ Status ImageRegistry::publish_locked() {
     auto inputs = [&] {
         std::vector<ImageStackMaps> in;
         for (const auto& img : images_)
-            if (!img->section.empty() && img->problem.empty()) in.push_back(to_input(*img));
+            if (!img->section.empty() && img->problem.empty())
+                in.push_back(to_input(*img));
         return in;
     };
     auto index = FrameIndex::build(inputs());
@@ -389,7 +457,8 @@ Status ImageRegistry::publish_locked() {
         // Find the images that cannot be indexed on their own, set them aside, and try again
         // without them: one bad image must not hide the stack maps of the others.
         for (auto& img : images_) {
-            if (img->section.empty() || !img->problem.empty()) continue;
+            if (img->section.empty() || !img->problem.empty())
+                continue;
             std::vector<ImageStackMaps> one;
             one.push_back(to_input(*img));
             if (auto alone = FrameIndex::build(std::move(one)); !alone) {
@@ -406,7 +475,8 @@ Status ImageRegistry::publish_locked() {
     auto next = std::make_unique<FrameIndex>(std::move(*index));
     std::vector<NativeFrames::Image> native;
     for (const auto& img : images_)
-        if (img->eh) native.push_back({*img->eh, img->text});
+        if (img->eh)
+            native.push_back({*img->eh, img->text});
     next->set_native_frames(std::make_shared<const NativeFrames>(std::move(native)));
     current_.store(next.get(), std::memory_order_release);
     retired_.push_back(std::move(owned_current_));
@@ -421,6 +491,7 @@ ImageStackMaps to_input(const ImageRegistry::Image& img) {
     m.name = img.name;
     m.load_bias = 0; // read from memory (or handed over by a JIT): addresses are already final
     m.section = img.section;
+    m.blobs = img.blobs;
     m.functions = img.functions;
     m.rules = img.rules;
     return m;

@@ -11,13 +11,17 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <vector>
 
 extern "C" {
 int64_t idx_two_roots(void*, void*);
 int64_t idx_no_roots(int64_t);
 void* idx_make_pair();
 void gcwalk_test_callee() {}
-void* gcwalk_test_make() { return nullptr; }
+void* gcwalk_test_make() {
+    return nullptr;
+}
 }
 
 namespace {
@@ -25,7 +29,9 @@ namespace {
 using gcwalk::test::parse_readobj_stackmap;
 using gcwalk::test::read_text_file;
 
-uint64_t addr(const void* f) { return reinterpret_cast<uint64_t>(f); }
+uint64_t addr(const void* f) {
+    return reinterpret_cast<uint64_t>(f);
+}
 
 // The managed functions of this executable, in the order the object's blob lists them.
 const std::vector<uint64_t>& managed_functions() {
@@ -48,7 +54,8 @@ gcwalk::ImageRegistry& registry() {
 }
 
 std::string describe(gcwalk::RootLoc l) {
-    if (l.kind() == gcwalk::RootLoc::kRegister) return "R#" + std::to_string(l.dwarf_reg());
+    if (l.kind() == gcwalk::RootLoc::kRegister)
+        return "R#" + std::to_string(l.dwarf_reg());
     return "[R#" + std::to_string(l.dwarf_reg()) + " + " + std::to_string(l.offset()) + "]";
 }
 
@@ -81,16 +88,17 @@ TEST_CASE("the index holds every function and record of the linked object", "[fr
             auto roots = index.roots(*cs);
             REQUIRE(roots.size() == pairs.size());
             for (const auto& p : pairs) {
-                bool found = std::any_of(roots.begin(), roots.end(), [&](const gcwalk::RootPair& rp) {
-                    return describe(rp.base) == p.first && describe(rp.derived) == p.second;
-                });
+                bool found =
+                    std::any_of(roots.begin(), roots.end(), [&](const gcwalk::RootPair& rp) {
+                        return describe(rp.base) == p.first && describe(rp.derived) == p.second;
+                    });
                 INFO(p.first << " / " << p.second);
                 CHECK(found);
             }
 
             // The frame rule without CFI: CFA = RSP + stack size + 8.
             const gcwalk::FrameRule& rule = index.rule(*cs);
-            CHECK(rule.cfa_reg == 7);
+            CHECK(rule.cfa_reg == gcwalk::kDwarfRsp);
             CHECK(rule.cfa_offset == static_cast<int32_t>(expected.functions[f].stack_size + 8));
 
             // The full record, found cold.
@@ -148,18 +156,22 @@ namespace {
 std::vector<uint8_t> make_blob(uint64_t base, uint32_t nfunc) {
     std::vector<uint8_t> b;
     auto put = [&](uint64_t v, size_t n) {
-        for (size_t i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+        for (size_t i = 0; i < n; ++i)
+            b.push_back(static_cast<uint8_t>(v >> (8 * i)));
     };
-    put(3, 1), put(0, 1), put(0, 2);          // version, reserved
-    put(nfunc, 4), put(0, 4), put(nfunc, 4);  // functions, constants, records
-    for (uint32_t f = 0; f < nfunc; ++f) put(base + 0x100 * f, 8), put(24, 8), put(1, 8);
+    put(3, 1), put(0, 1), put(0, 2);         // version, reserved
+    put(nfunc, 4), put(0, 4), put(nfunc, 4); // functions, constants, records
+    for (uint32_t f = 0; f < nfunc; ++f)
+        put(base + 0x100 * f, 8), put(24, 8), put(1, 8);
     for (uint32_t f = 0; f < nfunc; ++f) {
         put(0xABCDEF00, 8), put(8, 4), put(0, 2), put(5, 2); // id, offset, flags, 5 locations
-        for (int c = 0; c < 3; ++c) put(4, 1), put(0, 1), put(8, 2), put(0, 2), put(0, 2), put(0, 4);
-        for (int c = 0; c < 2; ++c) put(3, 1), put(0, 1), put(8, 2), put(7, 2), put(0, 2), put(16, 4);
-        put(0, 4);                             // align to 8
-        put(0, 2), put(0, 2);                  // padding, 0 live-outs
-        put(0, 4);                             // align to 8
+        for (int c = 0; c < 3; ++c)
+            put(4, 1), put(0, 1), put(8, 2), put(0, 2), put(0, 2), put(0, 4);
+        for (int c = 0; c < 2; ++c)
+            put(3, 1), put(0, 1), put(8, 2), put(gcwalk::kDwarfRsp, 2), put(0, 2), put(16, 4);
+        put(0, 4);            // align to 8
+        put(0, 2), put(0, 2); // padding, 0 live-outs
+        put(0, 4);            // align to 8
     }
     return b;
 }
@@ -170,7 +182,8 @@ TEST_CASE("JIT blobs are added and removed", "[image_registry]") {
     gcwalk::ImageRegistry reg;
     const uint64_t base = 0x7000'0000'0000;
     auto bytes = make_blob(base, 3);
-    auto h = reg.add_jit("jit-1", bytes, {{base, 0x80}, {base + 0x100, 0x80}, {base + 0x200, 0x80}});
+    auto h =
+        reg.add_jit("jit-1", bytes, {{base, 0x80}, {base + 0x100, 0x80}, {base + 0x200, 0x80}});
     REQUIRE(h);
     const gcwalk::FrameIndex& idx = reg.index();
     REQUIRE(idx.num_call_sites() == 3);
@@ -179,7 +192,7 @@ TEST_CASE("JIT blobs are added and removed", "[image_registry]") {
         REQUIRE(cs);
         REQUIRE(idx.roots(*cs).size() == 1);
         CHECK(idx.roots(*cs)[0].base.offset() == 16);
-        CHECK(idx.roots(*cs)[0].base.dwarf_reg() == 7);
+        CHECK(idx.roots(*cs)[0].base.dwarf_reg() == gcwalk::kDwarfRsp);
     }
     CHECK(idx.classify(base + 0x40, nullptr, nullptr) == gcwalk::Lookup::ManagedNoRecord);
     CHECK(idx.classify(base + 0x90, nullptr, nullptr) == gcwalk::Lookup::NotManaged);
@@ -226,4 +239,61 @@ TEST_CASE("bad JIT blobs are refused with a message naming the blob", "[image_re
     REQUIRE_FALSE(overlap);
     CHECK(overlap.error().message ==
           "function at 0x700000000000 (jit-a) overlaps function at 0x700000000100 (jit-b)");
+}
+
+namespace {
+
+// The blob object the index reads for the call site at `ra` (its identity tells whether a
+// section was parsed again).
+const gcwalk::StackMapBlob* blob_at(const gcwalk::FrameIndex& idx, uint64_t ra) {
+    const gcwalk::CallSite* cs = idx.find(ra);
+    gcwalk::RecordRef ref;
+    if (!cs || !idx.record(*cs, &ref))
+        return nullptr;
+    return &idx.blob(ref);
+}
+
+} // namespace
+
+TEST_CASE("an index reads the blobs it is handed instead of parsing the section again",
+          "[frame_index]") {
+    const uint64_t base = 0x7000'0000'0000;
+    const auto bytes = make_blob(base, 2);
+    auto parsed = gcwalk::parse_stackmap_section(bytes, "pre-parsed");
+    REQUIRE(parsed);
+    auto blobs = std::make_shared<const std::vector<gcwalk::StackMapBlob>>(std::move(*parsed));
+
+    std::vector<gcwalk::ImageStackMaps> in(2);
+    in[0].name = "pre-parsed";
+    in[0].section = bytes;
+    in[0].blobs = blobs;
+    const auto other = make_blob(base + 0x10000, 1);
+    in[1].name = "parsed-by-build";
+    in[1].section = other;
+    auto idx = gcwalk::FrameIndex::build(std::move(in));
+    REQUIRE(idx);
+    CHECK(idx->num_call_sites() == 3);
+    CHECK(blob_at(*idx, base + 8) == &(*blobs)[0]);
+    CHECK(blob_at(*idx, base + 0x100 + 8) == &(*blobs)[0]);
+    const gcwalk::StackMapBlob* own = blob_at(*idx, base + 0x10000 + 8);
+    REQUIRE(own);
+    CHECK(own->bytes().data() == other.data());
+    CHECK(blobs.use_count() == 3); // here, the index, and the index's copy of the input
+}
+
+TEST_CASE("every index the registry publishes reads the blobs parsed when the JIT blob was added",
+          "[image_registry]") {
+    gcwalk::ImageRegistry reg;
+    const uint64_t base = 0x7000'0000'0000;
+    REQUIRE(reg.add_jit("jit-1", make_blob(base, 1)));
+    const gcwalk::FrameIndex* first = &reg.index();
+    const gcwalk::StackMapBlob* parsed = blob_at(*first, base + 8);
+    REQUIRE(parsed);
+
+    auto h2 = reg.add_jit("jit-2", make_blob(base + 0x10000, 1));
+    REQUIRE(h2);
+    REQUIRE(&reg.index() != first); // a new index, built without parsing jit-1 again
+    CHECK(blob_at(reg.index(), base + 8) == parsed);
+    REQUIRE(reg.remove_jit(*h2));
+    CHECK(blob_at(reg.index(), base + 8) == parsed);
 }

@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace {
@@ -16,9 +17,29 @@ std::string run(const std::string& cmd) {
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
     char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    while (std::fgets(buf, sizeof buf, p))
+        out += buf;
     CHECK(pclose(p) == 0);
     return out;
+}
+
+// The blob of a function, as FrameIndex::blob finds it.
+gcwalk::RecordRef ref_of(const gcwalk::FrameRecord& fr) {
+    gcwalk::RecordRef ref;
+    ref.image = fr.image;
+    ref.blob = fr.blob;
+    return ref;
+}
+
+// A v3 blob of one function at `address` with no records.
+std::vector<uint8_t> empty_function_blob(uint64_t address) {
+    std::vector<uint8_t> b(
+        gcwalk::StackMapBlob::kHeaderSize + gcwalk::StackMapBlob::kFunctionEntrySize, 0);
+    b[gcwalk::v3::HeaderLayout::version] = 3;
+    b[gcwalk::v3::HeaderLayout::num_functions] = 1;
+    std::memcpy(&b[gcwalk::StackMapBlob::kHeaderSize + gcwalk::v3::FunctionLayout::address],
+                &address, 8);
+    return b;
 }
 
 } // namespace
@@ -48,6 +69,17 @@ TEST_CASE("a dlopen'ed shared object is found by the next rescan and dropped aft
     const gcwalk::FrameIndex* same = &reg.index();
     REQUIRE(reg.rescan());
     CHECK(&reg.index() == same);
+
+    // An index published later (a JIT blob added) reads the blobs parsed when the image was found.
+    const gcwalk::StackMapBlob* parsed = &reg.index().blob(ref_of(*fr));
+    auto jit = reg.add_jit("jit-empty", empty_function_blob(0x7000'0000'0000));
+    INFO((jit ? std::string() : jit.error().message));
+    REQUIRE(jit);
+    REQUIRE(&reg.index() != same);
+    const gcwalk::FrameRecord* again = reg.index().function_containing(fn);
+    REQUIRE(again);
+    CHECK(&reg.index().blob(ref_of(*again)) == parsed);
+    REQUIRE(reg.remove_jit(*jit));
 
     REQUIRE(dlclose(h) == 0);
     REQUIRE(reg.rescan());
@@ -80,11 +112,13 @@ TEST_CASE("an lld-linked PIE whose stack maps stay unrelocated is reported, not 
     CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
 }
 
-TEST_CASE("a non-allocated .llvm_stackmaps is a skipped image, not only a diagnostic", "[image_registry]") {
+TEST_CASE("a non-allocated .llvm_stackmaps is a skipped image, not only a diagnostic",
+          "[image_registry]") {
     // Stack maps exist but are not in memory: a precise collector must be told to stop.
     std::string out = run(GCWALK_TEST_PROBE_GNU_NOALLOC);
     CHECK(out.find("status=ok") != std::string::npos);
-    CHECK(out.find(GCWALK_TEST_PROBE_GNU_NOALLOC ": .llvm_stackmaps is not an allocated section, so it is not in memory") !=
+    CHECK(out.find(GCWALK_TEST_PROBE_GNU_NOALLOC
+                   ": .llvm_stackmaps is not an allocated section, so it is not in memory") !=
           std::string::npos);
     CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
 }
@@ -110,5 +144,6 @@ TEST_CASE("find_loaded_stackmaps names the file it cannot use", "[image_registry
     CHECK(missing.error().message == "/nonexistent/file: cannot open: No such file or directory");
     auto not_elf = gcwalk::find_loaded_stackmaps(GCWALK_TEST_NOT_ELF, 0, &fns);
     REQUIRE_FALSE(not_elf);
-    CHECK(not_elf.error().message == std::string(GCWALK_TEST_NOT_ELF) + ": not a 64-bit little-endian ELF file");
+    CHECK(not_elf.error().message ==
+          std::string(GCWALK_TEST_NOT_ELF) + ": not a 64-bit little-endian ELF file");
 }

@@ -1,5 +1,6 @@
 // Tests of the v3 parser (src/stackmap.cpp) against llvm-readobj on sections emitted by llc-14,
 // and of its errors on small edits of those sections.
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap.hpp>
 
 #include "fixtures.hpp"
@@ -13,7 +14,9 @@ using fixtures::RefStackMap;
 
 namespace {
 
-template <class T> void poke(std::vector<uint8_t>& b, uint64_t off, T v) { std::memcpy(b.data() + off, &v, sizeof v); }
+template <class T> void poke(std::vector<uint8_t>& b, uint64_t off, T v) {
+    std::memcpy(b.data() + off, &v, sizeof v);
+}
 
 std::string hex(uint64_t v) {
     char buf[32];
@@ -36,7 +39,8 @@ void check_against(const StackMapBlob& blob, const RefStackMap& ref) {
         CHECK(blob.first_record_of(f) == first);
         first += fe.record_count;
     }
-    for (uint32_t c = 0; c < blob.num_constants(); ++c) CHECK(blob.constant(c) == ref.constants[c]);
+    for (uint32_t c = 0; c < blob.num_constants(); ++c)
+        CHECK(blob.constant(c) == ref.constants[c]);
     for (uint32_t r = 0; r < blob.num_records(); ++r) {
         INFO("record " << r);
         const RecordView rec = blob.record(r);
@@ -74,7 +78,8 @@ void check_against(const StackMapBlob& blob, const RefStackMap& ref) {
             CHECK(rec.live_out(i).dwarf_reg == rr.live_outs[i].reg);
             CHECK(rec.live_out(i).size == rr.live_outs[i].size);
         }
-        const uint32_t next = r + 1 < blob.num_records() ? blob.record(r + 1).offset_in_blob() : blob.size_bytes();
+        const uint32_t next =
+            r + 1 < blob.num_records() ? blob.record(r + 1).offset_in_blob() : blob.size_bytes();
         CHECK(rec.offset_in_blob() + rec.size_bytes() == next);
     }
 }
@@ -107,12 +112,15 @@ TEST_CASE("the fixture covers every location kind, live-outs and a dynamic frame
     for (const auto& r : ref.records) {
         live_outs |= !r.live_outs.empty();
         for (const auto& l : r.locations) {
-            for (int k = 1; k <= 5; ++k) kinds[k] |= l.kind == to_string(static_cast<LocationKind>(k));
-            vector_reg |= l.kind == "Register" && l.reg > 16;
+            for (int k = 1; k <= 5; ++k)
+                kinds[k] |= l.kind == to_string(static_cast<LocationKind>(k));
+            vector_reg |= l.kind == "Register" && l.reg > gcwalk::kDwarfReturnAddress;
         }
     }
-    for (const auto& f : ref.functions) dynamic |= f.stack_size == kDynamicStackSize;
-    for (int k = 1; k <= 5; ++k) CHECK(kinds[k]);
+    for (const auto& f : ref.functions)
+        dynamic |= f.stack_size == kDynamicStackSize;
+    for (int k = 1; k <= 5; ++k)
+        CHECK(kinds[k]);
     CHECK(live_outs);
     CHECK(dynamic);
     CHECK(vector_reg); // <4 x float> in xmm0 is `Register R#17`: Register accepts non-GPR numbers
@@ -151,7 +159,8 @@ TEST_CASE("every truncation is an error", "[stackmap][errors]") {
             CHECK(r.has_value()); // exactly the first blob
         } else {
             REQUIRE_FALSE(r.has_value());
-            CHECK(r.error().message.find(n < first ? "t.o: blob 0 at offset 0x0: " : "t.o: blob 1 at offset ") == 0);
+            CHECK(r.error().message.find(n < first ? "t.o: blob 0 at offset 0x0: "
+                                                   : "t.o: blob 1 at offset ") == 0);
         }
     }
 }
@@ -165,21 +174,26 @@ TEST_CASE("truncation inside a location names it", "[stackmap][errors]") {
           "a.out: blob 0 at offset 0x0: unexpected end of data at offset " + hex(at) +
               " while reading location 3 of record 2");
     std::vector<uint8_t> header(b.begin(), b.begin() + 7);
-    CHECK(parse_error(header) == "t.o: blob 0 at offset 0x0: unexpected end of data at offset 0x0 while reading the header");
+    CHECK(
+        parse_error(header) ==
+        "t.o: blob 0 at offset 0x0: unexpected end of data at offset 0x0 while reading the header");
 }
 
 TEST_CASE("versions other than 3 are refused", "[stackmap][errors]") {
     auto b = fixtures::bytes("kinds.bin");
     b[0] = 2;
-    CHECK(parse_error(b) == "t.o: blob 0 at offset 0x0: stack map version 2 at offset 0x0 is LLVM 4's format, which "
-                            "gcwalk does not read (gcwalk reads the flat v2 proposal only through parse_v2, never "
-                            "from .llvm_stackmaps)");
+    CHECK(parse_error(b) ==
+          "t.o: blob 0 at offset 0x0: stack map version 2 at offset 0x0 is LLVM 4's format, which "
+          "gcwalk does not read (gcwalk reads the flat v2 proposal only through parse_v2, never "
+          "from .llvm_stackmaps)");
     b[0] = 1;
-    CHECK(parse_error(b) == "t.o: blob 0 at offset 0x0: unsupported stack map version 1 at offset 0x0 (gcwalk reads "
-                            "version 3)");
+    CHECK(parse_error(b) ==
+          "t.o: blob 0 at offset 0x0: unsupported stack map version 1 at offset 0x0 (gcwalk reads "
+          "version 3)");
     b[0] = 3;
     b[2] = 1;
-    CHECK(parse_error(b) == "t.o: blob 0 at offset 0x0: non-zero reserved header bytes at offset 0x1");
+    CHECK(parse_error(b) ==
+          "t.o: blob 0 at offset 0x0: non-zero reserved header bytes at offset 0x1");
 }
 
 TEST_CASE("header counts are checked against the bytes", "[stackmap][errors]") {
@@ -187,15 +201,20 @@ TEST_CASE("header counts are checked against the bytes", "[stackmap][errors]") {
     const RefStackMap ref = fixtures::readobj("kinds.txt");
     auto b = orig;
     poke<uint32_t>(b, 4, 1000);
-    CHECK(parse_error(b) == "t.o: blob 0 at offset 0x0: function count 1000 at offset 0x4 needs 24000 bytes but only " +
-                                std::to_string(orig.size() - 16) + " remain");
+    CHECK(
+        parse_error(b) ==
+        "t.o: blob 0 at offset 0x0: function count 1000 at offset 0x4 needs 24000 bytes but only " +
+            std::to_string(orig.size() - 16) + " remain");
     b = orig;
     poke<uint32_t>(b, 8, 0xffffffffu);
-    CHECK(parse_error(b).find("t.o: blob 0 at offset 0x0: constant count 4294967295 at offset 0x8 needs 34359738360 "
-                              "bytes but only ") == 0);
+    CHECK(
+        parse_error(b).find(
+            "t.o: blob 0 at offset 0x0: constant count 4294967295 at offset 0x8 needs 34359738360 "
+            "bytes but only ") == 0);
     b = orig;
     poke<uint32_t>(b, 12, 1000);
-    CHECK(parse_error(b).find("record count 1000 at offset 0xc needs at least 24000 bytes but only ") !=
+    CHECK(parse_error(b).find(
+              "record count 1000 at offset 0xc needs at least 24000 bytes but only ") !=
           std::string::npos);
     b = orig;
     poke<uint64_t>(b, 16 + 16, ref.functions[0].record_count - 1);
@@ -204,8 +223,9 @@ TEST_CASE("header counts are checked against the bytes", "[stackmap][errors]") {
                                 std::to_string(ref.records.size()) + " records");
     b = orig;
     poke<uint64_t>(b, 16 + 16, uint64_t{1} << 63);
-    CHECK(parse_error(b) == "t.o: blob 0 at offset 0x0: function record counts exceed the header's " +
-                                std::to_string(ref.records.size()) + " records at function 0 (offset 0x20)");
+    CHECK(parse_error(b) ==
+          "t.o: blob 0 at offset 0x0: function record counts exceed the header's " +
+              std::to_string(ref.records.size()) + " records at function 0 (offset 0x20)");
 }
 
 TEST_CASE("bad locations are refused with their position", "[stackmap][errors]") {
@@ -214,7 +234,8 @@ TEST_CASE("bad locations are refused with their position", "[stackmap][errors]")
     // Record 0 (stackmap ID 1) has locations of every kind; find each one in the reference.
     auto find = [&](const char* kind) {
         for (size_t l = 0; l < ref.records[0].locations.size(); ++l)
-            if (ref.records[0].locations[l].kind == kind) return l;
+            if (ref.records[0].locations[l].kind == kind)
+                return l;
         FAIL("no " << kind << " location in record 0");
         return size_t{0};
     };
@@ -222,16 +243,19 @@ TEST_CASE("bad locations are refused with their position", "[stackmap][errors]")
     auto b = orig;
     uint64_t at = fixtures::location_offset(ref, 0, 0);
     b[at] = 9;
-    CHECK(parse_error(b) == prefix + "location 0 of record 0 at offset " + hex(at) + " has invalid kind 9");
+    CHECK(parse_error(b) ==
+          prefix + "location 0 of record 0 at offset " + hex(at) + " has invalid kind 9");
     b[at] = 0;
-    CHECK(parse_error(b) == prefix + "location 0 of record 0 at offset " + hex(at) + " has invalid kind 0");
+    CHECK(parse_error(b) ==
+          prefix + "location 0 of record 0 at offset " + hex(at) + " has invalid kind 0");
 
     b = orig;
     const size_t ci = find("ConstantIndex");
     at = fixtures::location_offset(ref, 0, ci);
     poke<int32_t>(b, at + 8, static_cast<int32_t>(ref.constants.size()));
-    CHECK(parse_error(b) == prefix + "location " + std::to_string(ci) + " of record 0 at offset " + hex(at) +
-                                ": constant index " + std::to_string(ref.constants.size()) + " out of range (" +
+    CHECK(parse_error(b) == prefix + "location " + std::to_string(ci) + " of record 0 at offset " +
+                                hex(at) + ": constant index " +
+                                std::to_string(ref.constants.size()) + " out of range (" +
                                 std::to_string(ref.constants.size()) + " constants)");
     poke<int32_t>(b, at + 8, -1);
     CHECK(parse_error(b).find(": constant index -1 out of range") != std::string::npos);
@@ -240,12 +264,13 @@ TEST_CASE("bad locations are refused with their position", "[stackmap][errors]")
     const size_t ind = find("Indirect");
     at = fixtures::location_offset(ref, 0, ind);
     poke<uint16_t>(b, at + 4, 17);
-    CHECK(parse_error(b) == prefix + "location " + std::to_string(ind) + " of record 0 at offset " + hex(at) +
-                                ": register 17 is out of range for an Indirect location (at most 16)");
+    CHECK(parse_error(b) ==
+          prefix + "location " + std::to_string(ind) + " of record 0 at offset " + hex(at) +
+              ": register 17 is out of range for an Indirect location (at most 16)");
     b = orig;
     poke<uint16_t>(b, at + 2, 0);
-    CHECK(parse_error(b) == prefix + "location " + std::to_string(ind) + " of record 0 at offset " + hex(at) +
-                                ": an Indirect location of size 0");
+    CHECK(parse_error(b) == prefix + "location " + std::to_string(ind) + " of record 0 at offset " +
+                                hex(at) + ": an Indirect location of size 0");
     // Every other size the 16-bit field holds is valid (LLVM emits 8192-byte deopt vectors).
     for (uint16_t size : {uint16_t{1025}, uint16_t{8192}, uint16_t{65535}}) {
         poke<uint16_t>(b, at + 2, size);
@@ -262,8 +287,9 @@ TEST_CASE("bad locations are refused with their position", "[stackmap][errors]")
     const size_t reg = find("Register");
     at = fixtures::location_offset(ref, 0, reg);
     poke<uint16_t>(b, at + 4, 126);
-    CHECK(parse_error(b) == prefix + "location " + std::to_string(reg) + " of record 0 at offset " + hex(at) +
-                                ": register 126 is out of range for a Register location (at most 125)");
+    CHECK(parse_error(b) ==
+          prefix + "location " + std::to_string(reg) + " of record 0 at offset " + hex(at) +
+              ": register 126 is out of range for a Register location (at most 125)");
 }
 
 TEST_CASE("padding and live-outs are checked", "[stackmap][errors]") {
@@ -275,23 +301,27 @@ TEST_CASE("padding and live-outs are checked", "[stackmap][errors]") {
     const uint64_t pad = (locs_end + 7) & ~uint64_t{7};
     auto b = orig;
     b[pad] = 1;
-    CHECK(parse_error(b) == prefix + "non-zero padding at offset " + hex(locs_end) + " after the locations of record 0");
+    CHECK(parse_error(b) == prefix + "non-zero padding at offset " + hex(locs_end) +
+                                " after the locations of record 0");
     // A record with live-outs: its first live-out.
     size_t r = 0;
-    while (ref.records[r].live_outs.empty()) ++r;
-    const uint64_t lo = ((fixtures::location_offset(ref, r, ref.records[r].locations.size()) + 7) & ~uint64_t{7}) + 4;
+    while (ref.records[r].live_outs.empty())
+        ++r;
+    const uint64_t lo =
+        ((fixtures::location_offset(ref, r, ref.records[r].locations.size()) + 7) & ~uint64_t{7}) +
+        4;
     b = orig;
     b[lo + 3] = 0;
-    CHECK(parse_error(b) == prefix + "live-out 0 of record " + std::to_string(r) + " at offset " + hex(lo) +
-                                " has size 0");
+    CHECK(parse_error(b) == prefix + "live-out 0 of record " + std::to_string(r) + " at offset " +
+                                hex(lo) + " has size 0");
     b = orig;
     b[lo + 2] = 7;
-    CHECK(parse_error(b) == prefix + "non-zero reserved byte in live-out 0 of record " + std::to_string(r) +
-                                " at offset " + hex(lo));
+    CHECK(parse_error(b) == prefix + "non-zero reserved byte in live-out 0 of record " +
+                                std::to_string(r) + " at offset " + hex(lo));
     b = orig;
     poke<uint16_t>(b, lo, 200);
-    CHECK(parse_error(b) == prefix + "live-out 0 of record " + std::to_string(r) + " at offset " + hex(lo) +
-                                " names register 200, not an x86-64 DWARF register");
+    CHECK(parse_error(b) == prefix + "live-out 0 of record " + std::to_string(r) + " at offset " +
+                                hex(lo) + " names register 200, not an x86-64 DWARF register");
 }
 
 TEST_CASE("an error in the second blob names blob 1 and section offsets", "[stackmap][errors]") {
@@ -300,19 +330,21 @@ TEST_CASE("an error in the second blob names blob 1 and section offsets", "[stac
     const RefStackMap ref = fixtures::readobj("rs4gc.txt");
     const uint64_t at = second + fixtures::location_offset(ref, 1, 0);
     both[at] = 6;
-    CHECK(parse_error(both, "a.out") == "a.out: blob 1 at offset " + hex(second) + ": location 0 of record 1 at offset " +
-                                            hex(at) + " has invalid kind 6");
+    CHECK(parse_error(both, "a.out") == "a.out: blob 1 at offset " + hex(second) +
+                                            ": location 0 of record 1 at offset " + hex(at) +
+                                            " has invalid kind 6");
     both[at] = 4;
     both[second] = 1;
     CHECK(parse_error(both, "a.out") == "a.out: blob 1 at offset " + hex(second) +
-                                            ": unsupported stack map version 1 at offset " + hex(second) +
-                                            " (gcwalk reads version 3)");
+                                            ": unsupported stack map version 1 at offset " +
+                                            hex(second) + " (gcwalk reads version 3)");
     // Cut inside location 3 of record 2 of the second blob (the example in docs/FORMATS.md).
     const auto orig = fixtures::bytes("both.bin");
     const uint64_t loc = second + fixtures::location_offset(ref, 2, 3);
     std::vector<uint8_t> cut(orig.begin(), orig.begin() + static_cast<long>(loc + 4));
-    CHECK(parse_error(cut, "a.out") == "a.out: blob 1 at offset " + hex(second) + ": unexpected end of data at offset " +
-                                           hex(loc) + " while reading location 3 of record 2");
+    CHECK(parse_error(cut, "a.out") == "a.out: blob 1 at offset " + hex(second) +
+                                           ": unexpected end of data at offset " + hex(loc) +
+                                           " while reading location 3 of record 2");
     // Without a source name the message starts at the blob.
     CHECK(parse_error(both, "").find("blob 1 at offset ") == 0);
 }

@@ -1,5 +1,6 @@
 // Tests of the flat v2 format (src/stackmap_v2.cpp): conversion of llc-14's v3 output, write ->
 // parse round trips, and the reader's errors on small edits of a written blob.
+#include <gcwalk/frame_rule.hpp>
 #include <gcwalk/stackmap_v2.hpp>
 
 #include "fixtures.hpp"
@@ -22,7 +23,9 @@ template <class T> T peek(const std::vector<uint8_t>& b, uint64_t off) {
     std::memcpy(&v, b.data() + off, sizeof v);
     return v;
 }
-template <class T> void poke(std::vector<uint8_t>& b, uint64_t off, T v) { std::memcpy(b.data() + off, &v, sizeof v); }
+template <class T> void poke(std::vector<uint8_t>& b, uint64_t off, T v) {
+    std::memcpy(b.data() + off, &v, sizeof v);
+}
 
 std::vector<StackMapBlob> both_blobs(const std::vector<uint8_t>& bytes) {
     auto blobs = parse_stackmap_section(bytes, "both.o");
@@ -31,7 +34,8 @@ std::vector<StackMapBlob> both_blobs(const std::vector<uint8_t>& bytes) {
     return *blobs;
 }
 
-StackMapV2 converted(const std::vector<StackMapBlob>& blobs, std::span<const V2FunctionInfo> infos = {}) {
+StackMapV2 converted(const std::vector<StackMapBlob>& blobs,
+                     std::span<const V2FunctionInfo> infos = {}) {
     auto v2 = v2_from_v3(blobs, infos);
     REQUIRE(v2.has_value());
     return *v2;
@@ -49,8 +53,11 @@ std::string parse_error(const std::vector<uint8_t>& b) {
     return r.error().message;
 }
 
-// Table offsets from a written blob's header: constants, frames, frame regs, records, locations, live-outs.
-uint64_t table(const std::vector<uint8_t>& b, int t) { return peek<uint32_t>(b, 4 + 4 * t); }
+// Table offsets from a written blob's header: constants, frames, frame regs, records, locations,
+// live-outs.
+uint64_t table(const std::vector<uint8_t>& b, int t) {
+    return peek<uint32_t>(b, 4 + 4 * t);
+}
 
 } // namespace
 
@@ -61,7 +68,8 @@ TEST_CASE("v2_from_v3 keeps every function, record and location of llc's output"
     size_t f = 0, r = 0;
     uint64_t constant_base = 0;
     for (const auto& blob : blobs) {
-        for (uint32_t c = 0; c < blob.num_constants(); ++c) CHECK(m.constants.at(constant_base + c) == blob.constant(c));
+        for (uint32_t c = 0; c < blob.num_constants(); ++c)
+            CHECK(m.constants.at(constant_base + c) == blob.constant(c));
         for (uint32_t fi = 0; fi < blob.num_functions(); ++fi, ++f) {
             const FunctionEntry fe = blob.function(fi);
             const V2FrameRecord& fr = m.frames.at(f);
@@ -71,9 +79,10 @@ TEST_CASE("v2_from_v3 keeps every function, record and location of llc's output"
                 CHECK(fr.stack_size == kV2DynamicStackSize);
             else
                 CHECK(fr.stack_size == fe.stack_size);
-            CHECK(fr.frame_base_reg == 7);
+            CHECK(fr.frame_base_reg == gcwalk::kDwarfRsp);
             for (uint16_t k = 0; k < fr.num_records; ++k, ++r) {
-                const RecordView rec = blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + k));
+                const RecordView rec =
+                    blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + k));
                 const V2Record& vr = m.records.at(fr.record_index + k);
                 CHECK(vr.id == rec.id());
                 CHECK(vr.instruction_offset == rec.instruction_offset());
@@ -84,15 +93,19 @@ TEST_CASE("v2_from_v3 keeps every function, record and location of llc's output"
                     CHECK(b.kind == a.kind);
                     CHECK(b.dwarf_reg == a.dwarf_reg);
                     if (a.kind == LocationKind::ConstantIndex) // rebased into the merged pool
-                        CHECK(m.constants.at(static_cast<size_t>(b.offset)) == blob.constant(static_cast<uint32_t>(a.offset)));
+                        CHECK(m.constants.at(static_cast<size_t>(b.offset)) ==
+                              blob.constant(static_cast<uint32_t>(a.offset)));
                     else
                         CHECK(b.offset == a.offset);
                 }
                 REQUIRE(vr.num_live_outs == rec.num_live_outs());
-                CHECK((vr.flags & kV2RecordHasLiveOutInfo) == (rec.num_live_outs() ? kV2RecordHasLiveOutInfo : 0));
-                if (rec.num_live_outs()) CHECK(fr.flags & kV2HasLiveOutInfo);
+                CHECK((vr.flags & kV2RecordHasLiveOutInfo) ==
+                      (rec.num_live_outs() ? kV2RecordHasLiveOutInfo : 0));
+                if (rec.num_live_outs())
+                    CHECK(fr.flags & kV2HasLiveOutInfo);
                 for (uint16_t i = 0; i < vr.num_live_outs; ++i) {
-                    CHECK(m.live_outs.at(vr.live_out_index + i).dwarf_reg == rec.live_out(i).dwarf_reg);
+                    CHECK(m.live_outs.at(vr.live_out_index + i).dwarf_reg ==
+                          rec.live_out(i).dwarf_reg);
                     CHECK(m.live_outs.at(vr.live_out_index + i).size == rec.live_out(i).size);
                 }
             }
@@ -112,9 +125,11 @@ TEST_CASE("write then parse gives the same model", "[stackmap_v2]") {
     for (size_t i = 0; i < infos.size(); ++i) {
         infos[i].function_size = static_cast<uint32_t>(100 + i);
         infos[i].flags = i % 2 ? kV2HasFrame : 0;
-        infos[i].frame_base_reg = i % 2 ? 6 : 7;
+        infos[i].frame_base_reg = i % 2 ? gcwalk::kDwarfRbp : gcwalk::kDwarfRsp;
         for (size_t k = 0; k < i % 3; ++k)
-            infos[i].frame_registers.push_back({static_cast<uint16_t>(k == 0 ? 3 : 12), static_cast<int16_t>(-8 * (k + 1)), 8, kV2IsSpilled});
+            infos[i].frame_registers.push_back(
+                {static_cast<uint16_t>(k == 0 ? gcwalk::kDwarfRbx : gcwalk::kDwarfR12),
+                 static_cast<int16_t>(-8 * (k + 1)), 8, kV2IsSpilled});
         infos[i].call_sizes = {5, 2};
     }
     for (bool with_info : {false, true}) {
@@ -127,7 +142,7 @@ TEST_CASE("write then parse gives the same model", "[stackmap_v2]") {
         CHECK(written(*back) == bytes);
         if (with_info) {
             CHECK(back->frames[1].function_size == 101);
-            CHECK(back->frames[1].frame_base_reg == 6);
+            CHECK(back->frames[1].frame_base_reg == gcwalk::kDwarfRbp);
             CHECK((back->frames[1].flags & kV2HasFrame) != 0);
             CHECK(back->frames[2].num_frame_registers == 2);
             CHECK(back->frame_registers[back->frames[2].frame_register_index + 1].dwarf_reg == 12);
@@ -169,7 +184,8 @@ TEST_CASE("every truncation of a v2 blob is an error", "[stackmap_v2][errors]") 
           "t.v2: blob 0 at offset 0x0: unexpected end of data at offset " + hex(bytes.size() - 1) +
               " while reading live-out " + std::to_string((last - table(bytes, 5)) / 4));
     CHECK(parse_error(std::vector<uint8_t>(bytes.begin(), bytes.begin() + 20)) ==
-          "t.v2: blob 0 at offset 0x0: unexpected end of data at offset 0x0 while reading the header");
+          "t.v2: blob 0 at offset 0x0: unexpected end of data at offset 0x0 while reading the "
+          "header");
 }
 
 TEST_CASE("v2 header errors", "[stackmap_v2][errors]") {
@@ -177,33 +193,40 @@ TEST_CASE("v2 header errors", "[stackmap_v2][errors]") {
     const std::string prefix = "t.v2: blob 0 at offset 0x0: ";
     auto b = orig;
     b[0] = 3;
-    CHECK(parse_error(b) == prefix + "stack map version 3 at offset 0x0 is LLVM's .llvm_stackmaps format: read it "
-                                     "with parse_stackmap_section");
+    CHECK(parse_error(b) ==
+          prefix + "stack map version 3 at offset 0x0 is LLVM's .llvm_stackmaps format: read it "
+                   "with parse_stackmap_section");
     b[0] = 7;
-    CHECK(parse_error(b) == prefix + "unsupported flat stack map version 7 at offset 0x0 (parse_v2 reads version 2)");
+    CHECK(parse_error(b) ==
+          prefix + "unsupported flat stack map version 7 at offset 0x0 (parse_v2 reads version 2)");
     b = orig;
     b[3] = 1;
     CHECK(parse_error(b) == prefix + "non-zero reserved header bytes at offset 0x1");
     b = orig;
     poke<uint32_t>(b, 4, 16);
-    CHECK(parse_error(b) == prefix + "constants offset 0x10 (at offset 0x4) overlaps the 28-byte header");
+    CHECK(parse_error(b) ==
+          prefix + "constants offset 0x10 (at offset 0x4) overlaps the 28-byte header");
     b = orig;
     poke<uint32_t>(b, 12, static_cast<uint32_t>(table(orig, 2) + 2));
     CHECK(parse_error(b) == prefix + "frame registers offset " + hex(table(orig, 2) + 2) +
                                 " (at offset 0xc) is not a multiple of 4");
     b = orig;
-    const uint64_t before = (table(orig, 2) - 1) & ~uint64_t{7}; // aligned for records, before frame registers
+    const uint64_t before =
+        (table(orig, 2) - 1) & ~uint64_t{7}; // aligned for records, before frame registers
     poke<uint32_t>(b, 16, static_cast<uint32_t>(before));
     CHECK(parse_error(b) == prefix + "stack map records offset " + hex(before) +
-                                " (at offset 0x10) is before the frame registers offset " + hex(table(orig, 2)));
+                                " (at offset 0x10) is before the frame registers offset " +
+                                hex(table(orig, 2)));
     b = orig;
     poke<uint32_t>(b, 24, static_cast<uint32_t>(orig.size() + 2));
     CHECK(parse_error(b) == prefix + "live-outs offset " + hex(orig.size() + 2) +
-                                " (at offset 0x18) is past the end of the data (" + hex(orig.size()) + " bytes)");
+                                " (at offset 0x18) is past the end of the data (" +
+                                hex(orig.size()) + " bytes)");
     b = orig;
     poke<uint32_t>(b, 12, static_cast<uint32_t>(table(orig, 2) + 4));
-    CHECK(parse_error(b) == prefix + "the frame record table at offset " + hex(table(orig, 1)) + " is " +
-                                std::to_string(table(orig, 2) + 4 - table(orig, 1)) + " bytes, not a multiple of 28");
+    CHECK(parse_error(b) == prefix + "the frame record table at offset " + hex(table(orig, 1)) +
+                                " is " + std::to_string(table(orig, 2) + 4 - table(orig, 1)) +
+                                " bytes, not a multiple of 28");
 }
 
 TEST_CASE("v2 table errors", "[stackmap_v2][errors]") {
@@ -216,40 +239,48 @@ TEST_CASE("v2 table errors", "[stackmap_v2][errors]") {
     CHECK(parse_error(b) == prefix + "location 0 at offset " + hex(locs) + " has invalid kind 6");
     b = orig;
     b[locs + 1] = 1;
-    CHECK(parse_error(b) == prefix + "location 0 at offset " + hex(locs) + " has non-zero flags 0x1");
+    CHECK(parse_error(b) ==
+          prefix + "location 0 at offset " + hex(locs) + " has non-zero flags 0x1");
     size_t ci = 0;
-    while (m.locations[ci].kind != LocationKind::ConstantIndex) ++ci;
+    while (m.locations[ci].kind != LocationKind::ConstantIndex)
+        ++ci;
     b = orig;
     poke<int32_t>(b, locs + 8 * ci + 4, static_cast<int32_t>(m.constants.size()));
-    CHECK(parse_error(b) == prefix + "location " + std::to_string(ci) + " at offset " + hex(locs + 8 * ci) +
-                                ": constant index " + std::to_string(m.constants.size()) + " out of range (" +
+    CHECK(parse_error(b) == prefix + "location " + std::to_string(ci) + " at offset " +
+                                hex(locs + 8 * ci) + ": constant index " +
+                                std::to_string(m.constants.size()) + " out of range (" +
                                 std::to_string(m.constants.size()) + " constants)");
     // A record pointing past the locations: the location table would run into the live-outs.
     const uint64_t recs = table(orig, 3);
     b = orig;
     poke<uint16_t>(b, recs + 16, static_cast<uint16_t>(m.locations.size()));
-    CHECK(parse_error(b) == prefix + "the stack map records reference " +
-                                std::to_string(m.locations.size() + m.records[0].num_locations) + " locations (" +
-                                std::to_string(8 * (m.locations.size() + m.records[0].num_locations)) +
-                                " bytes at offset " + hex(locs) + "), which run into the live-outs at offset " +
-                                hex(table(orig, 5)));
+    CHECK(parse_error(b) ==
+          prefix + "the stack map records reference " +
+              std::to_string(m.locations.size() + m.records[0].num_locations) + " locations (" +
+              std::to_string(8 * (m.locations.size() + m.records[0].num_locations)) +
+              " bytes at offset " + hex(locs) + "), which run into the live-outs at offset " +
+              hex(table(orig, 5)));
     // Frame record flags and frame base register.
     const uint64_t frames = table(orig, 1);
     b = orig;
     poke<uint16_t>(b, frames + 16, 0x30);
-    CHECK(parse_error(b) == prefix + "frame record 0 at offset " + hex(frames) + " has unknown flags 0x30");
+    CHECK(parse_error(b) ==
+          prefix + "frame record 0 at offset " + hex(frames) + " has unknown flags 0x30");
     b = orig;
     poke<uint16_t>(b, frames + 18, 40);
     CHECK(parse_error(b) == prefix + "frame record 0 at offset " + hex(frames) +
                                 ": frame base register 40 is out of range (at most 16)");
     // The last record no longer references the last live-outs: unreferenced bytes at the end.
     size_t last = m.records.size();
-    while (m.records[--last].num_live_outs == 0) {}
+    while (m.records[--last].num_live_outs == 0) {
+    }
     b = orig;
-    poke<uint16_t>(b, recs + 22 * last + 18, static_cast<uint16_t>(m.records[last].num_live_outs - 1));
-    CHECK(parse_error(b) == prefix + "4 bytes at offset " + hex(orig.size() - 4) + " after the " +
-                                std::to_string(m.live_outs.size() - 1) +
-                                " live-outs are referenced by nothing (every entry must be referenced)");
+    poke<uint16_t>(b, recs + 22 * last + 18,
+                   static_cast<uint16_t>(m.records[last].num_live_outs - 1));
+    CHECK(parse_error(b) ==
+          prefix + "4 bytes at offset " + hex(orig.size() - 4) + " after the " +
+              std::to_string(m.live_outs.size() - 1) +
+              " live-outs are referenced by nothing (every entry must be referenced)");
 }
 
 TEST_CASE("write_v2 refuses models it could not read back", "[stackmap_v2][errors]") {
@@ -258,14 +289,16 @@ TEST_CASE("write_v2 refuses models it could not read back", "[stackmap_v2][error
     bad.records[0].location_index = static_cast<uint16_t>(m.locations.size());
     auto r = write_v2(bad);
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().message == "write_v2: an index refers to locations entry " +
-                                   std::to_string(m.locations.size() + m.records[0].num_locations - 1) +
-                                   " but there are only " + std::to_string(m.locations.size()));
+    CHECK(r.error().message ==
+          "write_v2: an index refers to locations entry " +
+              std::to_string(m.locations.size() + m.records[0].num_locations - 1) +
+              " but there are only " + std::to_string(m.locations.size()));
     bad = m;
-    bad.live_outs.push_back({3, 8});
+    bad.live_outs.push_back({gcwalk::kDwarfRbx, 8});
     r = write_v2(bad);
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().message == "write_v2: live-outs entries from " + std::to_string(m.live_outs.size()) +
+    CHECK(r.error().message == "write_v2: live-outs entries from " +
+                                   std::to_string(m.live_outs.size()) +
                                    " on are referenced by nothing");
     bad = m;
     bad.locations[0].kind = static_cast<LocationKind>(0);
@@ -283,5 +316,6 @@ TEST_CASE("v2_from_v3 refuses stack sizes v2 cannot hold", "[stackmap_v2][errors
     REQUIRE(blobs.has_value());
     auto v2 = v2_from_v3(*blobs, {});
     REQUIRE_FALSE(v2.has_value());
-    CHECK(v2.error().message == "v2_from_v3: blob 0: function 0: stack size 4294967296 does not fit in 32 bits");
+    CHECK(v2.error().message ==
+          "v2_from_v3: blob 0: function 0: stack size 4294967296 does not fit in 32 bits");
 }

@@ -1,0 +1,28 @@
+// Internal to the index layer: what a FrameIndex holds (built by frame_index_builder.cpp, read by
+// frame_index.cpp).
+#pragma once
+
+#include "table_memory.hpp"
+
+#include <gcwalk/frame_index.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace gcwalk {
+
+struct FrameIndex::Impl {
+    std::vector<ImageStackMaps> images;
+    // Per image: its ImageStackMaps::blobs, or the blobs build() parsed.
+    std::vector<std::shared_ptr<const std::vector<StackMapBlob>>> blobs;
+    LargeArray<FrameRecord> frames; // sorted by function address
+    LargeArray<CallSite> table;     // the hash table (16-byte slots)
+    LargeArray<RootPair> roots;
+    std::vector<FrameRule> rules;
+    size_t num_sites = 0;
+    uint64_t serial = 0; // unique per build in this process (FrameIndex::serial)
+    std::shared_ptr<const NativeFrames> native; // FrameIndex::native_frames
+};
+
+} // namespace gcwalk
