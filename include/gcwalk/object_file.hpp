@@ -25,14 +25,16 @@ enum class ObjectKind : uint8_t {
     Other,
 };
 
-const char* to_string(ObjectKind kind) noexcept; // "relocatable", "executable", "shared-object", "other"
+const char*
+to_string(ObjectKind kind) noexcept; // "relocatable", "executable", "shared-object", "other"
 
 // One relocation that applies to `.llvm_stackmaps` in a .o (the section's SHT_RELA/SHT_REL).
 struct SectionRelocation {
     uint64_t offset;       // byte offset within the section (16 + 24 * i for function i of blob 0)
     uint32_t type;         // ELF relocation type (R_X86_64_64 = 1)
     std::string type_name; // "R_X86_64_64"
-    std::string symbol;    // the symbol's name ("" when none; a section symbol gives the section's name)
+    std::string
+        symbol; // the symbol's name ("" when none; a section symbol gives the section's name)
     uint64_t symbol_value; // st_value: in a .o, the offset within the symbol's section
     int64_t addend;        // r_addend (0 for SHT_REL)
 };
@@ -48,11 +50,11 @@ struct NamedFunctionRange {
 struct ObjectStackMaps {
     std::string path;
     ObjectKind kind = ObjectKind::Other;
-    bool relocatable = false;    // ET_REL: addresses in the section are placeholders
-    bool has_section = false;    // false: no `.llvm_stackmaps`, everything below is empty
-    bool was_compressed = false; // SHF_COMPRESSED: `bytes` holds the decompressed contents
-    uint64_t section_file_offset = 0; // sh_offset
-    uint64_t section_address = 0;     // sh_addr (0 in a .o)
+    bool relocatable = false;          // ET_REL: addresses in the section are placeholders
+    bool has_section = false;          // false: no `.llvm_stackmaps`, everything below is empty
+    bool was_compressed = false;       // SHF_COMPRESSED: `bytes` holds the decompressed contents
+    uint64_t section_file_offset = 0;  // sh_offset
+    uint64_t section_address = 0;      // sh_addr (0 in a .o)
     uint64_t section_size_in_file = 0; // sh_size (the compressed size when compressed)
     std::vector<uint8_t> bytes;        // the section's contents, decompressed
     std::vector<SectionRelocation> relocations; // .o only, sorted by offset

@@ -227,7 +227,8 @@ struct EhFrame {
     const llvm::dwarf::FDE* find(uint64_t pc) const {
         auto it = std::upper_bound(fdes.begin(), fdes.end(), pc,
                                    [](uint64_t a, const Range& r) { return a < r.start; });
-        if (it == fdes.begin()) return nullptr;
+        if (it == fdes.begin())
+            return nullptr;
         --it;
         return pc < it->end ? it->fde : nullptr;
     }
@@ -249,7 +250,8 @@ EhFrame parse_eh_frame(const ELFFile& elf, llvm::ArrayRef<Shdr> sections) {
             return eh;
         }
         llvm::DWARFDataExtractor data(*contents, true, 8);
-        auto frames = std::make_unique<llvm::DWARFDebugFrame>(llvm::Triple::x86_64, true, sec.sh_addr);
+        auto frames =
+            std::make_unique<llvm::DWARFDebugFrame>(llvm::Triple::x86_64, true, sec.sh_addr);
         if (auto err = frames->parse(data)) {
             llvm::consumeError(std::move(err));
             return eh;
@@ -259,8 +261,9 @@ EhFrame parse_eh_frame(const ELFFile& elf, llvm::ArrayRef<Shdr> sections) {
                 if (fde->getAddressRange() != 0)
                     eh.fdes.push_back({fde->getInitialLocation(),
                                        fde->getInitialLocation() + fde->getAddressRange(), fde});
-        std::sort(eh.fdes.begin(), eh.fdes.end(),
-                  [](const EhFrame::Range& a, const EhFrame::Range& b) { return a.start < b.start; });
+        std::sort(
+            eh.fdes.begin(), eh.fdes.end(),
+            [](const EhFrame::Range& a, const EhFrame::Range& b) { return a.start < b.start; });
         eh.frames = std::move(frames);
         return eh;
     }
@@ -316,7 +319,8 @@ void collect_rules(const EhFrame& eh, const std::vector<uint8_t>& resolved,
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             const FunctionEntry fn = blob.function(f);
             for (uint64_t r = 0; r < fn.record_count; ++r) {
-                const RecordView rec = blob.record(static_cast<uint32_t>(blob.first_record_of(f) + r));
+                const RecordView rec =
+                    blob.record(static_cast<uint32_t>(blob.first_record_of(f) + r));
                 const uint64_t ra = fn.address + rec.instruction_offset();
                 const llvm::dwarf::FDE* fde = eh.find(ra - 1);
                 if (!fde)
@@ -344,7 +348,8 @@ void collect_rules(const EhFrame& eh, const std::vector<uint8_t>& resolved,
             }
         }
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     out.erase(std::unique(out.begin(), out.end(),
                           [](const auto& a, const auto& b) { return a.first == b.first; }),
               out.end());
@@ -354,10 +359,14 @@ void collect_rules(const EhFrame& eh, const std::vector<uint8_t>& resolved,
 
 const char* to_string(ObjectKind kind) noexcept {
     switch (kind) {
-    case ObjectKind::Relocatable: return "relocatable";
-    case ObjectKind::Executable: return "executable";
-    case ObjectKind::SharedObject: return "shared-object";
-    case ObjectKind::Other: break;
+    case ObjectKind::Relocatable:
+        return "relocatable";
+    case ObjectKind::Executable:
+        return "executable";
+    case ObjectKind::SharedObject:
+        return "shared-object";
+    case ObjectKind::Other:
+        break;
     }
     return "other";
 }
@@ -436,10 +445,9 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
         eh = parse_eh_frame(elf, *sections);
         collect_fde_ranges(eh, result.functions);
     }
-    std::sort(result.functions.begin(), result.functions.end(),
-              [](const auto& a, const auto& b) {
-                  return a.address != b.address ? a.address < b.address : a.name < b.name;
-              });
+    std::sort(result.functions.begin(), result.functions.end(), [](const auto& a, const auto& b) {
+        return a.address != b.address ? a.address < b.address : a.name < b.name;
+    });
     // Aliases (several names for one range) keep the first name.
     result.functions.erase(std::unique(result.functions.begin(), result.functions.end(),
                                        [](const auto& a, const auto& b) {
@@ -450,7 +458,8 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     if (!stackmaps)
         return result;
     if (stackmaps->sh_type == llvm::ELF::SHT_NOBITS)
-        return make_error(path, std::string("section ") + kSectionName + " has no contents (SHT_NOBITS)");
+        return make_error(path,
+                          std::string("section ") + kSectionName + " has no contents (SHT_NOBITS)");
     result.has_section = true;
     result.section_file_offset = stackmaps->sh_offset;
     result.section_address = stackmaps->sh_addr;

@@ -19,7 +19,7 @@
 namespace gcwalk {
 
 class EhFrameTable {
-public:
+  public:
     // `hdr_address`/`hdr_size`: the PT_GNU_EH_FRAME segment in memory. Every read, of the header,
     // its table, CIEs and FDEs, stays inside [readable_lo, readable_hi) (the PT_LOAD segment that
     // holds them), so corrupt CFI cannot make the evaluator read outside the image.
@@ -43,7 +43,7 @@ public:
     const std::string& name() const noexcept { return name_; }
     uint64_t num_fdes() const noexcept { return count_; }
 
-private:
+  private:
     // The FDE for `pc` (binary search over the sorted table), or 0.
     uint64_t find_fde(uint64_t pc) const noexcept;
     // rule_at and native_rule: the reason goes to `why` when it is not null.
