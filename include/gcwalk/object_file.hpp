@@ -61,7 +61,15 @@ struct ObjectStackMaps {
     std::vector<NamedFunctionRange> functions;  // sorted by address
     // Linked files: the frame rule (kRuleFromCfi) at each record's return address (link-time),
     // from the `.eh_frame` row in force at the call; sorted, one per address. Empty for a .o.
+    // Computed by the runtime's own evaluator (EhFrameTable) on the file's segment, so these are
+    // the rules the runtime finds at the same addresses plus the load bias.
     std::vector<std::pair<uint64_t, FrameRule>> rules;
+    // The return addresses whose row that evaluator refuses (the runtime steps those frames with
+    // libunwind), each with its reason as the runtime words it; sorted, one per address.
+    std::vector<std::pair<uint64_t, std::string>> refused_rules;
+    // Linked files with no usable frame table (no PT_GNU_EH_FRAME, a bad header): why; then
+    // `rules` and `refused_rules` are empty.
+    std::string rules_problem;
 
     // The bytes with every 64-bit absolute relocation (R_X86_64_64) resolved as symbol value +
     // addend, so that a .o's function entries hold their offsets within the text section.
