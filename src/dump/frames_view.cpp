@@ -1,7 +1,9 @@
 // The frames view: the FrameRecords FrameIndex::build makes of a file (function range, stack
-// size, flags, records) and each call site's frame rule (from CFI in linked files) and roots.
-// Addresses are the file's link-time addresses; a .o is indexed as if loaded at kObjectBase (its
-// function entries resolved to section offsets first) and printed as section offsets.
+// size, flags, records) and each call site's frame rule and roots. In linked files the rule comes
+// from the runtime's own CFI evaluator (through read_stackmaps_from_file), and a call site it
+// refuses shows the runtime's reason. Addresses are the file's link-time addresses; a .o is indexed
+// as if loaded at kObjectBase (its function entries resolved to section offsets first) and printed
+// as section offsets.
 #include "dump.hpp"
 
 #include <gcwalk/frame_index.hpp>
@@ -67,6 +69,13 @@ std::string function_name(const ObjectStackMaps& file, uint64_t address) {
     return it != file.functions.end() && it->address == address ? it->name : std::string();
 }
 
+// Why the CFI evaluator refused the row at `ra` (link-time), or null when it did not.
+const std::string* refusal(const ObjectStackMaps& file, uint64_t ra) {
+    auto it = std::lower_bound(file.refused_rules.begin(), file.refused_rules.end(), ra,
+                               [](const auto& r, uint64_t a) { return r.first < a; });
+    return it != file.refused_rules.end() && it->first == ra ? &it->second : nullptr;
+}
+
 struct Indexed {
     FrameIndex index;
     int64_t bias;
@@ -93,6 +102,8 @@ Status print_frames_text(const ParsedFile& f, std::string& out) {
     const uint64_t bias = static_cast<uint64_t>(built->bias);
     print_file_header_text(f, out);
     out += "Frames: " + std::to_string(index.frames().size()) + "\n";
+    if (!f.file.rules_problem.empty())
+        out += "Frame rules: none (" + f.file.rules_problem + ")\n";
     for (const FrameRecord& fr : index.frames()) {
         const uint64_t addr = fr.function_address - bias;
         const std::string name = function_name(f.file, addr);
@@ -127,6 +138,8 @@ Status print_frames_text(const ParsedFile& f, std::string& out) {
                         out += "R#" + std::to_string(kCalleeSaved[i]) + " at CFA" +
                                std::to_string(rule.saved[i]) + " ";
                 out += "]";
+            } else if (const std::string* why = refusal(f.file, ra - bias)) {
+                out += " (cfi refused: " + *why + ")";
             }
             const auto roots = index.roots(*cs);
             out += ", roots: " + std::to_string(roots.size()) + " [ ";
@@ -150,6 +163,8 @@ Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
     const uint64_t bias = static_cast<uint64_t>(built->bias);
     json.begin_object();
     file_members_json(f, json);
+    if (!f.file.rules_problem.empty())
+        json.member("frame_rules_problem", f.file.rules_problem);
     json.key("frames").begin_array();
     for (const FrameRecord& fr : index.frames()) {
         const uint64_t addr = fr.function_address - bias;
@@ -196,6 +211,8 @@ Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
                     json.end_object();
                 }
                 json.end_array();
+                if (const std::string* why = refusal(f.file, ra - bias))
+                    json.member("cfi_refused", *why);
                 json.end_object();
                 json.key("roots").begin_array();
                 for (const RootPair& p : index.roots(*cs)) {
