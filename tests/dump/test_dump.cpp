@@ -317,6 +317,26 @@ TEST_CASE("the frames and statepoints views print valid JSON for every fixture")
     }
 }
 
+TEST_CASE("the frames view shows why the runtime refuses a call site's CFI") {
+    // tests/ir/cfi_refused.ll: ten call sites in five functions refused, cr_plain and cr_cfa_rbx
+    // not.
+    Run text = dump("--view=frames " + quote(GCWALK_CFI_REFUSED_SO));
+    REQUIRE(text.status == 0);
+    CHECK(text.err.empty());
+    const std::string refused = "(cfi refused: " + std::string(GCWALK_CFI_REFUSED_SO) + ": FDE at ";
+    size_t n = 0;
+    for (size_t at = text.out.find(refused); at != std::string::npos;
+         at = text.out.find(refused, at + 1))
+        ++n;
+    CHECK(n == 10);
+    CHECK(text.out.find("callee-saved register 3 is undefined), roots: ") != std::string::npos);
+    CHECK(text.out.find("CFA: R#3 + 16 (cfi)") != std::string::npos); // cr_cfa_rbx: accepted
+    Run json = dump("--format=json --view=frames " + quote(GCWALK_CFI_REFUSED_SO));
+    REQUIRE(json.status == 0);
+    CHECK(json.out.find("\"cfi_refused\":\"" + std::string(GCWALK_CFI_REFUSED_SO) + ": FDE at ") !=
+          std::string::npos);
+}
+
 TEST_CASE("bad usage exits 2") {
     CHECK(dump("").status == 2);
     CHECK(dump("--format=xml x").status == 2);

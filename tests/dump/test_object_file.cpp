@@ -2,6 +2,7 @@
 // function symbols, linked files, compressed sections and files with no section or no ELF.
 #include "../readobj_text.hpp"
 
+#include <gcwalk/detail/format.hpp>
 #include <gcwalk/frame_index.hpp>
 #include <gcwalk/object_file.hpp>
 #include <gcwalk/stackmap.hpp>
@@ -269,8 +270,9 @@ TEST_CASE("a stripped executable still gives function ranges from .eh_frame FDEs
 TEST_CASE(
     "frame rules from .eh_frame agree with the stack sizes except where arguments were pushed") {
     // FACTS.md: caller SP = SP + StackSize + 8 at ordinary call sites, plus the pushed bytes at
-    // sites that push stack arguments. The rules come from LLVM's CFI parser, the stack sizes
-    // from the stack map: two independent sources.
+    // sites that push stack arguments. The rules come from the CFI (gcwalk's evaluator, the
+    // runtime's), the stack sizes from the stack map: two independent sources. (That the rules are
+    // the runtime's own at the loaded image is test_rule_agreement.cpp.)
     auto f = read_stackmaps_from_file(fx::kSharedObject);
     REQUIRE(f.has_value());
     REQUIRE_FALSE(f->rules.empty());
@@ -326,6 +328,44 @@ TEST_CASE("a .o has no frame rules (its FDE addresses are unapplied relocations)
     auto f = read_stackmaps_from_file(fx::kStatepointFrames);
     REQUIRE(f.has_value());
     CHECK(f->rules.empty());
+    CHECK(f->refused_rules.empty());
+    CHECK(f->rules_problem.empty());
+}
+
+TEST_CASE("every return address of a linked file has a rule or the evaluator's refusal") {
+    for (const char* path : {fx::kExecutable, fx::kSharedObject, GCWALK_CFI_REFUSED_SO}) {
+        INFO(path);
+        auto f = read_stackmaps_from_file(path);
+        REQUIRE(f.has_value());
+        CHECK(f->rules_problem.empty());
+        const std::vector<uint8_t> resolved = f->resolved_bytes();
+        auto blobs = parse_stackmap_section(resolved, f->path);
+        REQUIRE(blobs.has_value());
+        std::vector<uint64_t> ras;
+        for (const StackMapBlob& blob : *blobs)
+            for (uint32_t fi = 0; fi < blob.num_functions(); ++fi)
+                for (uint64_t r = 0; r < blob.function(fi).record_count; ++r)
+                    ras.push_back(blob.function(fi).address +
+                                  blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + r))
+                                      .instruction_offset());
+        std::sort(ras.begin(), ras.end());
+        ras.erase(std::unique(ras.begin(), ras.end()), ras.end());
+        std::vector<uint64_t> covered;
+        for (const auto& [ra, rule] : f->rules) {
+            covered.push_back(ra);
+            CHECK(rule.flags == kRuleFromCfi);
+        }
+        for (const auto& [ra, why] : f->refused_rules) {
+            covered.push_back(ra);
+            // The runtime's wording: the file, the FDE and the return address.
+            CHECK(why.rfind(f->path + ": FDE at ", 0) == 0);
+            CHECK(why.find("return address " + gcwalk::hex(ra) + ": ") != std::string::npos);
+        }
+        std::sort(covered.begin(), covered.end());
+        CHECK(covered == ras);
+        // Only the refused-CFI fixture has refusals (LLVM's own CFI is always accepted).
+        CHECK(f->refused_rules.empty() == (std::string(path) != GCWALK_CFI_REFUSED_SO));
+    }
 }
 
 TEST_CASE("what LLVM emits on purpose is indexed with the meaning docs/FORMATS.md gives it") {
