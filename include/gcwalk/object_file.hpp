@@ -25,14 +25,16 @@ enum class ObjectKind : uint8_t {
     Other,
 };
 
-const char* to_string(ObjectKind kind) noexcept; // "relocatable", "executable", "shared-object", "other"
+const char*
+to_string(ObjectKind kind) noexcept; // "relocatable", "executable", "shared-object", "other"
 
 // One relocation that applies to `.llvm_stackmaps` in a .o (the section's SHT_RELA/SHT_REL).
 struct SectionRelocation {
     uint64_t offset;       // byte offset within the section (16 + 24 * i for function i of blob 0)
     uint32_t type;         // ELF relocation type (R_X86_64_64 = 1)
     std::string type_name; // "R_X86_64_64"
-    std::string symbol;    // the symbol's name ("" when none; a section symbol gives the section's name)
+    std::string
+        symbol; // the symbol's name ("" when none; a section symbol gives the section's name)
     uint64_t symbol_value; // st_value: in a .o, the offset within the symbol's section
     int64_t addend;        // r_addend (0 for SHT_REL)
 };
@@ -48,18 +50,26 @@ struct NamedFunctionRange {
 struct ObjectStackMaps {
     std::string path;
     ObjectKind kind = ObjectKind::Other;
-    bool relocatable = false;    // ET_REL: addresses in the section are placeholders
-    bool has_section = false;    // false: no `.llvm_stackmaps`, everything below is empty
-    bool was_compressed = false; // SHF_COMPRESSED: `bytes` holds the decompressed contents
-    uint64_t section_file_offset = 0; // sh_offset
-    uint64_t section_address = 0;     // sh_addr (0 in a .o)
+    bool relocatable = false;          // ET_REL: addresses in the section are placeholders
+    bool has_section = false;          // false: no `.llvm_stackmaps`, everything below is empty
+    bool was_compressed = false;       // SHF_COMPRESSED: `bytes` holds the decompressed contents
+    uint64_t section_file_offset = 0;  // sh_offset
+    uint64_t section_address = 0;      // sh_addr (0 in a .o)
     uint64_t section_size_in_file = 0; // sh_size (the compressed size when compressed)
     std::vector<uint8_t> bytes;        // the section's contents, decompressed
     std::vector<SectionRelocation> relocations; // .o only, sorted by offset
     std::vector<NamedFunctionRange> functions;  // sorted by address
     // Linked files: the frame rule (kRuleFromCfi) at each record's return address (link-time),
     // from the `.eh_frame` row in force at the call; sorted, one per address. Empty for a .o.
+    // Computed by the runtime's own evaluator (EhFrameTable) on the file's segment, so these are
+    // the rules the runtime finds at the same addresses plus the load bias.
     std::vector<std::pair<uint64_t, FrameRule>> rules;
+    // The return addresses whose row that evaluator refuses (the runtime steps those frames with
+    // libunwind), each with its reason as the runtime words it; sorted, one per address.
+    std::vector<std::pair<uint64_t, std::string>> refused_rules;
+    // Linked files with no usable frame table (no PT_GNU_EH_FRAME, a bad header): why; then
+    // `rules` and `refused_rules` are empty.
+    std::string rules_problem;
 
     // The bytes with every 64-bit absolute relocation (R_X86_64_64) resolved as symbol value +
     // addend, so that a .o's function entries hold their offsets within the text section.

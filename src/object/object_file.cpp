@@ -1,15 +1,13 @@
 // read_stackmaps_from_file: finds `.llvm_stackmaps` in an ELF file with LLVM Object, decompresses
 // it when SHF_COMPRESSED, and collects the relocations that apply to it, the function ranges and
-// (from `.eh_frame`, with LLVM's DWARF parser) the frame rule at every call site.
+// (from `.eh_frame`, with gcwalk's own CFI evaluator, as the runtime) the frame rule at every
+// call site.
+#include <gcwalk/detail/eh_frame_table.hpp>
 #include <gcwalk/object_file.hpp>
 #include <gcwalk/stackmap.hpp>
 
-#include "llvm_compat.hpp"
-
 #include <llvm/ADT/SmallString.h>
 #include <llvm/BinaryFormat/ELF.h>
-#include <llvm/DebugInfo/DWARF/DWARFDataExtractor.h>
-#include <llvm/DebugInfo/DWARF/DWARFDebugFrame.h>
 #include <llvm/Object/Decompressor.h>
 #include <llvm/Object/ELFObjectFile.h>
 #include <llvm/Object/ObjectFile.h>
@@ -17,11 +15,10 @@
 #include <llvm/Support/MemoryBuffer.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <memory>
+#include <optional>
 
 namespace gcwalk {
 namespace {
@@ -34,6 +31,9 @@ constexpr const char* kSectionName = ".llvm_stackmaps";
 // A compressed header may claim any size; refuse to allocate more than this (stack maps of the
 // largest programs are a few MB).
 constexpr uint64_t kMaxDecompressedSize = uint64_t{1} << 30;
+// The zeros a segment may hold past its file bytes (p_memsz - p_filesz) for the frame table: the
+// segment with .eh_frame_hdr is read-only data, which linkers write with none.
+constexpr uint64_t kMaxZeroFill = uint64_t{1} << 20;
 
 Error make_error(const std::string& path, const std::string& what) {
     return Error{path + ": " + what};
@@ -213,151 +213,103 @@ void collect_symbols(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
     }
 }
 
-// The parsed `.eh_frame` of a linked file, for FDE ranges and frame rules. (In a .o the FDE
-// addresses are unapplied relocations, so it is not read there.) Parse errors only mean fewer
-// ranges and rules: the symbol table and the stack size remain.
-struct EhFrame {
-    std::unique_ptr<llvm::DWARFDebugFrame> frames;
-    struct Range {
-        uint64_t start, end;
-        const llvm::dwarf::FDE* fde;
-    };
-    std::vector<Range> fdes; // sorted by start
-
-    const llvm::dwarf::FDE* find(uint64_t pc) const {
-        auto it = std::upper_bound(fdes.begin(), fdes.end(), pc,
-                                   [](uint64_t a, const Range& r) { return a < r.start; });
-        if (it == fdes.begin()) return nullptr;
-        --it;
-        return pc < it->end ? it->fde : nullptr;
-    }
-};
-
-EhFrame parse_eh_frame(const ELFFile& elf, llvm::ArrayRef<Shdr> sections) {
-    EhFrame eh;
-    for (const Shdr& sec : sections) {
-        auto name = elf.getSectionName(sec);
-        if (!name) {
-            llvm::consumeError(name.takeError());
-            continue;
-        }
-        if (*name != ".eh_frame" || sec.sh_type == llvm::ELF::SHT_NOBITS)
-            continue;
-        auto contents = elf.getSectionContents(sec);
-        if (!contents) {
-            llvm::consumeError(contents.takeError());
-            return eh;
-        }
-        llvm::DWARFDataExtractor data(*contents, true, 8);
-        auto frames = std::make_unique<llvm::DWARFDebugFrame>(llvm::Triple::x86_64, true, sec.sh_addr);
-        if (auto err = frames->parse(data)) {
-            llvm::consumeError(std::move(err));
-            return eh;
-        }
-        for (const llvm::dwarf::FrameEntry& e : frames->entries())
-            if (const auto* fde = llvm::dyn_cast<llvm::dwarf::FDE>(&e))
-                if (fde->getAddressRange() != 0)
-                    eh.fdes.push_back({fde->getInitialLocation(),
-                                       fde->getInitialLocation() + fde->getAddressRange(), fde});
-        std::sort(eh.fdes.begin(), eh.fdes.end(),
-                  [](const EhFrame::Range& a, const EhFrame::Range& b) { return a.start < b.start; });
-        eh.frames = std::move(frames);
-        return eh;
-    }
-    return eh;
+// The frame rule table of a linked file: its PT_GNU_EH_FRAME and the readable PT_LOAD segment
+// holding it, the same two program headers src/discovery/image_registry.cpp picks on the loaded
+// image. The segment is copied from the file as the loader would map it (zero-filled past
+// p_filesz) and evaluated at link-time addresses by the runtime's own evaluator, so a rule shown
+// here is exactly the rule the runtime gets at that address plus the load bias, and a refusal is
+// the same refusal. (In a .o the FDE addresses are unapplied relocations: no table.)
+Expected<EhFrameTable> open_frame_table(const std::string& path, const ELFFile& elf) {
+    auto phdrs = elf.program_headers();
+    if (!phdrs)
+        return take_error(path, "program headers", phdrs.takeError());
+    const ELFT::Phdr* hdr = nullptr;
+    for (const ELFT::Phdr& ph : *phdrs)
+        if (ph.p_type == llvm::ELF::PT_GNU_EH_FRAME)
+            hdr = &ph;
+    if (!hdr)
+        return make_error(path, "no PT_GNU_EH_FRAME segment: frames are stepped by libunwind");
+    const ELFT::Phdr* seg = nullptr;
+    for (const ELFT::Phdr& ph : *phdrs)
+        if (ph.p_type == llvm::ELF::PT_LOAD && (ph.p_flags & llvm::ELF::PF_R) &&
+            hdr->p_vaddr >= ph.p_vaddr && hdr->p_vaddr - ph.p_vaddr < ph.p_memsz)
+            seg = &ph;
+    if (!seg)
+        return make_error(path, "no readable PT_LOAD segment holds PT_GNU_EH_FRAME");
+    // A corrupt header may claim any size; what lies past the file's bytes is zeros, and more of
+    // them than this is no segment a linker writes.
+    if (seg->p_offset > elf.getBufSize() || seg->p_filesz > elf.getBufSize() - seg->p_offset ||
+        seg->p_filesz > seg->p_memsz || seg->p_memsz - seg->p_filesz > kMaxZeroFill)
+        return make_error(path,
+                          "the PT_LOAD segment holding PT_GNU_EH_FRAME lies outside the file");
+    auto bytes = std::make_shared<std::vector<uint8_t>>(seg->p_memsz);
+    std::memcpy(bytes->data(), elf.base() + seg->p_offset, seg->p_filesz);
+    return EhFrameTable::open_copy(path, std::move(bytes), seg->p_vaddr, hdr->p_vaddr,
+                                   hdr->p_memsz);
 }
 
 // FDE ranges that no sized symbol covers (a stripped file), unnamed.
-void collect_fde_ranges(const EhFrame& eh, std::vector<NamedFunctionRange>& out) {
+void collect_fde_ranges(const EhFrameTable& table, std::vector<NamedFunctionRange>& out) {
     const size_t symbols = out.size();
-    for (const EhFrame::Range& r : eh.fdes) {
+    for (uint64_t i = 0; i < table.num_fdes(); ++i) {
+        uint64_t start = 0, end = 0;
+        if (!table.fde_at(i, &start, &end) || end <= start)
+            continue;
         bool covered = std::any_of(out.begin(), out.begin() + static_cast<long>(symbols),
                                    [&](const NamedFunctionRange& s) {
-                                       return r.start >= s.address && r.start < s.address + s.size;
+                                       return start >= s.address && start < s.address + s.size;
                                    });
         if (!covered)
-            out.push_back({r.start, r.end - r.start, {}});
+            out.push_back({start, end - start, {}});
     }
 }
 
-// The CFI row in force at `pc` as a FrameRule, when the CFA is RSP or RBP plus an offset.
-bool rule_from_row(const llvm::dwarf::UnwindRow& row, FrameRule& rule) {
-    const llvm::dwarf::UnwindLocation& cfa = row.getCFAValue();
-    if (cfa.getLocation() != llvm::dwarf::UnwindLocation::RegPlusOffset ||
-        (cfa.getRegister() != 7 && cfa.getRegister() != 6))
-        return false;
-    rule = FrameRule{};
-    rule.cfa_reg = static_cast<uint8_t>(cfa.getRegister());
-    rule.cfa_offset = cfa.getOffset();
-    rule.flags = kRuleFromCfi;
-    for (size_t i = 0; i < std::size(kCalleeSaved); ++i) {
-        auto loc = row.getRegisterLocations().getRegisterLocation(kCalleeSaved[i]);
-        if (!loc || loc->getLocation() != llvm::dwarf::UnwindLocation::CFAPlusOffset)
-            continue;
-        if (loc->getOffset() < INT16_MIN || loc->getOffset() > INT16_MAX || loc->getOffset() == 0)
-            return false;
-        rule.saved[i] = static_cast<int16_t>(loc->getOffset());
-    }
-    return true;
-}
-
-// A rule for the return address of every record of the (resolved) section, from the CFI row in
-// force at the call instruction (return address - 1). Sites without one are left out.
-void collect_rules(const EhFrame& eh, const std::vector<uint8_t>& resolved,
-                   std::vector<std::pair<uint64_t, FrameRule>>& out) {
-    if (!eh.frames)
-        return;
+// The rule at the return address of every record of the (resolved) section, from the table's
+// rule_at: what the runtime's compute_rules asks at load time. Refused sites keep the reason.
+void collect_rules(const EhFrameTable& table, const std::vector<uint8_t>& resolved,
+                   ObjectStackMaps& out) {
     auto blobs = parse_stackmap_section(resolved);
     if (!blobs)
         return; // reported by whoever parses the section
-    const llvm::dwarf::FDE* cached_fde = nullptr;
-    std::vector<llvm::dwarf::UnwindRow> rows;
     for (const StackMapBlob& blob : *blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             const FunctionEntry fn = blob.function(f);
             for (uint64_t r = 0; r < fn.record_count; ++r) {
-                const RecordView rec = blob.record(static_cast<uint32_t>(blob.first_record_of(f) + r));
+                const RecordView rec =
+                    blob.record(static_cast<uint32_t>(blob.first_record_of(f) + r));
                 const uint64_t ra = fn.address + rec.instruction_offset();
-                const llvm::dwarf::FDE* fde = eh.find(ra - 1);
-                if (!fde)
-                    continue;
-                if (fde != cached_fde) {
-                    auto table = llvm_compat::unwind_table(fde);
-                    cached_fde = fde;
-                    rows.clear();
-                    if (!table) {
-                        llvm::consumeError(table.takeError());
-                        continue;
-                    }
-                    for (const llvm::dwarf::UnwindRow& row : *table)
-                        if (row.hasAddress())
-                            rows.push_back(row);
-                }
-                // Rows are in address order; the last one starting at or before the call applies.
-                const llvm::dwarf::UnwindRow* in_force = nullptr;
-                for (const llvm::dwarf::UnwindRow& row : rows)
-                    if (row.getAddress() <= ra - 1)
-                        in_force = &row;
-                FrameRule rule;
-                if (in_force && rule_from_row(*in_force, rule))
-                    out.emplace_back(ra, rule);
+                auto rule = table.rule_at(ra);
+                if (rule)
+                    out.rules.emplace_back(ra, *rule);
+                else
+                    out.refused_rules.emplace_back(ra, std::move(rule).error().message);
             }
         }
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    out.erase(std::unique(out.begin(), out.end(),
-                          [](const auto& a, const auto& b) { return a.first == b.first; }),
-              out.end());
+    // Sorted, one per address (records may share a return address).
+    auto sort_unique = [](auto& v) {
+        std::stable_sort(v.begin(), v.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        v.erase(std::unique(v.begin(), v.end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                v.end());
+    };
+    sort_unique(out.rules);
+    sort_unique(out.refused_rules);
 }
 
 } // namespace
 
 const char* to_string(ObjectKind kind) noexcept {
     switch (kind) {
-    case ObjectKind::Relocatable: return "relocatable";
-    case ObjectKind::Executable: return "executable";
-    case ObjectKind::SharedObject: return "shared-object";
-    case ObjectKind::Other: break;
+    case ObjectKind::Relocatable:
+        return "relocatable";
+    case ObjectKind::Executable:
+        return "executable";
+    case ObjectKind::SharedObject:
+        return "shared-object";
+    case ObjectKind::Other:
+        break;
     }
     return "other";
 }
@@ -431,15 +383,19 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     }
 
     collect_symbols(elf, *sections, result.functions);
-    EhFrame eh;
+    std::optional<EhFrameTable> table;
     if (!result.relocatable) {
-        eh = parse_eh_frame(elf, *sections);
-        collect_fde_ranges(eh, result.functions);
+        auto opened = open_frame_table(path, elf);
+        if (opened) {
+            table = std::move(*opened);
+            collect_fde_ranges(*table, result.functions);
+        } else {
+            result.rules_problem = opened.error().message;
+        }
     }
-    std::sort(result.functions.begin(), result.functions.end(),
-              [](const auto& a, const auto& b) {
-                  return a.address != b.address ? a.address < b.address : a.name < b.name;
-              });
+    std::sort(result.functions.begin(), result.functions.end(), [](const auto& a, const auto& b) {
+        return a.address != b.address ? a.address < b.address : a.name < b.name;
+    });
     // Aliases (several names for one range) keep the first name.
     result.functions.erase(std::unique(result.functions.begin(), result.functions.end(),
                                        [](const auto& a, const auto& b) {
@@ -450,7 +406,8 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     if (!stackmaps)
         return result;
     if (stackmaps->sh_type == llvm::ELF::SHT_NOBITS)
-        return make_error(path, std::string("section ") + kSectionName + " has no contents (SHT_NOBITS)");
+        return make_error(path,
+                          std::string("section ") + kSectionName + " has no contents (SHT_NOBITS)");
     result.has_section = true;
     result.section_file_offset = stackmaps->sh_offset;
     result.section_address = stackmaps->sh_addr;
@@ -463,8 +420,8 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
                                       result.relocations);
         !st)
         return Error{st.message()};
-    if (!result.relocatable)
-        collect_rules(eh, result.resolved_bytes(), result.rules);
+    if (table)
+        collect_rules(*table, result.resolved_bytes(), result);
     return result;
 }
 

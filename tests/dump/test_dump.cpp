@@ -43,7 +43,8 @@ std::string tmp_path(const std::string& name) {
 
 std::string quote(const std::string& s) {
     std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return q + "'";
 }
 
@@ -56,14 +57,17 @@ Run run(const std::string& cmd) {
     REQUIRE(p != nullptr);
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        r.out.append(buf, n);
     const int st = pclose(p);
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     r.err = slurp(err_file);
     return r;
 }
 
-Run dump(const std::string& args) { return run(std::string(GCWALK_DUMP_EXE) + " " + args); }
+Run dump(const std::string& args) {
+    return run(std::string(GCWALK_DUMP_EXE) + " " + args);
+}
 
 // llvm-readobj's output after its six per-file lines (empty, File, Format, Arch, AddressSize,
 // LoadName): the stack map text alone.
@@ -89,7 +93,8 @@ std::vector<BlobText> split_blobs(const std::string& out) {
     std::string line;
     while (std::getline(in, line)) {
         unsigned long long index, offset, size;
-        if (std::sscanf(line.c_str(), "Blob #%llu: section offset: %llx, size: %llu", &index, &offset, &size) == 3) {
+        if (std::sscanf(line.c_str(), "Blob #%llu: section offset: %llx, size: %llu", &index,
+                        &offset, &size) == 3) {
             CHECK(index == blobs.size());
             blobs.push_back({offset, size, {}});
         } else if (!blobs.empty()) {
@@ -103,9 +108,11 @@ std::vector<BlobText> split_blobs(const std::string& out) {
 // a copy of a fixture .o with the section replaced (llvm-objcopy --update-section).
 std::string readobj_of_blob(const std::vector<uint8_t>& bytes, const std::string& tag) {
     const std::string bin = tmp_path(tag + ".bin"), obj = tmp_path(tag + ".o");
-    std::ofstream(bin, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                               static_cast<std::streamsize>(bytes.size()));
-    Run cp = run(std::string(fx::kLlvmObjcopy) + " --remove-section=.rela.llvm_stackmaps --update-section=.llvm_stackmaps=" +
+    std::ofstream(bin, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    Run cp = run(std::string(fx::kLlvmObjcopy) +
+                 " --remove-section=.rela.llvm_stackmaps --update-section=.llvm_stackmaps=" +
                  quote(bin) + " " + quote(fx::kStackmapOperands) + " " + quote(obj));
     REQUIRE(cp.status == 0);
     Run ro = run(std::string(fx::kLlvmReadobj) + " --stackmap " + quote(obj));
@@ -115,11 +122,14 @@ std::string readobj_of_blob(const std::vector<uint8_t>& bytes, const std::string
 }
 
 // Writes a copy of `path` whose .llvm_stackmaps holds `bytes`.
-std::string with_section(const std::string& path, const std::vector<uint8_t>& bytes, const std::string& tag) {
+std::string with_section(const std::string& path, const std::vector<uint8_t>& bytes,
+                         const std::string& tag) {
     const std::string bin = tmp_path(tag + ".bin"), out = tmp_path(tag);
-    std::ofstream(bin, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                               static_cast<std::streamsize>(bytes.size()));
-    Run cp = run(std::string(fx::kLlvmObjcopy) + " --remove-section=.rela.llvm_stackmaps --update-section=.llvm_stackmaps=" +
+    std::ofstream(bin, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    Run cp = run(std::string(fx::kLlvmObjcopy) +
+                 " --remove-section=.rela.llvm_stackmaps --update-section=.llvm_stackmaps=" +
                  quote(bin) + " " + quote(path) + " " + quote(out));
     REQUIRE(cp.status == 0);
     return out;
@@ -139,7 +149,8 @@ TEST_CASE("llvm format: every blob equals llvm-readobj --stackmap of that blob a
         Run r = dump(std::string("--format=llvm ") + quote(file.path));
         REQUIRE(r.status == 0);
         CHECK(r.err.empty());
-        CHECK(r.out.rfind(std::string("\nFile: ") + file.path + "\nSection: .llvm_stackmaps, ", 0) == 0);
+        CHECK(r.out.rfind(std::string("\nFile: ") + file.path + "\nSection: .llvm_stackmaps, ",
+                          0) == 0);
 
         const std::vector<uint8_t> section = section_of(file.path);
         const std::vector<BlobText> blobs = split_blobs(r.out);
@@ -156,12 +167,15 @@ TEST_CASE("llvm format: every blob equals llvm-readobj --stackmap of that blob a
         CHECK(blobs[0].text == readobj_stackmap_text(slurp(file.readobj_txt)));
         for (size_t k = 0; k < blobs.size(); ++k) {
             INFO("blob " << k);
-            const std::vector<uint8_t> bytes(section.begin() + static_cast<long>(blobs[k].offset),
-                                             section.begin() + static_cast<long>(blobs[k].offset + blobs[k].size));
+            const std::vector<uint8_t> bytes(
+                section.begin() + static_cast<long>(blobs[k].offset),
+                section.begin() + static_cast<long>(blobs[k].offset + blobs[k].size));
             CHECK(blobs[k].text == readobj_of_blob(bytes, "blob"));
         }
-        if (file.kind == fx::FileKind::Executable) CHECK(blobs.size() == std::size(fx::kExecutableInputs));
-        if (file.kind == fx::FileKind::SharedObject) CHECK(blobs.size() == std::size(fx::kSharedObjectInputs));
+        if (file.kind == fx::FileKind::Executable)
+            CHECK(blobs.size() == std::size(fx::kExecutableInputs));
+        if (file.kind == fx::FileKind::SharedObject)
+            CHECK(blobs.size() == std::size(fx::kSharedObjectInputs));
     }
 }
 
@@ -217,26 +231,30 @@ TEST_CASE("a malformed section: exit 1 and one line naming the file and the blob
         CHECK(r.status == 1);
         CHECK(r.out.empty());
         // Record 0 starts at 0x30, its locations at 0x40: location 2 at 0x40 + 2 * 12 = 0x58.
-        CHECK(r.err == "gcwalk-dump: " + path +
-                           ": blob 0 at offset 0x0: unexpected end of data at offset 0x58 while reading "
-                           "location 2 of record 0\n");
+        CHECK(r.err ==
+              "gcwalk-dump: " + path +
+                  ": blob 0 at offset 0x0: unexpected end of data at offset 0x58 while reading "
+                  "location 2 of record 0\n");
     }
     SECTION("the second blob of the executable cut short") {
         const std::vector<uint8_t> all = section_of(fx::kExecutable);
         Run whole = dump(quote(fx::kExecutable));
         const auto blobs = split_blobs(whole.out);
         REQUIRE(blobs.size() >= 2);
-        // Keep blob 0 and the first 20 bytes of blob 1: its header, and 4 bytes of a function entry.
-        std::vector<uint8_t> bytes(all.begin(), all.begin() + static_cast<long>(blobs[1].offset + 20));
+        // Keep blob 0 and the first 20 bytes of blob 1: its header, and 4 bytes of a function
+        // entry.
+        std::vector<uint8_t> bytes(all.begin(),
+                                   all.begin() + static_cast<long>(blobs[1].offset + 20));
         const std::string path = with_section(fx::kExecutable, bytes, "truncated_exe");
         Run r = dump(quote(path));
         CHECK(r.status == 1);
         // Blob 0 (stackmap_operands.o) is 0x228 bytes; blob 1
         // (patchpoint_anyreg.o) has 2 functions: 48 bytes of entries after its 16-byte header.
         REQUIRE(blobs[1].offset == 0x228);
-        CHECK(r.err == "gcwalk-dump: " + path +
-                           ": blob 1 at offset 0x228: function count 2 at offset 0x22c needs 48 bytes but "
-                           "only 4 remain\n");
+        CHECK(r.err ==
+              "gcwalk-dump: " + path +
+                  ": blob 1 at offset 0x228: function count 2 at offset 0x22c needs 48 bytes but "
+                  "only 4 remain\n");
     }
     SECTION("a good file before a bad one still prints, and the status is 1") {
         std::vector<uint8_t> bytes = section_of(fx::kStatepointGcAlloca);
@@ -252,13 +270,16 @@ TEST_CASE("a malformed section: exit 1 and one line naming the file and the blob
     SECTION("not an ELF file") {
         Run r = dump(quote(fx::kFiles[0].readobj_txt));
         CHECK(r.status == 1);
-        CHECK(r.err.rfind(std::string("gcwalk-dump: ") + fx::kFiles[0].readobj_txt + ": not an object file", 0) == 0);
+        CHECK(r.err.rfind(std::string("gcwalk-dump: ") + fx::kFiles[0].readobj_txt +
+                              ": not an object file",
+                          0) == 0);
     }
 }
 
 TEST_CASE("json format is valid JSON and carries the values of the text view") {
     std::string files;
-    for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
+    for (const fx::File& file : fx::kFiles)
+        files += " " + quote(file.path);
     files += " " + quote(GCWALK_COMPRESSED_FIXTURE) + " " + quote(GCWALK_NO_SECTION_FIXTURE);
     Run json = dump("--format=json" + files);
     REQUIRE(json.status == 0);
@@ -268,7 +289,8 @@ TEST_CASE("json format is valid JSON and carries the values of the text view") {
     CHECK(valid.status == 0);
     CHECK(valid.err.empty());
     // json_to_llvm.py renders the JSON alone as the text view: equal text means equal values.
-    Run rendered = run(std::string(GCWALK_PYTHON) + " " + quote(GCWALK_JSON_TO_LLVM) + " < " + quote(json_path));
+    Run rendered = run(std::string(GCWALK_PYTHON) + " " + quote(GCWALK_JSON_TO_LLVM) + " < " +
+                       quote(json_path));
     REQUIRE(rendered.status == 0);
     Run text = dump("--format=llvm" + files);
     REQUIRE(text.status == 0);
@@ -279,7 +301,8 @@ TEST_CASE("the frames and statepoints views print valid JSON for every fixture")
     for (const char* view : {"frames", "statepoints"}) {
         INFO(view);
         std::string files;
-        for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
+        for (const fx::File& file : fx::kFiles)
+            files += " " + quote(file.path);
         Run json = dump(std::string("--format=json --view=") + view + files);
         REQUIRE(json.status == 0);
         CHECK(json.err.empty());
@@ -292,6 +315,26 @@ TEST_CASE("the frames and statepoints views print valid JSON for every fixture")
         CHECK(text.err.empty());
         CHECK(!text.out.empty());
     }
+}
+
+TEST_CASE("the frames view shows why the runtime refuses a call site's CFI") {
+    // tests/ir/cfi_refused.ll: ten call sites in five functions refused, cr_plain and cr_cfa_rbx
+    // not.
+    Run text = dump("--view=frames " + quote(GCWALK_CFI_REFUSED_SO));
+    REQUIRE(text.status == 0);
+    CHECK(text.err.empty());
+    const std::string refused = "(cfi refused: " + std::string(GCWALK_CFI_REFUSED_SO) + ": FDE at ";
+    size_t n = 0;
+    for (size_t at = text.out.find(refused); at != std::string::npos;
+         at = text.out.find(refused, at + 1))
+        ++n;
+    CHECK(n == 10);
+    CHECK(text.out.find("callee-saved register 3 is undefined), roots: ") != std::string::npos);
+    CHECK(text.out.find("CFA: R#3 + 16 (cfi)") != std::string::npos); // cr_cfa_rbx: accepted
+    Run json = dump("--format=json --view=frames " + quote(GCWALK_CFI_REFUSED_SO));
+    REQUIRE(json.status == 0);
+    CHECK(json.out.find("\"cfi_refused\":\"" + std::string(GCWALK_CFI_REFUSED_SO) + ": FDE at ") !=
+          std::string::npos);
 }
 
 TEST_CASE("bad usage exits 2") {
@@ -312,19 +355,23 @@ TEST_CASE("corrupt sections never crash gcwalk-dump in any view or format") {
     int failures = 0, successes = 0;
     for (int i = 0; i < 6; ++i) {
         std::vector<uint8_t> bytes = original;
-        for (int k = 0; k < 3; ++k) bytes[next() % bytes.size()] = static_cast<uint8_t>(next());
+        for (int k = 0; k < 3; ++k)
+            bytes[next() % bytes.size()] = static_cast<uint8_t>(next());
         const std::string path = with_section(fx::kExecutable, bytes, "mutant_exe");
         for (const char* view : {"raw", "frames", "statepoints"}) {
             for (const char* format : {"llvm", "json"}) {
                 INFO(i << " " << view << " " << format);
-                Run r = dump(std::string("--view=") + view + " --format=" + format + " " + quote(path));
+                Run r =
+                    dump(std::string("--view=") + view + " --format=" + format + " " + quote(path));
                 REQUIRE((r.status == 0 || r.status == 1));
                 (r.status == 0 ? successes : failures)++;
-                if (r.status == 1) CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+                if (r.status == 1)
+                    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
                 if (r.status == 0 && std::string(format) == "json") {
                     const std::string json_path = tmp_path("mutant.json");
                     std::ofstream(json_path) << r.out;
-                    CHECK(run(std::string(GCWALK_PYTHON) + " -m json.tool " + quote(json_path)).status == 0);
+                    CHECK(run(std::string(GCWALK_PYTHON) + " -m json.tool " + quote(json_path))
+                              .status == 0);
                 }
             }
         }

@@ -2,6 +2,7 @@
 // function symbols, linked files, compressed sections and files with no section or no ELF.
 #include "../readobj_text.hpp"
 
+#include <gcwalk/detail/format.hpp>
 #include <gcwalk/frame_index.hpp>
 #include <gcwalk/object_file.hpp>
 #include <gcwalk/stackmap.hpp>
@@ -37,7 +38,8 @@ uint64_t read64(const std::vector<uint8_t>& b, uint64_t off) {
 
 const NamedFunctionRange* find_function(const ObjectStackMaps& f, const std::string& name) {
     for (const auto& fn : f.functions)
-        if (fn.name == name) return &fn;
+        if (fn.name == name)
+            return &fn;
     return nullptr;
 }
 
@@ -198,20 +200,25 @@ TEST_CASE("corrupt files never crash the reader or the parser behind it") {
         return seed;
     };
     size_t errors = 0, parsed = 0;
-    for (const char* fixture : {fx::kStatepointDeopt, fx::kStackmapOperands, fx::kExecutable, fx::kSharedObject}) {
+    for (const char* fixture :
+         {fx::kStatepointDeopt, fx::kStackmapOperands, fx::kExecutable, fx::kSharedObject}) {
         const std::string original = slurp(fixture);
         auto clean = read_stackmaps_from_file(fixture);
         REQUIRE(clean.has_value());
         for (int i = 0; i < 150; ++i) {
             std::string bytes = original;
             switch (i % 3) {
-            case 0: bytes.resize(next() % bytes.size()); break;
+            case 0:
+                bytes.resize(next() % bytes.size());
+                break;
             case 1:
-                for (int k = 0; k < 4; ++k) bytes[next() % bytes.size()] = static_cast<char>(next());
+                for (int k = 0; k < 4; ++k)
+                    bytes[next() % bytes.size()] = static_cast<char>(next());
                 break;
             case 2:
                 for (int k = 0; k < 2; ++k)
-                    bytes[clean->section_file_offset + next() % clean->section_size_in_file] = static_cast<char>(next());
+                    bytes[clean->section_file_offset + next() % clean->section_size_in_file] =
+                        static_cast<char>(next());
                 break;
             }
             std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
@@ -240,7 +247,8 @@ TEST_CASE("corrupt files never crash the reader or the parser behind it") {
 TEST_CASE("a stripped executable still gives function ranges from .eh_frame FDEs") {
     std::filesystem::create_directories(GCWALK_TEST_TMP);
     const std::string stripped = std::string(GCWALK_TEST_TMP) + "/stripped_exe";
-    const std::string cmd = std::string(fx::kLlvmObjcopy) + " --strip-all '" + fx::kExecutable + "' '" + stripped + "'";
+    const std::string cmd =
+        std::string(fx::kLlvmObjcopy) + " --strip-all '" + fx::kExecutable + "' '" + stripped + "'";
     REQUIRE(std::system(cmd.c_str()) == 0);
     auto full = read_stackmaps_from_file(fx::kExecutable);
     auto bare = read_stackmaps_from_file(stripped);
@@ -252,16 +260,19 @@ TEST_CASE("a stripped executable still gives function ranges from .eh_frame FDEs
         INFO(name);
         const NamedFunctionRange* fn = find_function(*full, name);
         REQUIRE(fn != nullptr);
-        CHECK(std::any_of(bare->functions.begin(), bare->functions.end(), [&](const NamedFunctionRange& r) {
-            return r.address == fn->address && r.size == fn->size && r.name.empty();
-        }));
+        CHECK(std::any_of(
+            bare->functions.begin(), bare->functions.end(), [&](const NamedFunctionRange& r) {
+                return r.address == fn->address && r.size == fn->size && r.name.empty();
+            }));
     }
 }
 
-TEST_CASE("frame rules from .eh_frame agree with the stack sizes except where arguments were pushed") {
+TEST_CASE(
+    "frame rules from .eh_frame agree with the stack sizes except where arguments were pushed") {
     // FACTS.md: caller SP = SP + StackSize + 8 at ordinary call sites, plus the pushed bytes at
-    // sites that push stack arguments. The rules come from LLVM's CFI parser, the stack sizes
-    // from the stack map: two independent sources.
+    // sites that push stack arguments. The rules come from the CFI (gcwalk's evaluator, the
+    // runtime's), the stack sizes from the stack map: two independent sources. (That the rules are
+    // the runtime's own at the loaded image is test_rule_agreement.cpp.)
     auto f = read_stackmaps_from_file(fx::kSharedObject);
     REQUIRE(f.has_value());
     REQUIRE_FALSE(f->rules.empty());
@@ -273,7 +284,8 @@ TEST_CASE("frame rules from .eh_frame agree with the stack sizes except where ar
         for (uint32_t fi = 0; fi < blob.num_functions(); ++fi) {
             const FunctionEntry fn = blob.function(fi);
             for (uint64_t r = 0; r < fn.record_count; ++r) {
-                const RecordView rec = blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + r));
+                const RecordView rec =
+                    blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + r));
                 const uint64_t ra = fn.address + rec.instruction_offset();
                 auto it = std::lower_bound(f->rules.begin(), f->rules.end(), ra,
                                            [](const auto& x, uint64_t a) { return x.first < a; });
@@ -285,7 +297,8 @@ TEST_CASE("frame rules from .eh_frame agree with the stack sizes except where ar
                     CHECK(rule.cfa_reg == 6); // dynamic alloca: RBP-based CFA
                     continue;
                 }
-                if (rule.cfa_reg != 7) continue; // frame-pointer functions: nothing to compare
+                if (rule.cfa_reg != 7)
+                    continue; // frame-pointer functions: nothing to compare
                 const int64_t extra = rule.cfa_offset - static_cast<int64_t>(fn.stack_size + 8);
                 INFO("return address " << ra << " extra " << extra);
                 CHECK((extra == 0 || extra == 32)); // fr_pushed_args pushes 4 arguments
@@ -315,6 +328,44 @@ TEST_CASE("a .o has no frame rules (its FDE addresses are unapplied relocations)
     auto f = read_stackmaps_from_file(fx::kStatepointFrames);
     REQUIRE(f.has_value());
     CHECK(f->rules.empty());
+    CHECK(f->refused_rules.empty());
+    CHECK(f->rules_problem.empty());
+}
+
+TEST_CASE("every return address of a linked file has a rule or the evaluator's refusal") {
+    for (const char* path : {fx::kExecutable, fx::kSharedObject, GCWALK_CFI_REFUSED_SO}) {
+        INFO(path);
+        auto f = read_stackmaps_from_file(path);
+        REQUIRE(f.has_value());
+        CHECK(f->rules_problem.empty());
+        const std::vector<uint8_t> resolved = f->resolved_bytes();
+        auto blobs = parse_stackmap_section(resolved, f->path);
+        REQUIRE(blobs.has_value());
+        std::vector<uint64_t> ras;
+        for (const StackMapBlob& blob : *blobs)
+            for (uint32_t fi = 0; fi < blob.num_functions(); ++fi)
+                for (uint64_t r = 0; r < blob.function(fi).record_count; ++r)
+                    ras.push_back(blob.function(fi).address +
+                                  blob.record(static_cast<uint32_t>(blob.first_record_of(fi) + r))
+                                      .instruction_offset());
+        std::sort(ras.begin(), ras.end());
+        ras.erase(std::unique(ras.begin(), ras.end()), ras.end());
+        std::vector<uint64_t> covered;
+        for (const auto& [ra, rule] : f->rules) {
+            covered.push_back(ra);
+            CHECK(rule.flags == kRuleFromCfi);
+        }
+        for (const auto& [ra, why] : f->refused_rules) {
+            covered.push_back(ra);
+            // The runtime's wording: the file, the FDE and the return address.
+            CHECK(why.rfind(f->path + ": FDE at ", 0) == 0);
+            CHECK(why.find("return address " + gcwalk::hex(ra) + ": ") != std::string::npos);
+        }
+        std::sort(covered.begin(), covered.end());
+        CHECK(covered == ras);
+        // Only the refused-CFI fixture has refusals (LLVM's own CFI is always accepted).
+        CHECK(f->refused_rules.empty() == (std::string(path) != GCWALK_CFI_REFUSED_SO));
+    }
 }
 
 TEST_CASE("what LLVM emits on purpose is indexed with the meaning docs/FORMATS.md gives it") {
@@ -335,17 +386,20 @@ TEST_CASE("what LLVM emits on purpose is indexed with the meaning docs/FORMATS.m
         const auto expected = test::parse_readobj_stackmap(test::read_text_file(readobj_txt));
         std::string all;
         for (const auto& r : expected.records)
-            for (const auto& l : r.locations) all += l + "\n";
+            for (const auto& l : r.locations)
+                all += l + "\n";
         // The fixture holds every class (else this test would prove nothing).
-        for (const char* shape : {"size: 8192", "size: 3200", "size: 792", "size: 2048", "Direct R#7"})
+        for (const char* shape :
+             {"size: 8192", "size: 3200", "size: 792", "size: 2048", "Direct R#7"})
             CHECK(all.find(shape) != std::string::npos);
 
         size_t checked = 0;
         for (const CallSite& cs : index->call_sites()) {
             RecordRef ref;
             REQUIRE(index->record(cs, &ref));
-            auto it = std::find_if(expected.records.begin(), expected.records.end(),
-                                   [&](const test::ReadobjRecord& r) { return r.id == ref.view.id(); });
+            auto it =
+                std::find_if(expected.records.begin(), expected.records.end(),
+                             [&](const test::ReadobjRecord& r) { return r.id == ref.view.id(); });
             REQUIRE(it != expected.records.end());
             INFO("record ID " << it->id);
             const auto want = test::readobj_statepoint_pairs(*it);
@@ -355,11 +409,14 @@ TEST_CASE("what LLVM emits on purpose is indexed with the meaning docs/FORMATS.m
                 auto text = [](RootLoc l) {
                     return l.kind() == RootLoc::kRegister
                                ? "R#" + std::to_string(l.dwarf_reg())
-                               : "[R#" + std::to_string(l.dwarf_reg()) + " + " + std::to_string(l.offset()) + "]";
+                               : "[R#" + std::to_string(l.dwarf_reg()) + " + " +
+                                     std::to_string(l.offset()) + "]";
                 };
-                CHECK(std::find(want.begin(), want.end(), std::make_pair(text(p.base), text(p.derived))) != want.end());
+                CHECK(std::find(want.begin(), want.end(),
+                                std::make_pair(text(p.base), text(p.derived))) != want.end());
             }
-            if (it->id == 16) CHECK(roots.size() == 256); // the <256 x ptr> vector
+            if (it->id == 16)
+                CHECK(roots.size() == 256); // the <256 x ptr> vector
             ++checked;
         }
         CHECK(checked == expected.records.size()); // every record is a statepoint's
