@@ -36,8 +36,8 @@ struct Pair {
     bool derived_write;   // a distinct derived slot that is nobody's base slot
 };
 
-// The scratch a frame is resolved into: one per walk, on the walking thread's stack (24 KiB
-// at kMaxRootPairsPerFrame = 512).
+// The scratch a frame is resolved into: one per walk, on the walking thread's stack
+// (kMaxRootPairsPerFrame pairs).
 struct Frame {
     Pair pairs[kMaxRootPairsPerFrame];
     uint32_t count = 0;
@@ -135,7 +135,7 @@ void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept {
 }
 
 uint32_t replay_frame_slots(Walker& w, uint32_t i, void*** out) noexcept {
-    w.replay_seek(i);
+    WalkerAccess::replay_seek(w, i);
     uint32_t k = 0;
     for (const RootPair& p : w.index().roots(*w.frame().site)) {
         if (void** slot = resolve_root_or_report(w, p.base)) out[k++] = slot;
