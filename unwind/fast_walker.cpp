@@ -20,7 +20,8 @@
 
 namespace gcwalk::detail {
 
-static_assert(sizeof(unw_context_t) == sizeof(ucontext_t), "libunwind's x86-64 context is a ucontext_t");
+static_assert(sizeof(unw_context_t) == sizeof(ucontext_t),
+              "libunwind's x86-64 context is a ucontext_t");
 
 namespace {
 
@@ -53,15 +54,18 @@ void WalkerImpl::fast_start() noexcept {
     if (ctx.caller_sp != 0 && ctx.caller_return_address != 0) {
         // The stub's frame is known exactly: start at its caller with the stub's six save slots.
         for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-            s_.regs.where[i] = reinterpret_cast<uint64_t*>(ctx.caller_sp + static_cast<int64_t>(kStubSave[i]));
+            s_.regs.where[i] =
+                reinterpret_cast<uint64_t*>(ctx.caller_sp + static_cast<int64_t>(kStubSave[i]));
         w_.frame_.depth = 1;
         fast_arrive(ctx.caller_return_address, ctx.caller_sp);
         // The walk cache serves walks whose first frame is the stub's caller, reached by its rule.
-        if (c_.cache && s_.valid && !s_.on_cursor && w_.frame_.sp == ctx.caller_sp) cache_start();
+        if (c_.cache && s_.valid && !s_.on_cursor && w_.frame_.sp == ctx.caller_sp)
+            cache_start();
         return;
     }
     // A context the stub did not capture: libunwind from the context itself.
-    for (unsigned i = 0; i < kNumCalleeSaved; ++i) c_.seed[i] = s_.regs.where[i] = nullptr;
+    for (unsigned i = 0; i < kNumCalleeSaved; ++i)
+        c_.seed[i] = s_.regs.where[i] = nullptr;
     auto* uc = reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context));
     if (int rc = unw_init_local(&c_.cursor, uc); rc != 0) {
         w_.report(0, "unw_init_local failed (%d) on the safepoint context", rc);
@@ -76,13 +80,15 @@ void WalkerImpl::fast_start() noexcept {
 // step rule_step declined, with every check and message.
 void WalkerImpl::fast_advance() noexcept {
     s_.valid = false;
-    if (s_.on_cursor) return fast_cursor(true);
+    if (s_.on_cursor)
+        return fast_cursor(true);
     WalkFrame& frame = w_.frame_;
     const FrameRule& r = s_.index->rule(*frame.site);
     uint64_t cfa;
     if (!rule_cfa(r, frame.sp, s_.regs.where, &cfa)) {
         w_.report(frame.return_address,
-                  "frame at return address 0x%" PRIx64 ": its CFA is based on r%u, whose value is unknown",
+                  "frame at return address 0x%" PRIx64
+                  ": its CFA is based on r%u, whose value is unknown",
                   frame.return_address, r.cfa_reg);
         s_.failed = true;
         return;
@@ -96,12 +102,15 @@ void WalkerImpl::fast_advance() noexcept {
         return;
     }
     s_.regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, s_.regs.where));
-    if (++frame.depth >= Walker::kMaxFrames) return report_too_deep();
+    if (++frame.depth >= Walker::kMaxFrames)
+        return report_too_deep();
     fast_arrive(return_address_at(cfa), cfa);
     c_.stepped_by_rule = s_.valid && !s_.on_cursor && frame.sp == cfa;
     if (s_.recording) {
-        if (c_.stepped_by_rule) append(frame);
-        else cache_stop(); // the walk ended, or went on through libunwind (not recorded)
+        if (c_.stepped_by_rule)
+            append(frame);
+        else
+            cache_stop(); // the walk ended, or went on through libunwind (not recorded)
     }
 }
 
@@ -112,29 +121,38 @@ void WalkerImpl::fast_advance() noexcept {
 void WalkerImpl::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
     const NativeFrames* native = nullptr;
     for (;;) {
-        if (ip == 0) return;                            // the outermost frame's return address: the end
-        if (s_.stop_sp != 0 && sp > s_.stop_sp) return; // below the managed frames
+        if (ip == 0)
+            return; // the outermost frame's return address: the end
+        if (s_.stop_sp != 0 && sp > s_.stop_sp)
+            return; // below the managed frames
         const CallSite* site = s_.index->find(ip);
         if (site && (s_.index->rule(*site).flags & kRuleFromCfi)) {
             s_.on_cursor = false;
             return fast_yield(ip, sp, site);
         }
-        if (site) break; // managed, without an exact rule
+        if (site)
+            break; // managed, without an exact rule
         // A native frame: stepped by its image's CFI rule when there is an exact one.
         cache_stop(); // (native frames are not recorded)
-        if (!native && !(native = s_.index->native_frames())) break;
+        if (!native && !(native = s_.index->native_frames()))
+            break;
         FrameRule r;
         const NativeFrames::Kind kind = native->lookup(ip, *s_.index, &r);
-        if (kind == NativeFrames::Kind::Libunwind) break;
+        if (kind == NativeFrames::Kind::Libunwind)
+            break;
         uint64_t cfa;
-        if (!rule_cfa(r, sp, s_.regs.where, &cfa)) break; // its base register's value is unknown:
-        if (!plausible_step(sp, cfa)) break;              // libunwind decides (and reports)
+        if (!rule_cfa(r, sp, s_.regs.where, &cfa))
+            break; // its base register's value is unknown:
+        if (!plausible_step(sp, cfa))
+            break; // libunwind decides (and reports)
         ++c_.native_rule_steps;
-        if (kind == NativeFrames::Kind::Outermost) return; // the end of the stack
+        if (kind == NativeFrames::Kind::Outermost)
+            return; // the end of the stack
         s_.regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, s_.regs.where));
         ip = return_address_at(cfa);
         sp = cfa;
-        if (++w_.frame_.depth >= Walker::kMaxFrames) return report_too_deep();
+        if (++w_.frame_.depth >= Walker::kMaxFrames)
+            return report_too_deep();
     }
     seed_cursor(ip, sp);
 }
@@ -162,7 +180,8 @@ void WalkerImpl::seed_cursor(uint64_t ip, uint64_t sp) noexcept {
 
 uint64_t* WalkerImpl::seeded_where(int greg) const noexcept {
     for (unsigned k = 0; k < kNumCalleeSaved; ++k)
-        if (kGreg[k] == greg) return c_.seed[k];
+        if (kGreg[k] == greg)
+            return c_.seed[k];
     return nullptr;
 }
 
@@ -176,22 +195,26 @@ void WalkerImpl::fast_cursor(bool step_first) noexcept {
         if (step_first) {
             const int rc = unw_step(&c_.cursor);
             ++c_.libunwind_steps;
-            if (rc == 0) return;
+            if (rc == 0)
+                return;
             if (rc < 0) {
                 unw_word_t ip = 0;
                 unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
-                w_.report(ip, "unwind failed after the frame at 0x%" PRIx64 ": unw_step returned %d",
+                w_.report(ip,
+                          "unwind failed after the frame at 0x%" PRIx64 ": unw_step returned %d",
                           static_cast<uint64_t>(ip), rc);
                 s_.failed = true;
                 return;
             }
-            if (++w_.frame_.depth >= Walker::kMaxFrames) return report_too_deep();
+            if (++w_.frame_.depth >= Walker::kMaxFrames)
+                return report_too_deep();
         }
         step_first = true;
         unw_word_t ip = 0, sp = 0;
         unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
         unw_get_reg(&c_.cursor, UNW_REG_SP, &sp);
-        if (s_.stop_sp != 0 && sp > s_.stop_sp) return;
+        if (s_.stop_sp != 0 && sp > s_.stop_sp)
+            return;
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;
         switch (s_.index->classify(ip, &site, &function)) {
@@ -199,7 +222,8 @@ void WalkerImpl::fast_cursor(bool step_first) noexcept {
             continue;
         case Lookup::ManagedNoRecord:
             report_missing_record(static_cast<uint64_t>(ip), function);
-            if (s_.failed) return;
+            if (s_.failed)
+                return;
             continue;
         case Lookup::Safepoint:
             break;

@@ -16,11 +16,13 @@ namespace gcwalk {
 
 static_assert(sizeof(unw_context_t) <= sizeof(SafepointContext::unwind_context),
               "SafepointContext::unwind_context is too small for unw_context_t");
-static_assert(alignof(unw_context_t) <= alignof(SafepointContext), "unw_context_t needs more alignment");
+static_assert(alignof(unw_context_t) <= alignof(SafepointContext),
+              "unw_context_t needs more alignment");
 
 using detail::WalkerImpl;
 
-Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options) noexcept {
+Walker::Walker(const SafepointContext& ctx, const FrameIndex& index,
+               const WalkOptions& options) noexcept {
     detail::WalkerCold& c = *WalkerImpl::construct_cold(*this);
     c.ctx = &ctx;
     c.options = options;
@@ -36,9 +38,13 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkO
     impl.start_libunwind();
 }
 
-Walker::~Walker() { WalkerImpl(*this).cache_stop(); }
+Walker::~Walker() {
+    WalkerImpl(*this).cache_stop();
+}
 
-void Walker::next_slow() noexcept { WalkerImpl(*this).next_slow(); }
+void Walker::next_slow() noexcept {
+    WalkerImpl(*this).next_slow();
+}
 
 void Walker::report(uint64_t address, const char* fmt, ...) noexcept {
     detail::WalkerCold& c = WalkerImpl::cold(*this);
@@ -56,16 +62,29 @@ void Walker::report(uint64_t address, const char* fmt, ...) noexcept {
     }
 }
 
-const WalkError& Walker::error() const noexcept { return WalkerImpl::cold(*this).error; }
-uint64_t Walker::skipped() const noexcept { return WalkerImpl::cold(*this).skipped; }
-uint64_t Walker::cached() const noexcept { return WalkerImpl::cold(*this).cached; }
-uint64_t Walker::native_rule_steps() const noexcept { return WalkerImpl::cold(*this).native_rule_steps; }
-uint64_t Walker::libunwind_steps() const noexcept { return WalkerImpl::cold(*this).libunwind_steps; }
-const SafepointContext& Walker::context() const noexcept { return *WalkerImpl::cold(*this).ctx; }
+const WalkError& Walker::error() const noexcept {
+    return WalkerImpl::cold(*this).error;
+}
+uint64_t Walker::skipped() const noexcept {
+    return WalkerImpl::cold(*this).skipped;
+}
+uint64_t Walker::cached() const noexcept {
+    return WalkerImpl::cold(*this).cached;
+}
+uint64_t Walker::native_rule_steps() const noexcept {
+    return WalkerImpl::cold(*this).native_rule_steps;
+}
+uint64_t Walker::libunwind_steps() const noexcept {
+    return WalkerImpl::cold(*this).libunwind_steps;
+}
+const SafepointContext& Walker::context() const noexcept {
+    return *WalkerImpl::cold(*this).ctx;
+}
 
 uint64_t* Walker::register_slot(uint32_t dwarf_reg) const noexcept {
     const int i = callee_saved_index(dwarf_reg);
-    if (i < 0 || (hot_.regs.in_context >> i & 1u)) return nullptr;
+    if (i < 0 || (hot_.regs.in_context >> i & 1u))
+        return nullptr;
     return hot_.regs.where[i];
 }
 
@@ -80,16 +99,19 @@ bool Walker::register_value(uint32_t dwarf_reg, uint64_t* value) const noexcept 
         return true;
     }
     const int i = callee_saved_index(dwarf_reg);
-    if (i < 0) return false; // caller-saved: dead at a call site
+    if (i < 0)
+        return false; // caller-saved: dead at a call site
     if (uint64_t* at = hot_.regs.where[i]) {
         *value = *at; // a stack slot, or the context copy (readable)
         return true;
     }
     const detail::WalkerCold& c = WalkerImpl::cold(*this);
-    if (c.fast) return false; // the fast walker carries where every register it knows lives
+    if (c.fast)
+        return false; // the fast walker carries where every register it knows lives
     // Not saved by any frame in between: still in the register the context captured.
     unw_word_t v = 0;
-    if (unw_get_reg(const_cast<unw_cursor_t*>(&c.cursor), static_cast<int>(dwarf_reg), &v) != 0) return false;
+    if (unw_get_reg(const_cast<unw_cursor_t*>(&c.cursor), static_cast<int>(dwarf_reg), &v) != 0)
+        return false;
     *value = v;
     return true;
 }
@@ -98,7 +120,8 @@ bool Walker::record(RecordRef* out) const noexcept {
     return hot_.valid && frame_.site && hot_.index->record(*frame_.site, out);
 }
 
-bool Walker::resolve(const StackMapBlob& blob, const Location& loc, ResolvedLocation* out) const noexcept {
+bool Walker::resolve(const StackMapBlob& blob, const Location& loc,
+                     ResolvedLocation* out) const noexcept {
     *out = ResolvedLocation{};
     const uint32_t size = loc.size == 0 || loc.size > 8 ? 8 : loc.size;
     const uint64_t mask = size == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * size)) - 1;
@@ -106,21 +129,25 @@ bool Walker::resolve(const StackMapBlob& blob, const Location& loc, ResolvedLoca
     switch (loc.kind) {
     case LocationKind::Constant:
     case LocationKind::ConstantIndex:
-        if (loc.kind == LocationKind::ConstantIndex && static_cast<uint32_t>(loc.offset) >= blob.num_constants())
+        if (loc.kind == LocationKind::ConstantIndex &&
+            static_cast<uint32_t>(loc.offset) >= blob.num_constants())
             return false;
         out->value = constant_value(blob, loc);
         return true;
     case LocationKind::Register:
-        if (!register_value(loc.dwarf_reg, &reg)) return false;
+        if (!register_value(loc.dwarf_reg, &reg))
+            return false;
         out->value = reg & mask;
         out->slot = register_slot(loc.dwarf_reg);
         return true;
     case LocationKind::Direct:
-        if (!register_value(loc.dwarf_reg, &reg)) return false;
+        if (!register_value(loc.dwarf_reg, &reg))
+            return false;
         out->value = reg + static_cast<int64_t>(loc.offset);
         return true;
     case LocationKind::Indirect: {
-        if (!register_value(loc.dwarf_reg, &reg)) return false;
+        if (!register_value(loc.dwarf_reg, &reg))
+            return false;
         auto* p = reinterpret_cast<unsigned char*>(reg + static_cast<int64_t>(loc.offset));
         uint64_t v = 0;
         std::memcpy(&v, p, size); // little-endian: the low `size` bytes
@@ -149,14 +176,18 @@ void WalkerImpl::start_libunwind() noexcept {
 // On entry the walker stands on a managed frame; on return on the next one, or !valid().
 void WalkerImpl::next_slow() noexcept {
     s_.by_rule = false;
-    if (!s_.valid) return;
+    if (!s_.valid)
+        return;
     if (s_.replaying) { // frames from the WalkCache (unwind/walk_cache.cpp), outward to frame 0
-        if (c_.replay_pos > 0) return replay_seek(c_.replay_pos - 1);
+        if (c_.replay_pos > 0)
+            return replay_seek(c_.replay_pos - 1);
         end_replay();
         return;
     }
-    if (s_.recording && !s_.on_cursor && record_step()) return; // unwind/walk_cache.cpp
-    if (c_.fast) return fast_advance();
+    if (s_.recording && !s_.on_cursor && record_step())
+        return; // unwind/walk_cache.cpp
+    if (c_.fast)
+        return fast_advance();
     unw_advance(true);
 }
 
@@ -166,18 +197,21 @@ void WalkerImpl::report_too_deep() noexcept {
 }
 
 // On entry the cursor stands on the frame the walker last yielded (or the stub's frame when
-// step_first is false); on return s_.valid tells whether it stands on a managed frame with a record.
+// step_first is false); on return s_.valid tells whether it stands on a managed frame with a
+// record.
 void WalkerImpl::unw_advance(bool step_first) noexcept {
     s_.valid = false;
     WalkFrame& frame = w_.frame_;
     for (;;) {
         if (step_first) {
             const int rc = unw_step(&c_.cursor);
-            if (rc == 0) return; // the outermost frame
+            if (rc == 0)
+                return; // the outermost frame
             if (rc < 0) {
                 unw_word_t ip = 0;
                 unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
-                w_.report(ip, "unwind failed after the frame at 0x%" PRIx64 ": unw_step returned %d",
+                w_.report(ip,
+                          "unwind failed after the frame at 0x%" PRIx64 ": unw_step returned %d",
                           static_cast<uint64_t>(ip), rc);
                 s_.failed = true; // the rest of the stack is unreachable in any mode
                 return;
@@ -185,11 +219,13 @@ void WalkerImpl::unw_advance(bool step_first) noexcept {
             ++frame.depth;
         }
         step_first = true;
-        if (frame.depth >= Walker::kMaxFrames) return report_too_deep();
+        if (frame.depth >= Walker::kMaxFrames)
+            return report_too_deep();
         unw_word_t ip = 0, sp = 0;
         unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
         unw_get_reg(&c_.cursor, UNW_REG_SP, &sp);
-        if (s_.stop_sp != 0 && sp > s_.stop_sp) return; // below the managed frames
+        if (s_.stop_sp != 0 && sp > s_.stop_sp)
+            return; // below the managed frames
 
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;
@@ -198,7 +234,8 @@ void WalkerImpl::unw_advance(bool step_first) noexcept {
             continue;
         case Lookup::ManagedNoRecord:
             report_missing_record(static_cast<uint64_t>(ip), function);
-            if (s_.failed) return;
+            if (s_.failed)
+                return;
             continue;
         case Lookup::Safepoint:
             frame.return_address = ip;
@@ -223,7 +260,8 @@ void WalkerImpl::load_frame() noexcept {
         regs.where[i] = nullptr;
         unw_save_loc_t loc;
         std::memset(&loc, 0, sizeof loc);
-        if (unw_get_save_loc(&c_.cursor, kCalleeSaved[i], &loc) != 0 || loc.type != UNW_SLT_MEMORY) continue;
+        if (unw_get_save_loc(&c_.cursor, kCalleeSaved[i], &loc) != 0 || loc.type != UNW_SLT_MEMORY)
+            continue;
         const auto addr = static_cast<uintptr_t>(loc.u.addr);
         if (c_.fast && addr >= synth && addr < synth + sizeof(gregset_t)) {
             regs.where[i] = seeded_where(static_cast<int>((addr - synth) / sizeof(greg_t)));
@@ -237,7 +275,8 @@ void WalkerImpl::load_frame() noexcept {
 
 void WalkerImpl::report_missing_record(uint64_t ip, const FrameRecord* function) noexcept {
     const auto images = s_.index->images();
-    const char* image = function && function->image < images.size() ? images[function->image].name.c_str() : "?";
+    const char* image =
+        function && function->image < images.size() ? images[function->image].name.c_str() : "?";
     w_.report(ip,
               "return address 0x%" PRIx64 " is inside managed function 0x%" PRIx64 "-0x%" PRIx64
               " (%s) but has no stack map record",

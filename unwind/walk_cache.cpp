@@ -73,9 +73,15 @@ void WalkCache::set_max_skip(uint32_t walks) noexcept {
     c.skip = std::min(c.skip, walks);
 }
 
-uint32_t WalkCache::capacity() const noexcept { return WalkerImpl::state(*this).capacity; }
-uint32_t WalkCache::frames() const noexcept { return WalkerImpl::state(*this).frames; }
-uint64_t WalkCache::serial() const noexcept { return WalkerImpl::state(*this).serial; }
+uint32_t WalkCache::capacity() const noexcept {
+    return WalkerImpl::state(*this).capacity;
+}
+uint32_t WalkCache::frames() const noexcept {
+    return WalkerImpl::state(*this).frames;
+}
+uint64_t WalkCache::serial() const noexcept {
+    return WalkerImpl::state(*this).serial;
+}
 
 namespace detail {
 
@@ -91,7 +97,8 @@ inline void WalkCacheState::add_check(const uint64_t* address, uint64_t word) no
             value[values++] = word;
             return;
         }
-        if (last.words > 1 && address == last.address + static_cast<int64_t>(last.words) * last.stride) {
+        if (last.words > 1 &&
+            address == last.address + static_cast<int64_t>(last.words) * last.stride) {
             ++last.words;
             value[values++] = word;
             return;
@@ -153,8 +160,10 @@ bool WalkCacheState::words_hold(uint32_t end) const noexcept {
             d2 |= word[2 * stride] ^ expect[w + 2];
             d3 |= word[3 * stride] ^ expect[w + 3];
         }
-        for (; w < words; ++w, word += stride) diff |= *word ^ expect[w];
-        if ((diff | d1 | d2 | d3) != 0) return false;
+        for (; w < words; ++w, word += stride)
+            diff |= *word ^ expect[w];
+        if ((diff | d1 | d2 | d3) != 0)
+            return false;
     }
     return true;
 }
@@ -175,7 +184,8 @@ __attribute__((always_inline)) inline uint8_t register_bit(RootLoc loc) noexcept
 // innermost frame, which the stub's context gives) and, when its rule takes the CFA from a
 // register, that register's save slot, which the step out of it reads. False when its root
 // slots do not fit.
-__attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k, bool innermost) noexcept {
+__attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k,
+                                                                      bool innermost) noexcept {
     WalkCacheState& c = *c_.cache;
     const FrameIndex::Hot ix = s_.index->hot();
     const CallSite& site = *c.frame[k].site;
@@ -192,7 +202,8 @@ __attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k
     bool other = false;
     for (uint32_t i = 0; i < npairs; ++i) {
         const RootLoc b = pair[i].base, d = pair[i].derived;
-        slots[npairs - 1 - i] = static_cast<uintptr_t>(sp + static_cast<int64_t>(b.offset())); // (reversed)
+        slots[npairs - 1 - i] =
+            static_cast<uintptr_t>(sp + static_cast<int64_t>(b.offset())); // (reversed)
         if (!b.is_sp_slot() || !d.is_sp_slot()) [[unlikely]] {
             uses |= register_bit(b) | register_bit(d);
             other |= !b.is_sp_slot();
@@ -215,14 +226,18 @@ __attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k
         }
     uint8_t saves = 0;
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        if (rule.saved[i] != 0) saves |= static_cast<uint8_t>(1u << i);
+        if (rule.saved[i] != 0)
+            saves |= static_cast<uint8_t>(1u << i);
     c.needs[k] = static_cast<uint8_t>(uses | (k > 0 ? c.needs[k - 1] & ~saves : 0));
 
     // Checked words, outermost frame first: within a frame, the higher address first.
     const auto* ra_at = reinterpret_cast<const uint64_t*>(sp - kReturnAddressBelowCfa);
-    if (base_at && base_at > ra_at) c.add_check(base_at, *base_at);
-    if (!innermost) c.add_check(ra_at, site.return_address());
-    if (base_at && base_at < ra_at) c.add_check(base_at, *base_at);
+    if (base_at && base_at > ra_at)
+        c.add_check(base_at, *base_at);
+    if (!innermost)
+        c.add_check(ra_at, site.return_address());
+    if (base_at && base_at < ra_at)
+        c.add_check(base_at, *base_at);
     c.first_word[k + 1] = c.values;
     return true;
 }
@@ -238,13 +253,15 @@ void WalkerImpl::finalize_where(uint32_t base, uint32_t m, uint32_t keep) noexce
     for (uint32_t f = 0; f < m; ++f) {
         if (f >= m - keep) {
             uint64_t** out = c.where_of(base + m - 1 - f);
-            for (unsigned i = 0; i < kNumCalleeSaved; ++i) { // word by word: a 16-byte load of w, just
-                uint64_t* v = w[i];                           // stored 8 bytes at a time, would wait
-                asm("" : "+r"(v));                            // for the stores (no forwarding)
+            for (unsigned i = 0; i < kNumCalleeSaved;
+                 ++i) {             // word by word: a 16-byte load of w, just
+                uint64_t* v = w[i]; // stored 8 bytes at a time, would wait
+                asm("" : "+r"(v));  // for the stores (no forwarding)
                 out[i] = v;
             }
         }
-        if (f + 1 == m) break;
+        if (f + 1 == m)
+            break;
         rule_move_saves(ix.rule(*c.fresh[f].site), c.fresh[f + 1].sp, w);
     }
 }
@@ -259,7 +276,8 @@ void WalkerImpl::finalize(bool junction) noexcept {
     if (junction) {
         c.values = c.first_word[base];
         c.slots = c.first_slot[base];
-        while (c.runs != 0 && c.run[c.runs - 1].first >= c.values) --c.runs;
+        while (c.runs != 0 && c.run[c.runs - 1].first >= c.values)
+            --c.runs;
         if (c.runs != 0) {
             WalkCacheState::Run& last = c.run[c.runs - 1];
             last.words = std::min(last.words, c.values - last.first);
@@ -280,7 +298,8 @@ void WalkerImpl::finalize(bool junction) noexcept {
     for (; k < base + keep; ++k) {
         const uint32_t f = base + m - 1 - k;
         c.frame[k] = c.fresh[f];
-        if (!finalize_frame(k, f == 0)) break;
+        if (!finalize_frame(k, f == 0))
+            break;
     }
     c.frames = k;
 }
@@ -288,8 +307,8 @@ void WalkerImpl::finalize(bool junction) noexcept {
 // The walker stands on the stub's caller, frame 0, reached by rule (its site has an exact rule).
 void WalkerImpl::cache_start() noexcept {
     WalkCacheState& c = *c_.cache;
-    if (c.frames != 0 &&
-        (c.serial != s_.index->serial() || c.stop_sp != c_.options.stop_sp || c.precise != c_.options.precise))
+    if (c.frames != 0 && (c.serial != s_.index->serial() || c.stop_sp != c_.options.stop_sp ||
+                          c.precise != c_.options.precise))
         c.frames = 0; // recorded against other stack maps or options: nothing holds
     std::memcpy(c_.first_where, s_.regs.where, sizeof c_.first_where);
     s_.fresh = c.fresh;
@@ -300,24 +319,33 @@ void WalkerImpl::cache_start() noexcept {
     c_.met = false;
     if (c.skip == 0) {
         s_.recording = true;
-        s_.by_rule = false;  // recorded steps are next_slow()'s (or advance_recording's)
-        append(w_.frame_);   // frame 0 may be the cache's innermost frame: the whole stack holds
+        s_.by_rule = false; // recorded steps are next_slow()'s (or advance_recording's)
+        append(w_.frame_);  // frame 0 may be the cache's innermost frame: the whole stack holds
         return;
     }
     // Backing off: a walk that records costs more than one that does not (docs/PERFORMANCE.md),
-    // and this stack keeps changing. Only a stack that did not change at all is taken from the cache.
-    if (s_.jc >= 0 && c.frame[s_.jc].sp == w_.frame_.sp) try_junction();
-    if (!c_.met) --c.skip;
+    // and this stack keeps changing. Only a stack that did not change at all is taken from the
+    // cache.
+    if (s_.jc >= 0 && c.frame[s_.jc].sp == w_.frame_.sp)
+        try_junction();
+    if (!c_.met)
+        --c.skip;
 }
 
-void WalkerImpl::append(const WalkFrame& f) noexcept { appended(append_frame(s_, f.sp, f.site)); }
+void WalkerImpl::append(const WalkFrame& f) noexcept {
+    appended(append_frame(s_, f.sp, f.site));
+}
 
 void WalkerImpl::appended(Appended a) noexcept {
-    if (a == Appended::kFull) cache_stop();
-    else if (a == Appended::kJunction) try_junction();
+    if (a == Appended::kFull)
+        cache_stop();
+    else if (a == Appended::kJunction)
+        try_junction();
 }
 
-void WalkerAccess::appended(Walker& w, Appended a) noexcept { WalkerImpl(w).appended(a); }
+void WalkerAccess::appended(Walker& w, Appended a) noexcept {
+    WalkerImpl(w).appended(a);
+}
 
 // The current frame has the SP of cache frame jc: it is that frame when the call site is the
 // same, the save slots the frames outward of it read are the same, and every word their steps
@@ -325,10 +353,12 @@ void WalkerAccess::appended(Walker& w, Appended a) noexcept { WalkerImpl(w).appe
 void WalkerImpl::try_junction() noexcept {
     WalkCacheState& c = *c_.cache;
     const auto k = static_cast<uint32_t>(s_.jc);
-    if (c.frame[k].site != w_.frame_.site) return; // another frame at this SP: look further out
+    if (c.frame[k].site != w_.frame_.site)
+        return; // another frame at this SP: look further out
     uint64_t* const* cached = c.where_of(k);
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        if ((c.needs[k] >> i & 1u) && cached[i] != s_.regs.where[i]) return;
+        if ((c.needs[k] >> i & 1u) && cached[i] != s_.regs.where[i])
+            return;
     if (!c.words_hold(c.first_word[k + 1])) {
         s_.jc = -1; // the stack outward changed: no frame further out can hold either
         return;
@@ -346,7 +376,8 @@ void WalkerImpl::try_junction() noexcept {
         // this walk, not of the walk that recorded them). The cache's frames then all describe
         // one walk, which the next junction relies on.
         for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
-            if (c_.junction_cached[i] == c_.junction_walked[i]) continue;
+            if (c_.junction_cached[i] == c_.junction_walked[i])
+                continue;
             for (uint32_t j = k + 1; j-- > 0 && c.where_of(j)[i] == c_.junction_cached[i];)
                 c.where_of(j)[i] = c_.junction_walked[i];
         }
@@ -372,11 +403,13 @@ void WalkerImpl::end_replay() noexcept {
     fast_advance();
     // A rule step past the cache's outermost frame: the cache ended short of the walk (the walk
     // that recorded it was cut short, or ran out of room); the next walk records anew.
-    if (c_.stepped_by_rule) c_.cache->frames = 0;
+    if (c_.stepped_by_rule)
+        c_.cache->frames = 0;
 }
 
 void WalkerImpl::cache_stop() noexcept {
-    if (!s_.recording) return;
+    if (!s_.recording)
+        return;
     finalize(false);
     s_.by_rule = s_.valid && !s_.on_cursor && !s_.replaying;
 }
@@ -386,7 +419,8 @@ void WalkerImpl::cache_stop() noexcept {
 // or stops recording where libunwind takes over).
 bool WalkerImpl::record_step() noexcept {
     WalkFrame f = w_.frame_;
-    if (!rule_step(s_, s_.index->hot(), f)) return false;
+    if (!rule_step(s_, s_.index->hot(), f))
+        return false;
     w_.frame_ = f;
     append(f);
     return true;
@@ -405,10 +439,13 @@ void WalkerImpl::replay_seek(uint32_t k) noexcept {
     uint64_t* const* cached = c.where_of(k);
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
         s_.regs.where[i] = cached[i] == c_.junction_cached[i] ? c_.junction_walked[i] : cached[i];
-    s_.regs.in_context = 0; // every register of a frame reached by rule from the stub is in stack memory
+    s_.regs.in_context =
+        0; // every register of a frame reached by rule from the stub is in stack memory
 }
 
-void WalkerAccess::replay_seek(Walker& w, uint32_t k) noexcept { WalkerImpl(w).replay_seek(k); }
+void WalkerAccess::replay_seek(Walker& w, uint32_t k) noexcept {
+    WalkerImpl(w).replay_seek(k);
+}
 
 WalkFrame WalkerAccess::replay_finish(Walker& w) noexcept {
     WalkerImpl impl(w);

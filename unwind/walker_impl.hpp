@@ -40,21 +40,24 @@ struct WalkCacheState {
     bool precise = true;
     uint32_t runs = 0, values = 0, slots = 0;
     uint32_t misses = 0, skip = 0, max_skip = 7; // WalkCache::set_max_skip()
-    CacheFrame* frame = nullptr; // [capacity], the outermost first
-    uint64_t** where = nullptr;  // [capacity][kNumCalleeSaved]: RegisterMap::where at each frame
-    uint8_t* needs = nullptr;    // [capacity]: bit i: kCalleeSaved[i]'s save slot at frame k is
-                                 // read by frame k or a frame outward of it (a CFA base, a root)
+    CacheFrame* frame = nullptr;                 // [capacity], the outermost first
+    uint64_t** where = nullptr;     // [capacity][kNumCalleeSaved]: RegisterMap::where at each frame
+    uint8_t* needs = nullptr;       // [capacity]: bit i: kCalleeSaved[i]'s save slot at frame k is
+                                    // read by frame k or a frame outward of it (a CFA base, a root)
     uint32_t* first_word = nullptr; // [capacity + 1]: frame k's checked words are
                                     // value[first_word[k], first_word[k + 1])
     uint32_t* first_slot = nullptr; // [capacity + 1]: frame k's entries of slot
     Run* run = nullptr;             // [2 * capacity]
     uint64_t* value = nullptr;      // [2 * capacity]
     // for_each_root's base slots, frame by frame, each frame's in reverse order: a slot address,
-    // or (k << 1 | 1) for a frame k with a root that is not [RSP + offset] (resolved when replayed).
-    uintptr_t* slot = nullptr;  // [slot_capacity]
+    // or (k << 1 | 1) for a frame k with a root that is not [RSP + offset] (resolved when
+    // replayed).
+    uintptr_t* slot = nullptr;   // [slot_capacity]
     CacheFrame* fresh = nullptr; // [capacity]: the frames a recording walk stepped, innermost first
 
-    uint64_t** where_of(uint32_t k) const noexcept { return where + kNumCalleeSaved * static_cast<size_t>(k); }
+    uint64_t** where_of(uint32_t k) const noexcept {
+        return where + kNumCalleeSaved * static_cast<size_t>(k);
+    }
 };
 
 // The walker's state besides the hot one, in Walker's opaque storage.
@@ -80,7 +83,8 @@ struct WalkerCold {
     WalkCacheState* cache = nullptr;
     uint32_t replay_pos = 0;   // the cache frame the walker stands on while replaying
     uint32_t replay_depth = 0; // depth of cache frame WalkState::replay_first
-    uint64_t* first_where[kNumCalleeSaved] = {}; // RegisterMap::where at the first frame (the stub's slots)
+    uint64_t* first_where[kNumCalleeSaved] =
+        {}; // RegisterMap::where at the first frame (the stub's slots)
     // At the junction, the save slots of the cache and of this walk: a replayed frame's slot
     // equal to the cache's is inherited from above the junction, and is this walk's.
     uint64_t* junction_cached[kNumCalleeSaved] = {};
@@ -91,15 +95,19 @@ struct WalkerCold {
 static_assert(sizeof(WalkerCold) <= Walker::kStorageSize, "Walker::kStorageSize is too small");
 static_assert(alignof(WalkerCold) <= 16, "WalkerCold needs more alignment than Walker::storage_");
 static_assert(std::is_trivially_destructible_v<WalkerCold>);
-static_assert(sizeof(WalkCacheState) <= WalkCache::kStorageSize, "WalkCache::kStorageSize is too small");
-static_assert(alignof(WalkCacheState) <= 8, "WalkCacheState needs more alignment than WalkCache::storage_");
+static_assert(sizeof(WalkCacheState) <= WalkCache::kStorageSize,
+              "WalkCache::kStorageSize is too small");
+static_assert(alignof(WalkCacheState) <= 8,
+              "WalkCacheState needs more alignment than WalkCache::storage_");
 
 // A view of one walker: its hot state, its cold state, and the code that needs both.
 class WalkerImpl {
-public:
+  public:
     explicit WalkerImpl(Walker& w) noexcept
         : w_(w), s_(w.hot_), c_(*std::launder(reinterpret_cast<WalkerCold*>(w.storage_))) {}
-    static WalkerCold& cold(Walker& w) noexcept { return *std::launder(reinterpret_cast<WalkerCold*>(w.storage_)); }
+    static WalkerCold& cold(Walker& w) noexcept {
+        return *std::launder(reinterpret_cast<WalkerCold*>(w.storage_));
+    }
     static const WalkerCold& cold(const Walker& w) noexcept {
         return *std::launder(reinterpret_cast<const WalkerCold*>(w.storage_));
     }
@@ -110,13 +118,16 @@ public:
         return *std::launder(reinterpret_cast<const WalkCacheState*>(c.storage_));
     }
     static WalkerCold* construct_cold(Walker& w) noexcept { return new (w.storage_) WalkerCold; }
-    static WalkCacheState* construct_state(WalkCache& c) noexcept { return new (c.storage_) WalkCacheState; }
+    static WalkCacheState* construct_state(WalkCache& c) noexcept {
+        return new (c.storage_) WalkCacheState;
+    }
 
     // libunwind_walker.cpp: the libunwind walker and the step dispatch.
     void start_libunwind() noexcept;
     void next_slow() noexcept;
-    void unw_advance(bool step_first) noexcept; // steps until a managed frame with a record, or the end
-    void load_frame() noexcept;                 // where the cursor's frame's registers live
+    void
+    unw_advance(bool step_first) noexcept; // steps until a managed frame with a record, or the end
+    void load_frame() noexcept;            // where the cursor's frame's registers live
     void report_missing_record(uint64_t ip, const FrameRecord* function) noexcept;
     void report_too_deep() noexcept;
 
@@ -143,7 +154,7 @@ public:
     void replay_seek(uint32_t k) noexcept;
     void end_replay() noexcept;
 
-private:
+  private:
     Walker& w_;
     WalkState& s_;
     WalkerCold& c_;

@@ -42,7 +42,10 @@ bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn
 struct RootVisitor {
     virtual void root(void** slot) = 0;
     virtual void derived(void** base_slot, void** derived_slot) = 0;
-    virtual void frame(uint64_t return_address, uint64_t sp) { (void)return_address; (void)sp; }
+    virtual void frame(uint64_t return_address, uint64_t sp) {
+        (void)return_address;
+        (void)sp;
+    }
     virtual ~RootVisitor() = default;
 };
 
@@ -70,9 +73,9 @@ namespace gcwalk {
 //   gcwalk::for_each_root(*ctx, index, [&](void** slot) { if (*slot) heap.mark(*slot); }, {},
 //                         &stats, &error);
 template <class Visit>
-__attribute__((always_inline)) inline bool for_each_root(const SafepointContext& ctx, const FrameIndex& index,
-                                                         Visit&& visit, const WalkOptions& options, WalkStats* stats,
-                                                         WalkError* error) noexcept {
+__attribute__((always_inline)) inline bool
+for_each_root(const SafepointContext& ctx, const FrameIndex& index, Visit&& visit,
+              const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
     using detail::WalkerAccess;
     uint64_t frames = 0, roots = 0;
     const FrameIndex::Hot ix = index.hot();
@@ -82,12 +85,15 @@ __attribute__((always_inline)) inline bool for_each_root(const SafepointContext&
         for (;;) {
             if (WalkerAccess::replaying(w)) [[unlikely]] {
                 // The rest of the walk is the WalkCache's: its recorded slots, without stepping.
-                if (!detail::replay_roots(w, visit, frames, roots)) break;
+                if (!detail::replay_roots(w, visit, frames, roots))
+                    break;
                 f = WalkerAccess::replay_finish(w);
-                if (!w.valid()) break;
+                if (!w.valid())
+                    break;
             }
             if (WalkerAccess::recording(w)) [[unlikely]] {
-                if (!detail::walk_frames<true>(w, ix, f, visit, frames, roots)) break;
+                if (!detail::walk_frames<true>(w, ix, f, visit, frames, roots))
+                    break;
             } else {
                 detail::walk_frames<false>(w, ix, f, visit, frames, roots);
                 break;

@@ -28,11 +28,12 @@ struct WalkOptions {
     WalkerKind walker = WalkerKind::Libunwind;
     // Precise: a return address inside a managed function without a record, a register root saved
     // only in the context copy, or an unwind failure ends the walk with an error. Best-effort:
-    // such frames are counted in WalkStats::skipped, the last message is kept, and the walk goes on.
+    // such frames are counted in WalkStats::skipped, the last message is kept, and the walk goes
+    // on.
     bool precise = true;
-    // When non-zero, the walk ends at the first frame whose SP is above this: the SP of the thread's
-    // outermost managed frame (recorded where the thread entered managed code), so the native
-    // frames below it (thread start, main) are not stepped. 0 walks to the end of the stack.
+    // When non-zero, the walk ends at the first frame whose SP is above this: the SP of the
+    // thread's outermost managed frame (recorded where the thread entered managed code), so the
+    // native frames below it (thread start, main) are not stepped. 0 walks to the end of the stack.
     uint64_t stop_sp = 0;
     // Fast walker only (ignored by the libunwind walker): the thread's WalkCache. The walk takes
     // from it the frames that did not change since the thread's last walk, and records the
@@ -89,7 +90,7 @@ struct ResolvedLocation {
 // A cache is used by one walk at a time (one per thread); clear() it (or delete it) when its
 // thread ends, as a later walk reads the stack addresses it holds. Not thread-safe.
 class WalkCache {
-public:
+  public:
     // Keeps up to max_frames frames and max_roots root slots (0: 8 per frame); a deeper walk
     // keeps its innermost frames. About 140 bytes a frame plus 8 a root, zeroed here (so that
     // no walk pays the page faults). Throws std::bad_alloc.
@@ -108,9 +109,9 @@ public:
     uint32_t frames() const noexcept; // frames the cache holds
     uint64_t serial() const noexcept; // FrameIndex::serial they were recorded against
 
-    static constexpr size_t kStorageSize = 160; // checked in unwind/walk_cache.cpp
+    static constexpr size_t kStorageSize = 160; // checked in unwind/walker_impl.hpp
 
-private:
+  private:
     friend class detail::WalkerImpl;
     alignas(8) unsigned char storage_[kStorageSize]; // detail::WalkCacheState (unwind/)
 };
@@ -127,8 +128,9 @@ private:
 //
 // The context's thread must stay inside gcwalk_safepoint_enter while the walker lives.
 class Walker {
-public:
-    Walker(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options = {}) noexcept;
+  public:
+    Walker(const SafepointContext& ctx, const FrameIndex& index,
+           const WalkOptions& options = {}) noexcept;
     Walker(const Walker&) = delete;
     Walker& operator=(const Walker&) = delete;
     ~Walker();
@@ -151,7 +153,8 @@ public:
     // Cold: the full record of the current frame (for deopt values), and any of its locations
     // resolved in this frame. resolve() is false for a register whose value is unknown here.
     bool record(RecordRef* out) const noexcept;
-    bool resolve(const StackMapBlob& blob, const Location& loc, ResolvedLocation* out) const noexcept;
+    bool resolve(const StackMapBlob& blob, const Location& loc,
+                 ResolvedLocation* out) const noexcept;
 
     bool failed() const noexcept { return hot_.failed; }
     const WalkError& error() const noexcept;
@@ -167,17 +170,18 @@ public:
 
     // Records a problem: in precise mode the walk ends (failed()); in best-effort mode it is
     // counted and kept as the last message. Used by root resolution too.
-    void report(uint64_t address, const char* fmt, ...) noexcept __attribute__((format(printf, 3, 4)));
+    void report(uint64_t address, const char* fmt, ...) noexcept
+        __attribute__((format(printf, 3, 4)));
 
     // A walk that never ends (a corrupt stack whose CFI loops) is cut after this many frames.
     static constexpr uint32_t kMaxFrames = 1u << 20;
 
     // The size of the out-of-line state (libunwind's cursor, the context that seeds it at native
-    // frames, the walk cache's bookkeeping); checked in unwind/libunwind_walker.cpp.
-    static constexpr size_t kStorageSize = 2560;
+    // frames, the walk cache's bookkeeping); checked in unwind/walker_impl.hpp.
+    static constexpr size_t kStorageSize = 2624;
 
-private:
-    friend class detail::WalkerImpl;   // the out-of-line walk (unwind/walker_impl.hpp)
+  private:
+    friend class detail::WalkerImpl;    // the out-of-line walk (unwind/walker_impl.hpp)
     friend struct detail::WalkerAccess; // the inline step and for_each_root's loops
     void next_slow() noexcept;
 

@@ -29,8 +29,9 @@ uint32_t replay_frame_slots(Walker& walker, uint32_t i, void*** out) noexcept;
 // frame the cache holds ends the loop with true (the walker is replaying; f is that frame).
 // Otherwise the walk is over (false).
 template <bool kRecord, class Visit>
-__attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f,
-                                                       Visit& visit, uint64_t& frames, uint64_t& roots) noexcept {
+__attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameIndex::Hot& ix,
+                                                       WalkFrame& f, Visit& visit, uint64_t& frames,
+                                                       uint64_t& roots) noexcept {
     for (;;) {
         if constexpr (kRecord) {
             if (WalkerAccess::replaying(w)) [[unlikely]]
@@ -46,15 +47,18 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
                 slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
             } else if (!(slot = resolve_root_or_report(w, p.base))) {
                 --roots;
-                if (w.failed()) break; // precise: the walk is over (the step below is false)
+                if (w.failed())
+                    break; // precise: the walk is over (the step below is false)
                 continue;
             }
             visit(slot);
         }
         if constexpr (kRecord) {
-            if (!WalkerAccess::advance_recording(w, ix, f)) return false;
+            if (!WalkerAccess::advance_recording(w, ix, f))
+                return false;
         } else {
-            if (!WalkerAccess::advance(w, ix, f)) return false;
+            if (!WalkerAccess::advance(w, ix, f))
+                return false;
         }
     }
 }
@@ -72,8 +76,10 @@ __attribute__((always_inline)) inline bool replay_roots(Walker& w, Visit& visit,
         if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
             void** batch[kMaxRootPairsPerFrame];
             const uint32_t m = replay_frame_slots(w, static_cast<uint32_t>(e >> 1), batch);
-            if (w.failed()) return false;
-            for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
+            if (w.failed())
+                return false;
+            for (uint32_t j = 0; j < m; ++j)
+                visit(batch[j]);
             roots += m;
         } else {
             visit(reinterpret_cast<void**>(e));

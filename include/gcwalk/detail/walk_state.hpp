@@ -41,7 +41,9 @@ struct RegisterMap {
 // (the rule confirms it).
 struct CfaMemo {
     static constexpr unsigned kBits = 7;
-    static uint64_t slot(uint64_t ra) noexcept { return (ra * 0x9E3779B97F4A7C15ull) >> (64 - kBits); }
+    static uint64_t slot(uint64_t ra) noexcept {
+        return (ra * 0x9E3779B97F4A7C15ull) >> (64 - kBits);
+    }
     __attribute__((cold, noinline)) void clear() noexcept {
         std::memset(entry, 0, sizeof entry);
         ready = true;
@@ -56,9 +58,9 @@ struct CacheFrame {
     const CallSite* site;
 };
 
-// The walker's hot state (besides the current WalkFrame). The walk cache's arrays a recording or replaying walk touches in the
-// inline loop are copied here when the recording or the replay starts, so that the loop does not
-// go through the cache object.
+// The walker's hot state (besides the current WalkFrame). The walk cache's arrays a recording or
+// replaying walk touches in the inline loop are copied here when the recording or the replay
+// starts, so that the loop does not go through the cache object.
 struct WalkState {
     const FrameIndex* index = nullptr;
     uint64_t stop_sp = 0; // WalkOptions::stop_sp
@@ -87,11 +89,13 @@ struct WalkState {
 enum class Appended : uint8_t { kDone, kFull, kJunction };
 
 // Appends frame (sp, site) to the recording and follows the cache frames by SP.
-__attribute__((always_inline)) inline Appended append_frame(WalkState& s, uint64_t sp, const CallSite* site) noexcept {
+__attribute__((always_inline)) inline Appended append_frame(WalkState& s, uint64_t sp,
+                                                            const CallSite* site) noexcept {
     if (s.rec_n >= s.rec_capacity) [[unlikely]]
         return Appended::kFull;
     s.fresh[s.rec_n++] = {sp, site};
-    while (s.jc >= 0 && s.cache_frames[s.jc].sp < sp) --s.jc;
+    while (s.jc >= 0 && s.cache_frames[s.jc].sp < sp)
+        --s.jc;
     if (s.jc >= 0 && s.cache_frames[s.jc].sp == sp) [[unlikely]]
         return Appended::kJunction;
     return Appended::kDone;
