@@ -266,12 +266,12 @@ void WalkerImpl::finalize_where(uint32_t base, uint32_t m, uint32_t keep) noexce
     }
 }
 
-// The fresh frames of this walk, innermost first in fresh[0, rec_n), go after cache frame jc
-// (at a junction: fresh[rec_n - 1] is that very frame) or replace the cache (none).
+// The fresh frames of this walk, innermost first in fresh[0, rec_n), go after cache frame
+// next_cached (at a junction: fresh[rec_n - 1] is that very frame) or replace the cache (none).
 void WalkerImpl::finalize(bool junction) noexcept {
     WalkCacheState& c = *c_.cache;
     s_.recording = false;
-    const uint32_t base = junction ? static_cast<uint32_t>(s_.jc) + 1 : 0;
+    const uint32_t base = junction ? static_cast<uint32_t>(s_.next_cached) + 1 : 0;
     const uint32_t m = junction ? s_.rec_n - 1 : s_.rec_n;
     if (junction) {
         c.values = c.first_word[base];
@@ -315,8 +315,8 @@ void WalkerImpl::cache_start() noexcept {
     s_.cache_frames = c.frame;
     s_.rec_capacity = c.capacity;
     s_.rec_n = 0;
-    s_.jc = static_cast<int32_t>(c.frames) - 1;
-    c_.met = false;
+    s_.next_cached = static_cast<int32_t>(c.frames) - 1;
+    c_.met_cached = false;
     if (c.skip == 0) {
         s_.recording = true;
         s_.by_rule = false; // recorded steps are next_slow()'s (or advance_recording's)
@@ -326,9 +326,9 @@ void WalkerImpl::cache_start() noexcept {
     // Backing off: a walk that records costs more than one that does not (docs/PERFORMANCE.md),
     // and this stack keeps changing. Only a stack that did not change at all is taken from the
     // cache.
-    if (s_.jc >= 0 && c.frame[s_.jc].sp == w_.frame_.sp)
+    if (s_.next_cached >= 0 && c.frame[s_.next_cached].sp == w_.frame_.sp)
         try_junction();
-    if (!c_.met)
+    if (!c_.met_cached)
         --c.skip;
 }
 
@@ -347,12 +347,12 @@ void WalkerAccess::appended(Walker& w, Appended a) noexcept {
     WalkerImpl(w).appended(a);
 }
 
-// The current frame has the SP of cache frame jc: it is that frame when the call site is the
-// same, the save slots the frames outward of it read are the same, and every word their steps
+// The current frame has the SP of cache frame next_cached: it is that frame when the call site is
+// the same, the save slots the frames outward of it read are the same, and every word their steps
 // read is unchanged. Then the rest of the walk is the cache's.
 void WalkerImpl::try_junction() noexcept {
     WalkCacheState& c = *c_.cache;
-    const auto k = static_cast<uint32_t>(s_.jc);
+    const auto k = static_cast<uint32_t>(s_.next_cached);
     if (c.frame[k].site != w_.frame_.site)
         return; // another frame at this SP: look further out
     uint64_t* const* cached = c.where_of(k);
@@ -360,10 +360,10 @@ void WalkerImpl::try_junction() noexcept {
         if ((c.needs[k] >> i & 1u) && cached[i] != s_.regs.where[i])
             return;
     if (!c.words_hold(c.first_word[k + 1])) {
-        s_.jc = -1; // the stack outward changed: no frame further out can hold either
+        s_.next_cached = -1; // the stack outward changed: no frame further out can hold either
         return;
     }
-    c_.met = true;
+    c_.met_cached = true;
     c.misses = c.skip = 0;
     c_.cached = k + 1;
     for (unsigned i = 0; i < kNumCalleeSaved; ++i) {

@@ -90,7 +90,7 @@ struct WalkerCold {
     uint64_t* junction_cached[kNumCalleeSaved] = {};
     uint64_t* junction_walked[kNumCalleeSaved] = {};
     uint64_t cached = 0;
-    bool met = false; // this walk met a frame the cache holds
+    bool met_cached = false; // this walk met a frame the cache holds
 };
 static_assert(sizeof(WalkerCold) <= Walker::kStorageSize, "Walker::kStorageSize is too small");
 static_assert(alignof(WalkerCold) <= 16, "WalkerCold needs more alignment than Walker::storage_");
@@ -145,7 +145,7 @@ class WalkerImpl {
     void cache_stop() noexcept; // ends recording: the fresh frames are finalised and kept
     void append(const WalkFrame& f) noexcept;
     void appended(Appended a) noexcept;
-    void try_junction() noexcept; // the current frame is at the SP of cache frame jc
+    void try_junction() noexcept; // the current frame is at the SP of cache frame next_cached
     void start_replay(uint32_t k) noexcept;
     void finalize(bool junction) noexcept;
     void finalize_where(uint32_t base, uint32_t m, uint32_t keep) noexcept;

@@ -1,11 +1,13 @@
 // INTERNAL to gcwalk (walking layer): not part of the public API, may change at any time.
 //
-// The state the inline per-frame step reads and writes (Walker::next(), for_each_root's loops).
-// It is here, and not behind the walker's opaque storage, because the step
-// is the measured hot path (docs/PERFORMANCE.md): it must be inlined into the caller's loop with
-// every field at a fixed offset from the walker. Everything else the walker keeps (the libunwind
-// cursor, the synthesised context, the walk cache's bookkeeping) lives in unwind/walker_impl.hpp.
-// The step itself, which needs the Walker, is in <gcwalk/detail/walk_step.hpp>.
+// The state the inline per-frame step reads and writes (Walker::next(), for_each_root's loops):
+// the register map, the flags that choose the step, the CFA memo (read and written by every step
+// of a frame without a frame pointer) and the cache arrays a recording or replaying loop touches.
+// It is here, and not behind the walker's opaque storage, because the step is the measured hot
+// path (docs/PERFORMANCE.md): inlined into the caller's loop, it reaches every field at a fixed
+// offset from the walker, with no pointer to load first. Everything else the walker keeps (the
+// libunwind cursor, the synthesised context, the walk cache's bookkeeping, the error) lives in
+// unwind/walker_impl.hpp. The step itself, which needs the Walker, is in detail/walk_step.hpp.
 #pragma once
 
 #include <gcwalk/frame_index.hpp>
@@ -14,9 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace gcwalk {
-
-namespace detail {
+namespace gcwalk::detail {
 
 inline constexpr unsigned kNumCalleeSaved = sizeof kCalleeSaved / sizeof kCalleeSaved[0];
 
@@ -72,11 +72,12 @@ struct WalkState {
     bool recording = false; // appending the frames stepped to the walk cache
     bool replaying = false; // handing out the walk cache's frames
     // Recording: fresh[0, rec_n) are this walk's frames, innermost first (rec_capacity at most);
-    // cache_frames[jc] is the cache frame a fresh frame may meet next (-1: none).
+    // cache_frames[next_cached] is the cache frame a fresh frame may meet next (-1: none),
+    // found by following the cache frames by SP.
     CacheFrame* fresh = nullptr;
     const CacheFrame* cache_frames = nullptr;
     uint32_t rec_n = 0, rec_capacity = 0;
-    int32_t jc = -1;
+    int32_t next_cached = -1;
     // Replaying: cache frames replay_first .. 0 come from the cache, with their base slots at
     // replay_slots[0, replay_slot_end) (see for_each_root).
     uint32_t replay_first = 0;
@@ -94,12 +95,11 @@ __attribute__((always_inline)) inline Appended append_frame(WalkState& s, uint64
     if (s.rec_n >= s.rec_capacity) [[unlikely]]
         return Appended::kFull;
     s.fresh[s.rec_n++] = {sp, site};
-    while (s.jc >= 0 && s.cache_frames[s.jc].sp < sp)
-        --s.jc;
-    if (s.jc >= 0 && s.cache_frames[s.jc].sp == sp) [[unlikely]]
+    while (s.next_cached >= 0 && s.cache_frames[s.next_cached].sp < sp)
+        --s.next_cached;
+    if (s.next_cached >= 0 && s.cache_frames[s.next_cached].sp == sp) [[unlikely]]
         return Appended::kJunction;
     return Appended::kDone;
 }
 
-} // namespace detail
-} // namespace gcwalk
+} // namespace gcwalk::detail
