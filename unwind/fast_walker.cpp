@@ -47,50 +47,50 @@ uint64_t return_address_at(uint64_t cfa) noexcept {
 
 // On return the walker stands on the first managed frame (valid), or the walk ended.
 void WalkerImpl::fast_start() noexcept {
-    s_.valid = false;
+    hot().valid = false;
     w_.frame_.depth = 0;
-    s_.regs.in_context = 0;
-    const SafepointContext& ctx = *c_.ctx;
+    hot().regs.in_context = 0;
+    const SafepointContext& ctx = *cold().ctx;
     if (ctx.caller_sp != 0 && ctx.caller_return_address != 0) {
         // The stub's frame is known exactly: start at its caller with the stub's six save slots.
         for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-            s_.regs.where[i] =
+            hot().regs.where[i] =
                 reinterpret_cast<uint64_t*>(ctx.caller_sp + static_cast<int64_t>(kStubSave[i]));
         w_.frame_.depth = 1;
         fast_arrive(ctx.caller_return_address, ctx.caller_sp);
         // The walk cache serves walks whose first frame is the stub's caller, reached by its rule.
-        if (c_.cache && s_.valid && !s_.on_cursor && w_.frame_.sp == ctx.caller_sp)
+        if (cold().cache && hot().valid && !hot().on_cursor && w_.frame_.sp == ctx.caller_sp)
             cache_start();
         return;
     }
     // A context the stub did not capture: libunwind from the context itself.
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        c_.seed[i] = s_.regs.where[i] = nullptr;
+        cold().seed[i] = hot().regs.where[i] = nullptr;
     auto* uc = reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context));
-    if (int rc = unw_init_local(&c_.cursor, uc); rc != 0) {
+    if (int rc = unw_init_local(&cold().cursor, uc); rc != 0) {
         w_.report(0, "unw_init_local failed (%d) on the safepoint context", rc);
-        s_.failed = true;
+        hot().failed = true;
         return;
     }
-    s_.on_cursor = true;
+    hot().on_cursor = true;
     fast_cursor(false);
 }
 
 // On entry the walker stands on a managed frame; on return on the next one, or !valid(). The
 // step rule_step declined, with every check and message.
 void WalkerImpl::fast_advance() noexcept {
-    s_.valid = false;
-    if (s_.on_cursor)
+    hot().valid = false;
+    if (hot().on_cursor)
         return fast_cursor(true);
     WalkFrame& frame = w_.frame_;
-    const FrameRule& r = s_.index->rule(*frame.site);
+    const FrameRule& r = hot().index->rule(*frame.site);
     uint64_t cfa;
-    if (!rule_cfa(r, frame.sp, s_.regs.where, &cfa)) {
+    if (!rule_cfa(r, frame.sp, hot().regs.where, &cfa)) {
         w_.report(frame.return_address,
                   "frame at return address 0x%" PRIx64
                   ": its CFA is based on r%u, whose value is unknown",
                   frame.return_address, r.cfa_reg);
-        s_.failed = true;
+        hot().failed = true;
         return;
     }
     if (!plausible_step(frame.sp, cfa)) {
@@ -98,57 +98,57 @@ void WalkerImpl::fast_advance() noexcept {
                   "frame at return address 0x%" PRIx64 " with SP 0x%" PRIx64
                   ": its rule gives the caller's SP 0x%" PRIx64 ", not above it (corrupt stack?)",
                   frame.return_address, frame.sp, cfa);
-        s_.failed = true;
+        hot().failed = true;
         return;
     }
-    s_.regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, s_.regs.where));
+    hot().regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, hot().regs.where));
     if (++frame.depth >= Walker::kMaxFrames)
         return report_too_deep();
     fast_arrive(return_address_at(cfa), cfa);
-    c_.stepped_by_rule = s_.valid && !s_.on_cursor && frame.sp == cfa;
-    if (s_.recording) {
-        if (c_.stepped_by_rule)
+    cold().stepped_by_rule = hot().valid && !hot().on_cursor && frame.sp == cfa;
+    if (hot().recording) {
+        if (cold().stepped_by_rule)
             append(frame);
         else
             cache_stop(); // the walk ended, or went on through libunwind (not recorded)
     }
 }
 
-// The walker reached frame (ip, sp) by a rule, with s_.regs describing its registers. A safepoint
-// with an exact rule is yielded; a native frame with an exact rule is stepped by it, and so on;
-// anything else (a frame without an exact rule, a managed frame without a record) is handed to
-// libunwind, seeded at this frame.
+// The walker reached frame (ip, sp) by a rule, with hot().regs describing its registers. A
+// safepoint with an exact rule is yielded; a native frame with an exact rule is stepped by it, and
+// so on; anything else (a frame without an exact rule, a managed frame without a record) is handed
+// to libunwind, seeded at this frame.
 void WalkerImpl::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
     const NativeFrames* native = nullptr;
     for (;;) {
         if (ip == 0)
             return; // the outermost frame's return address: the end
-        if (s_.stop_sp != 0 && sp > s_.stop_sp)
+        if (hot().stop_sp != 0 && sp > hot().stop_sp)
             return; // below the managed frames
-        const CallSite* site = s_.index->find(ip);
-        if (site && (s_.index->rule(*site).flags & kRuleFromCfi)) {
-            s_.on_cursor = false;
+        const CallSite* site = hot().index->find(ip);
+        if (site && (hot().index->rule(*site).flags & kRuleFromCfi)) {
+            hot().on_cursor = false;
             return fast_yield(ip, sp, site);
         }
         if (site)
             break; // managed, without an exact rule
         // A native frame: stepped by its image's CFI rule when there is an exact one.
         cache_stop(); // (native frames are not recorded)
-        if (!native && !(native = s_.index->native_frames()))
+        if (!native && !(native = hot().index->native_frames()))
             break;
         FrameRule r;
-        const NativeFrames::Kind kind = native->lookup(ip, *s_.index, &r);
+        const NativeFrames::Kind kind = native->lookup(ip, *hot().index, &r);
         if (kind == NativeFrames::Kind::Libunwind)
             break;
         uint64_t cfa;
-        if (!rule_cfa(r, sp, s_.regs.where, &cfa))
+        if (!rule_cfa(r, sp, hot().regs.where, &cfa))
             break; // its base register's value is unknown:
         if (!plausible_step(sp, cfa))
             break; // libunwind decides (and reports)
-        ++c_.native_rule_steps;
+        ++cold().native_rule_steps;
         if (kind == NativeFrames::Kind::Outermost)
             return; // the end of the stack
-        s_.regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, s_.regs.where));
+        hot().regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, hot().regs.where));
         ip = return_address_at(cfa);
         sp = cfa;
         if (++w_.frame_.depth >= Walker::kMaxFrames)
@@ -158,52 +158,52 @@ void WalkerImpl::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
 }
 
 // Hands frame (ip, sp) to libunwind: a ucontext with its RIP, RSP and the carried callee-saved
-// values, the carried save slots remembered in c_.seed.
+// values, the carried save slots remembered in cold().seed.
 void WalkerImpl::seed_cursor(uint64_t ip, uint64_t sp) noexcept {
-    ucontext_t* uc = &c_.synth;
+    ucontext_t* uc = &cold().synth;
     std::memset(uc, 0, sizeof *uc);
     greg_t* g = uc->uc_mcontext.gregs;
     g[REG_RIP] = static_cast<greg_t>(ip);
     g[REG_RSP] = static_cast<greg_t>(sp);
     for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
-        c_.seed[i] = s_.regs.where[i];
-        g[kGreg[i]] = s_.regs.where[i] ? static_cast<greg_t>(*s_.regs.where[i]) : 0;
+        cold().seed[i] = hot().regs.where[i];
+        g[kGreg[i]] = hot().regs.where[i] ? static_cast<greg_t>(*hot().regs.where[i]) : 0;
     }
-    if (int rc = unw_init_local(&c_.cursor, reinterpret_cast<unw_context_t*>(uc)); rc != 0) {
+    if (int rc = unw_init_local(&cold().cursor, reinterpret_cast<unw_context_t*>(uc)); rc != 0) {
         w_.report(ip, "unw_init_local failed (%d) at the native frame 0x%" PRIx64, rc, ip);
-        s_.failed = true;
+        hot().failed = true;
         return;
     }
-    s_.on_cursor = true;
+    hot().on_cursor = true;
     fast_cursor(false);
 }
 
 uint64_t* WalkerImpl::seeded_where(int greg) const noexcept {
     for (unsigned k = 0; k < kNumCalleeSaved; ++k)
         if (kGreg[k] == greg)
-            return c_.seed[k];
+            return cold().seed[k];
     return nullptr;
 }
 
 // libunwind's part: on entry the cursor stands on a frame (to be classified when step_first is
 // false, already yielded when true); on return the walker stands on the next managed frame with a
-// record, or the walk ended. The frame is yielded with s_.regs read from libunwind's save
+// record, or the walk ended. The frame is yielded with hot().regs read from libunwind's save
 // locations (load_frame).
 void WalkerImpl::fast_cursor(bool step_first) noexcept {
     cache_stop(); // frames found by libunwind are not recorded: its reads are not known
     for (;;) {
         if (step_first) {
-            const int rc = unw_step(&c_.cursor);
-            ++c_.libunwind_steps;
+            const int rc = unw_step(&cold().cursor);
+            ++cold().libunwind_steps;
             if (rc == 0)
                 return;
             if (rc < 0) {
                 unw_word_t ip = 0;
-                unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
+                unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
                 w_.report(ip,
                           "unwind failed after the frame at 0x%" PRIx64 ": unw_step returned %d",
                           static_cast<uint64_t>(ip), rc);
-                s_.failed = true;
+                hot().failed = true;
                 return;
             }
             if (++w_.frame_.depth >= Walker::kMaxFrames)
@@ -211,18 +211,18 @@ void WalkerImpl::fast_cursor(bool step_first) noexcept {
         }
         step_first = true;
         unw_word_t ip = 0, sp = 0;
-        unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
-        unw_get_reg(&c_.cursor, UNW_REG_SP, &sp);
-        if (s_.stop_sp != 0 && sp > s_.stop_sp)
+        unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
+        unw_get_reg(&cold().cursor, UNW_REG_SP, &sp);
+        if (hot().stop_sp != 0 && sp > hot().stop_sp)
             return;
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;
-        switch (s_.index->classify(ip, &site, &function)) {
+        switch (hot().index->classify(ip, &site, &function)) {
         case Lookup::NotManaged:
             continue;
         case Lookup::ManagedNoRecord:
             report_missing_record(static_cast<uint64_t>(ip), function);
-            if (s_.failed)
+            if (hot().failed)
                 return;
             continue;
         case Lookup::Safepoint:
@@ -230,7 +230,7 @@ void WalkerImpl::fast_cursor(bool step_first) noexcept {
         }
         load_frame();
         // The next step is by rule when this frame has an exact one.
-        s_.on_cursor = !(s_.index->rule(*site).flags & kRuleFromCfi);
+        hot().on_cursor = !(hot().index->rule(*site).flags & kRuleFromCfi);
         return fast_yield(ip, sp, site);
     }
 }
@@ -240,8 +240,9 @@ void WalkerImpl::fast_yield(uint64_t ip, uint64_t sp, const CallSite* site) noex
     frame.return_address = ip;
     frame.sp = sp;
     frame.site = site;
-    s_.valid = true;
-    s_.by_rule = !s_.on_cursor && !s_.recording; // the next step is rule_step's when it can
+    hot().valid = true;
+    hot().by_rule =
+        !hot().on_cursor && !hot().recording; // the next step is rule_step's when it can
 }
 
 } // namespace gcwalk::detail

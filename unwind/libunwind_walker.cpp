@@ -38,7 +38,7 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index,
     impl.start_libunwind();
 }
 
-Walker::~Walker() {
+void Walker::end_recording() noexcept {
     WalkerImpl(*this).cache_stop();
 }
 
@@ -58,18 +58,12 @@ void Walker::report(uint64_t address, const char* fmt, ...) noexcept {
         hot_.valid = false;
         hot_.by_rule = false;
     } else {
-        ++c.skipped;
+        ++hot_.skipped;
     }
 }
 
 const WalkError& Walker::error() const noexcept {
     return WalkerImpl::cold(*this).error;
-}
-uint64_t Walker::skipped() const noexcept {
-    return WalkerImpl::cold(*this).skipped;
-}
-uint64_t Walker::cached() const noexcept {
-    return WalkerImpl::cold(*this).cached;
 }
 uint64_t Walker::native_rule_steps() const noexcept {
     return WalkerImpl::cold(*this).native_rule_steps;
@@ -164,10 +158,11 @@ namespace detail {
 void WalkerImpl::start_libunwind() noexcept {
     // libunwind reads the context in place (local unwinding) and never writes it while we only
     // step and read; the const_cast is for its C signature.
-    auto* uc = reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(c_.ctx->unwind_context));
-    if (int rc = unw_init_local(&c_.cursor, uc); rc != 0) {
+    auto* uc =
+        reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(cold().ctx->unwind_context));
+    if (int rc = unw_init_local(&cold().cursor, uc); rc != 0) {
         w_.report(0, "unw_init_local failed (%d) on the safepoint context", rc);
-        s_.failed = true; // no frame can be walked, whatever the mode
+        hot().failed = true; // no frame can be walked, whatever the mode
         return;
     }
     unw_advance(false);
@@ -175,45 +170,45 @@ void WalkerImpl::start_libunwind() noexcept {
 
 // On entry the walker stands on a managed frame; on return on the next one, or !valid().
 void WalkerImpl::next_slow() noexcept {
-    s_.by_rule = false;
-    if (!s_.valid)
+    hot().by_rule = false;
+    if (!hot().valid)
         return;
-    if (s_.replaying) { // frames from the WalkCache (unwind/walk_cache.cpp), outward to frame 0
-        if (c_.replay_pos > 0)
-            return replay_seek(c_.replay_pos - 1);
+    if (hot().replaying) { // frames from the WalkCache (unwind/walk_cache.cpp), outward to frame 0
+        if (cold().replay_pos > 0)
+            return replay_seek(cold().replay_pos - 1);
         end_replay();
         return;
     }
-    if (s_.recording && !s_.on_cursor && record_step())
+    if (hot().recording && !hot().on_cursor && record_step())
         return; // unwind/walk_cache.cpp
-    if (c_.fast)
+    if (cold().fast)
         return fast_advance();
     unw_advance(true);
 }
 
 void WalkerImpl::report_too_deep() noexcept {
     w_.report(0, "stack has more than %u frames: stopped walking", Walker::kMaxFrames);
-    s_.failed = true;
+    hot().failed = true;
 }
 
 // On entry the cursor stands on the frame the walker last yielded (or the stub's frame when
-// step_first is false); on return s_.valid tells whether it stands on a managed frame with a
+// step_first is false); on return hot().valid tells whether it stands on a managed frame with a
 // record.
 void WalkerImpl::unw_advance(bool step_first) noexcept {
-    s_.valid = false;
+    hot().valid = false;
     WalkFrame& frame = w_.frame_;
     for (;;) {
         if (step_first) {
-            const int rc = unw_step(&c_.cursor);
+            const int rc = unw_step(&cold().cursor);
             if (rc == 0)
                 return; // the outermost frame
             if (rc < 0) {
                 unw_word_t ip = 0;
-                unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
+                unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
                 w_.report(ip,
                           "unwind failed after the frame at 0x%" PRIx64 ": unw_step returned %d",
                           static_cast<uint64_t>(ip), rc);
-                s_.failed = true; // the rest of the stack is unreachable in any mode
+                hot().failed = true; // the rest of the stack is unreachable in any mode
                 return;
             }
             ++frame.depth;
@@ -222,19 +217,19 @@ void WalkerImpl::unw_advance(bool step_first) noexcept {
         if (frame.depth >= Walker::kMaxFrames)
             return report_too_deep();
         unw_word_t ip = 0, sp = 0;
-        unw_get_reg(&c_.cursor, UNW_REG_IP, &ip);
-        unw_get_reg(&c_.cursor, UNW_REG_SP, &sp);
-        if (s_.stop_sp != 0 && sp > s_.stop_sp)
+        unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
+        unw_get_reg(&cold().cursor, UNW_REG_SP, &sp);
+        if (hot().stop_sp != 0 && sp > hot().stop_sp)
             return; // below the managed frames
 
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;
-        switch (s_.index->classify(ip, &site, &function)) {
+        switch (hot().index->classify(ip, &site, &function)) {
         case Lookup::NotManaged:
             continue;
         case Lookup::ManagedNoRecord:
             report_missing_record(static_cast<uint64_t>(ip), function);
-            if (s_.failed)
+            if (hot().failed)
                 return;
             continue;
         case Lookup::Safepoint:
@@ -242,7 +237,7 @@ void WalkerImpl::unw_advance(bool step_first) noexcept {
             frame.sp = sp;
             frame.site = site;
             load_frame();
-            s_.valid = true;
+            hot().valid = true;
             return;
         }
     }
@@ -252,29 +247,30 @@ void WalkerImpl::unw_advance(bool step_first) noexcept {
 // the captured context copy is marked so: reading it is right, writing it is lost. A location
 // inside the synthesised context (the fast walker's seed) is the register carried there.
 void WalkerImpl::load_frame() noexcept {
-    const auto synth = reinterpret_cast<uintptr_t>(c_.synth.uc_mcontext.gregs);
-    const auto ctx_lo = reinterpret_cast<uintptr_t>(c_.ctx->unwind_context);
-    RegisterMap& regs = s_.regs;
+    const auto synth = reinterpret_cast<uintptr_t>(cold().synth.uc_mcontext.gregs);
+    const auto ctx_lo = reinterpret_cast<uintptr_t>(cold().ctx->unwind_context);
+    RegisterMap& regs = hot().regs;
     regs.in_context = 0;
     for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
         regs.where[i] = nullptr;
         unw_save_loc_t loc;
         std::memset(&loc, 0, sizeof loc);
-        if (unw_get_save_loc(&c_.cursor, kCalleeSaved[i], &loc) != 0 || loc.type != UNW_SLT_MEMORY)
+        if (unw_get_save_loc(&cold().cursor, kCalleeSaved[i], &loc) != 0 ||
+            loc.type != UNW_SLT_MEMORY)
             continue;
         const auto addr = static_cast<uintptr_t>(loc.u.addr);
-        if (c_.fast && addr >= synth && addr < synth + sizeof(gregset_t)) {
+        if (cold().fast && addr >= synth && addr < synth + sizeof(gregset_t)) {
             regs.where[i] = seeded_where(static_cast<int>((addr - synth) / sizeof(greg_t)));
             continue;
         }
         regs.where[i] = reinterpret_cast<uint64_t*>(addr);
-        if (addr >= ctx_lo && addr < ctx_lo + sizeof c_.ctx->unwind_context)
+        if (addr >= ctx_lo && addr < ctx_lo + sizeof cold().ctx->unwind_context)
             regs.in_context |= static_cast<uint8_t>(1u << i);
     }
 }
 
 void WalkerImpl::report_missing_record(uint64_t ip, const FrameRecord* function) noexcept {
-    const auto images = s_.index->images();
+    const auto images = hot().index->images();
     const char* image =
         function && function->image < images.size() ? images[function->image].name.c_str() : "?";
     w_.report(ip,

@@ -186,8 +186,8 @@ __attribute__((always_inline)) inline uint8_t register_bit(RootLoc loc) noexcept
 // slots do not fit.
 __attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k,
                                                                       bool innermost) noexcept {
-    WalkCacheState& c = *c_.cache;
-    const FrameIndex::Hot ix = s_.index->hot();
+    WalkCacheState& c = *cold().cache;
+    const FrameIndex::Hot ix = hot().index->hot();
     const CallSite& site = *c.frame[k].site;
     const uint64_t sp = c.frame[k].sp;
     uint64_t* const* where = c.where_of(k);
@@ -246,10 +246,10 @@ __attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k
 // the walk computed them: frame f + 1's are frame f's, moved by frame f's rule (whose CFA is
 // frame f + 1's SP); fresh frame f goes to cache frame base + m - 1 - f.
 void WalkerImpl::finalize_where(uint32_t base, uint32_t m, uint32_t keep) noexcept {
-    WalkCacheState& c = *c_.cache;
-    const FrameIndex::Hot ix = s_.index->hot();
+    WalkCacheState& c = *cold().cache;
+    const FrameIndex::Hot ix = hot().index->hot();
     uint64_t* w[kNumCalleeSaved];
-    std::memcpy(w, c_.first_where, sizeof w);
+    std::memcpy(w, cold().first_where, sizeof w);
     for (uint32_t f = 0; f < m; ++f) {
         if (f >= m - keep) {
             uint64_t** out = c.where_of(base + m - 1 - f);
@@ -269,10 +269,10 @@ void WalkerImpl::finalize_where(uint32_t base, uint32_t m, uint32_t keep) noexce
 // The fresh frames of this walk, innermost first in fresh[0, rec_n), go after cache frame
 // next_cached (at a junction: fresh[rec_n - 1] is that very frame) or replace the cache (none).
 void WalkerImpl::finalize(bool junction) noexcept {
-    WalkCacheState& c = *c_.cache;
-    s_.recording = false;
-    const uint32_t base = junction ? static_cast<uint32_t>(s_.next_cached) + 1 : 0;
-    const uint32_t m = junction ? s_.rec_n - 1 : s_.rec_n;
+    WalkCacheState& c = *cold().cache;
+    hot().recording = false;
+    const uint32_t base = junction ? static_cast<uint32_t>(hot().next_cached) + 1 : 0;
+    const uint32_t m = junction ? hot().rec_n - 1 : hot().rec_n;
     if (junction) {
         c.values = c.first_word[base];
         c.slots = c.first_slot[base];
@@ -288,9 +288,9 @@ void WalkerImpl::finalize(bool junction) noexcept {
         c.misses = c.misses < 31 ? c.misses + 1 : 31;
         c.skip = std::min((uint32_t{1} << (c.misses - 1)) - 1, c.max_skip);
     }
-    c.serial = s_.index->serial();
-    c.stop_sp = c_.options.stop_sp;
-    c.precise = c_.options.precise;
+    c.serial = hot().index->serial();
+    c.stop_sp = cold().options.stop_sp;
+    c.precise = cold().options.precise;
     const uint32_t keep = std::min(m, c.capacity - base); // the outermost fresh frames
     finalize_where(base, m, keep);
     // Frames, needs, words and slots, outermost first.
@@ -306,34 +306,35 @@ void WalkerImpl::finalize(bool junction) noexcept {
 
 // The walker stands on the stub's caller, frame 0, reached by rule (its site has an exact rule).
 void WalkerImpl::cache_start() noexcept {
-    WalkCacheState& c = *c_.cache;
-    if (c.frames != 0 && (c.serial != s_.index->serial() || c.stop_sp != c_.options.stop_sp ||
-                          c.precise != c_.options.precise))
+    WalkCacheState& c = *cold().cache;
+    if (c.frames != 0 &&
+        (c.serial != hot().index->serial() || c.stop_sp != cold().options.stop_sp ||
+         c.precise != cold().options.precise))
         c.frames = 0; // recorded against other stack maps or options: nothing holds
-    std::memcpy(c_.first_where, s_.regs.where, sizeof c_.first_where);
-    s_.fresh = c.fresh;
-    s_.cache_frames = c.frame;
-    s_.rec_capacity = c.capacity;
-    s_.rec_n = 0;
-    s_.next_cached = static_cast<int32_t>(c.frames) - 1;
-    c_.met_cached = false;
+    std::memcpy(cold().first_where, hot().regs.where, sizeof cold().first_where);
+    hot().fresh = c.fresh;
+    hot().cache_frames = c.frame;
+    hot().rec_capacity = c.capacity;
+    hot().rec_n = 0;
+    hot().next_cached = static_cast<int32_t>(c.frames) - 1;
+    cold().met_cached = false;
     if (c.skip == 0) {
-        s_.recording = true;
-        s_.by_rule = false; // recorded steps are next_slow()'s (or advance_recording's)
-        append(w_.frame_);  // frame 0 may be the cache's innermost frame: the whole stack holds
+        hot().recording = true;
+        hot().by_rule = false; // recorded steps are next_slow()'s (or advance_recording's)
+        append(w_.frame_);     // frame 0 may be the cache's innermost frame: the whole stack holds
         return;
     }
     // Backing off: a walk that records costs more than one that does not (docs/PERFORMANCE.md),
     // and this stack keeps changing. Only a stack that did not change at all is taken from the
     // cache.
-    if (s_.next_cached >= 0 && c.frame[s_.next_cached].sp == w_.frame_.sp)
+    if (hot().next_cached >= 0 && c.frame[hot().next_cached].sp == w_.frame_.sp)
         try_junction();
-    if (!c_.met_cached)
+    if (!cold().met_cached)
         --c.skip;
 }
 
 void WalkerImpl::append(const WalkFrame& f) noexcept {
-    appended(append_frame(s_, f.sp, f.site));
+    appended(append_frame(hot(), f.sp, f.site));
 }
 
 void WalkerImpl::appended(Appended a) noexcept {
@@ -351,35 +352,35 @@ void WalkerAccess::appended(Walker& w, Appended a) noexcept {
 // the same, the save slots the frames outward of it read are the same, and every word their steps
 // read is unchanged. Then the rest of the walk is the cache's.
 void WalkerImpl::try_junction() noexcept {
-    WalkCacheState& c = *c_.cache;
-    const auto k = static_cast<uint32_t>(s_.next_cached);
+    WalkCacheState& c = *cold().cache;
+    const auto k = static_cast<uint32_t>(hot().next_cached);
     if (c.frame[k].site != w_.frame_.site)
         return; // another frame at this SP: look further out
     uint64_t* const* cached = c.where_of(k);
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        if ((c.needs[k] >> i & 1u) && cached[i] != s_.regs.where[i])
+        if ((c.needs[k] >> i & 1u) && cached[i] != hot().regs.where[i])
             return;
     if (!c.words_hold(c.first_word[k + 1])) {
-        s_.next_cached = -1; // the stack outward changed: no frame further out can hold either
+        hot().next_cached = -1; // the stack outward changed: no frame further out can hold either
         return;
     }
-    c_.met_cached = true;
+    cold().met_cached = true;
     c.misses = c.skip = 0;
-    c_.cached = k + 1;
+    hot().cached = k + 1;
     for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
-        c_.junction_cached[i] = cached[i];
-        c_.junction_walked[i] = s_.regs.where[i];
+        cold().junction_cached[i] = cached[i];
+        cold().junction_walked[i] = hot().regs.where[i];
     }
-    if (s_.recording) {
+    if (hot().recording) {
         // The frames kept keep their save slots as this walk finds them: a register no frame
         // from k outward saved is still where this walk found it at frame k (the stub's slot of
         // this walk, not of the walk that recorded them). The cache's frames then all describe
         // one walk, which the next junction relies on.
         for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
-            if (c_.junction_cached[i] == c_.junction_walked[i])
+            if (cold().junction_cached[i] == cold().junction_walked[i])
                 continue;
-            for (uint32_t j = k + 1; j-- > 0 && c.where_of(j)[i] == c_.junction_cached[i];)
-                c.where_of(j)[i] = c_.junction_walked[i];
+            for (uint32_t j = k + 1; j-- > 0 && c.where_of(j)[i] == cold().junction_cached[i];)
+                c.where_of(j)[i] = cold().junction_walked[i];
         }
         finalize(true);
     }
@@ -387,31 +388,31 @@ void WalkerImpl::try_junction() noexcept {
 }
 
 void WalkerImpl::start_replay(uint32_t k) noexcept {
-    const WalkCacheState& c = *c_.cache;
-    s_.replaying = true;
-    s_.by_rule = false; // replayed frames are next_slow()'s
-    s_.replay_first = k;
-    s_.replay_slots = c.slot;
-    s_.replay_slot_end = c.first_slot[k + 1];
-    c_.replay_depth = w_.frame_.depth;
+    const WalkCacheState& c = *cold().cache;
+    hot().replaying = true;
+    hot().by_rule = false; // replayed frames are next_slow()'s
+    hot().replay_first = k;
+    hot().replay_slots = c.slot;
+    hot().replay_slot_end = c.first_slot[k + 1];
+    cold().replay_depth = w_.frame_.depth;
     replay_seek(k);
 }
 
 // Frame 0 is current: step on from it, as the recorded walk did.
 void WalkerImpl::end_replay() noexcept {
-    s_.replaying = false;
+    hot().replaying = false;
     fast_advance();
     // A rule step past the cache's outermost frame: the cache ended short of the walk (the walk
     // that recorded it was cut short, or ran out of room); the next walk records anew.
-    if (c_.stepped_by_rule)
-        c_.cache->frames = 0;
+    if (cold().stepped_by_rule)
+        cold().cache->frames = 0;
 }
 
 void WalkerImpl::cache_stop() noexcept {
-    if (!s_.recording)
+    if (!hot().recording)
         return;
     finalize(false);
-    s_.by_rule = s_.valid && !s_.on_cursor && !s_.replaying;
+    hot().by_rule = hot().valid && !hot().on_cursor && !hot().replaying;
 }
 
 // A recording walk's step from a frame with an exact rule: rule_step, then the frame it reached
@@ -419,7 +420,7 @@ void WalkerImpl::cache_stop() noexcept {
 // or stops recording where libunwind takes over).
 bool WalkerImpl::record_step() noexcept {
     WalkFrame f = w_.frame_;
-    if (!rule_step(s_, s_.index->hot(), f))
+    if (!rule_step(hot(), hot().index->hot(), f))
         return false;
     w_.frame_ = f;
     append(f);
@@ -429,17 +430,18 @@ bool WalkerImpl::record_step() noexcept {
 // Cache frame k, with its save slots: a slot the frame inherited from above the junction (equal
 // to the junction's in the cache) is the one this walk found there.
 void WalkerImpl::replay_seek(uint32_t k) noexcept {
-    const WalkCacheState& c = *c_.cache;
+    const WalkCacheState& c = *cold().cache;
     WalkFrame& frame = w_.frame_;
-    c_.replay_pos = k;
+    cold().replay_pos = k;
     frame.sp = c.frame[k].sp;
     frame.site = c.frame[k].site;
     frame.return_address = frame.site->return_address();
-    frame.depth = c_.replay_depth + (s_.replay_first - k);
+    frame.depth = cold().replay_depth + (hot().replay_first - k);
     uint64_t* const* cached = c.where_of(k);
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        s_.regs.where[i] = cached[i] == c_.junction_cached[i] ? c_.junction_walked[i] : cached[i];
-    s_.regs.in_context =
+        hot().regs.where[i] =
+            cached[i] == cold().junction_cached[i] ? cold().junction_walked[i] : cached[i];
+    hot().regs.in_context =
         0; // every register of a frame reached by rule from the stub is in stack memory
 }
 

@@ -72,7 +72,6 @@ struct WalkerCold {
     WalkOptions options;
     bool fast = false;            // options.walker == Fast
     bool stepped_by_rule = false; // fast_advance reached the current frame by a rule step
-    uint64_t skipped = 0;
     uint64_t native_rule_steps = 0, libunwind_steps = 0;
     WalkError error;
     // The walk cache (unwind/walk_cache.cpp). A recording walk appends each frame it reaches by
@@ -89,7 +88,6 @@ struct WalkerCold {
     // equal to the cache's is inherited from above the junction, and is this walk's.
     uint64_t* junction_cached[kNumCalleeSaved] = {};
     uint64_t* junction_walked[kNumCalleeSaved] = {};
-    uint64_t cached = 0;
     bool met_cached = false; // this walk met a frame the cache holds
 };
 static_assert(sizeof(WalkerCold) <= Walker::kStorageSize, "Walker::kStorageSize is too small");
@@ -103,8 +101,7 @@ static_assert(alignof(WalkCacheState) <= 8,
 // A view of one walker: its hot state, its cold state, and the code that needs both.
 class WalkerImpl {
   public:
-    explicit WalkerImpl(Walker& w) noexcept
-        : w_(w), s_(w.hot_), c_(*std::launder(reinterpret_cast<WalkerCold*>(w.storage_))) {}
+    explicit WalkerImpl(Walker& w) noexcept : w_(w) {}
     static WalkerCold& cold(Walker& w) noexcept {
         return *std::launder(reinterpret_cast<WalkerCold*>(w.storage_));
     }
@@ -156,8 +153,9 @@ class WalkerImpl {
 
   private:
     Walker& w_;
-    WalkState& s_;
-    WalkerCold& c_;
+    // The hot and the cold state, at fixed offsets from the walker (no pointer of their own).
+    WalkState& hot() const noexcept { return w_.hot_; }
+    WalkerCold& cold() const noexcept { return cold(w_); }
 };
 
 } // namespace gcwalk::detail

@@ -133,7 +133,10 @@ class Walker {
            const WalkOptions& options = {}) noexcept;
     Walker(const Walker&) = delete;
     Walker& operator=(const Walker&) = delete;
-    ~Walker();
+    ~Walker() {
+        if (hot_.recording) [[unlikely]]
+            end_recording();
+    }
 
     // On entry the walker stands on a managed frame; on return on the next one, or !valid().
     bool valid() const noexcept { return hot_.valid; }
@@ -158,8 +161,8 @@ class Walker {
 
     bool failed() const noexcept { return hot_.failed; }
     const WalkError& error() const noexcept;
-    uint64_t skipped() const noexcept;
-    uint64_t cached() const noexcept; // frames taken from WalkOptions::cache
+    uint64_t skipped() const noexcept { return hot_.skipped; }
+    uint64_t cached() const noexcept { return hot_.cached; } // frames taken from WalkOptions::cache
     // Fast walker: native frames (no record) stepped by their image's CFI rule, and frames stepped
     // by libunwind instead (unw_step calls: frames without an exact rule). Diagnostics for tests
     // and benchmarks; a walk of ordinary host code to the end of the stack has no unw_step.
@@ -184,6 +187,7 @@ class Walker {
     friend class detail::WalkerImpl;    // the out-of-line walk (unwind/walker_impl.hpp)
     friend struct detail::WalkerAccess; // the inline step and for_each_root's loops
     void next_slow() noexcept;
+    void end_recording() noexcept; // the walk cache keeps what this walk recorded
 
     WalkFrame frame_;
     detail::WalkState hot_;

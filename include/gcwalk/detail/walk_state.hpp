@@ -71,6 +71,8 @@ struct WalkState {
     bool on_cursor = false; // fast walker: the current frame is the cursor's (stepped by libunwind)
     bool recording = false; // appending the frames stepped to the walk cache
     bool replaying = false; // handing out the walk cache's frames
+    uint64_t skipped = 0;   // Walker::skipped(), cached(): read by every walk's end
+    uint64_t cached = 0;
     // Recording: fresh[0, rec_n) are this walk's frames, innermost first (rec_capacity at most);
     // cache_frames[next_cached] is the cache frame a fresh frame may meet next (-1: none),
     // found by following the cache frames by SP.
