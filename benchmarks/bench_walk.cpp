@@ -32,9 +32,15 @@ void bn8_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
 void bwm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, frame pointers
 void bnm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, no frame pointers
 void* bw_obj(int64_t n, int64_t j);
-int64_t bw_int(int64_t n, int64_t j) { return n * 8 + j; }
-void bw_use(void* p) { benchmark::DoNotOptimize(p); }
-void bw_use_int(int64_t v) { benchmark::DoNotOptimize(v); }
+int64_t bw_int(int64_t n, int64_t j) {
+    return n * 8 + j;
+}
+void bw_use(void* p) {
+    benchmark::DoNotOptimize(p);
+}
+void bw_use_int(int64_t v) {
+    benchmark::DoNotOptimize(v);
+}
 }
 
 namespace {
@@ -46,11 +52,15 @@ constexpr int64_t kRing = 64;  // functions per ring (benchmarks/CMakeLists.txt)
 
 // GC pointers of the mixed ring's function i (benchmarks/CMakeLists.txt), and of a whole stack:
 // the outermost frame is function 0, the innermost function `depth` mod 64.
-int64_t mixed_roots(int64_t i) { return i * 7 % 9; }
+int64_t mixed_roots(int64_t i) {
+    return i * 7 % 9;
+}
 uint64_t expected_roots(int64_t shape, int64_t depth) {
-    if (shape != kMixed) return static_cast<uint64_t>(shape * (depth + 1));
+    if (shape != kMixed)
+        return static_cast<uint64_t>(shape * (depth + 1));
     uint64_t n = 0;
-    for (int64_t t = 0; t <= depth; ++t) n += static_cast<uint64_t>(mixed_roots(t % kRing));
+    for (int64_t t = 0; t <= depth; ++t)
+        n += static_cast<uint64_t>(mixed_roots(t % kRing));
     return n;
 }
 
@@ -62,7 +72,8 @@ uint64_t expected_roots(int64_t shape, int64_t depth) {
 // use, then mapped to its object's start (interior pointers are common on real stacks).
 struct Heap {
     static constexpr uint64_t kSize = 16u << 20, kBlock = 4096, kGranule = 16;
-    static constexpr uint32_t kClassSize[] = {0, 16, 32, 48, 64, 96, 128, 256}; // class 0: free block
+    static constexpr uint32_t kClassSize[] = {0,  16, 32,  48,
+                                              64, 96, 128, 256}; // class 0: free block
     static constexpr int kClasses = 8;
     static constexpr uint64_t kGranulesPerBlock = kBlock / kGranule;
 
@@ -80,48 +91,59 @@ struct Heap {
             marks[g / 64] = w | bit;
             return true;
         }
-        // A precise root: the object's start is known. True when newly marked (a collector would push).
+        // A precise root: the object's start is known. True when newly marked (a collector would
+        // push).
         bool mark_object(const void* obj) const noexcept {
             return mark_granule((reinterpret_cast<uint64_t>(obj) - lo) / kGranule);
         }
         // A conservative word: range check, block header, start map, mark.
         bool mark_word(uint64_t word) const noexcept {
             const uint64_t off = word - lo;
-            if (off >= kSize) return false;
+            if (off >= kSize)
+                return false;
             const uint8_t cls = block_class[off / kBlock];
-            if (cls == 0) return false;
+            if (cls == 0)
+                return false;
             const uint64_t g = off / kGranule;
             const uint8_t back = map[cls][g % kGranulesPerBlock];
-            if (back == 0xff) return false;
+            if (back == 0xff)
+                return false;
             return mark_granule(g - back);
         }
         // A conservative word's object start (range check, block header, start map), or 0.
         uint64_t find_start(uint64_t word) const noexcept {
             const uint64_t off = word - lo;
-            if (off >= kSize) return 0;
+            if (off >= kSize)
+                return 0;
             const uint8_t cls = block_class[off / kBlock];
-            if (cls == 0) return 0;
+            if (cls == 0)
+                return 0;
             const uint64_t g = off / kGranule;
             const uint8_t back = map[cls][g % kGranulesPerBlock];
-            if (back == 0xff) return 0;
+            if (back == 0xff)
+                return 0;
             return lo + (g - back) * kGranule;
         }
         bool in_range(uint64_t word) const noexcept { return word - lo < kSize; }
     };
 
     Heap()
-        : base(static_cast<unsigned char*>(std::aligned_alloc(kBlock, kSize))), block_class(kSize / kBlock, 0),
-          marks(kSize / kGranule / 64, 0) {
+        : base(static_cast<unsigned char*>(std::aligned_alloc(kBlock, kSize))),
+          block_class(kSize / kBlock, 0), marks(kSize / kGranule / 64, 0) {
         std::memset(base, 0, kSize);
         for (int c = 1; c < kClasses; ++c) {
             const uint64_t per = kClassSize[c] / kGranule, last = kBlock / kClassSize[c] * per;
-            for (uint64_t g = 0; g < kGranulesPerBlock; ++g) map[c][g] = g < last ? static_cast<uint8_t>(g % per) : 0xff;
+            for (uint64_t g = 0; g < kGranulesPerBlock; ++g)
+                map[c][g] = g < last ? static_cast<uint8_t>(g % per) : 0xff;
         }
     }
-    Marker marker() noexcept { return {reinterpret_cast<uint64_t>(base), block_class.data(), map, marks.data()}; }
+    Marker marker() noexcept {
+        return {reinterpret_cast<uint64_t>(base), block_class.data(), map, marks.data()};
+    }
     void* allocate(int cls) {
         if (free_in[cls] < kClassSize[cls]) {
-            if (next_block == block_class.size()) std::abort();
+            if (next_block == block_class.size())
+                std::abort();
             block_class[next_block] = static_cast<uint8_t>(cls);
             bump[cls] = reinterpret_cast<uint64_t>(base) + next_block++ * kBlock;
             free_in[cls] = kBlock / kClassSize[cls] * kClassSize[cls];
@@ -134,7 +156,8 @@ struct Heap {
     void clear_marks() { std::fill(marks.begin(), marks.end(), 0); }
     uint64_t marked() const {
         uint64_t n = 0;
-        for (uint64_t w : marks) n += static_cast<uint64_t>(__builtin_popcountll(w));
+        for (uint64_t w : marks)
+            n += static_cast<uint64_t>(__builtin_popcountll(w));
         return n;
     }
 
@@ -167,37 +190,42 @@ std::vector<void*>& ring_objects() {
 
 } // namespace
 
-extern "C" void* bw_obj(int64_t n, int64_t j) { return ring_objects()[static_cast<size_t>(n * kMaxRoots + j)]; }
+extern "C" void* bw_obj(int64_t n, int64_t j) {
+    return ring_objects()[static_cast<size_t>(n * kMaxRoots + j)];
+}
 
 namespace {
 
 gcwalk::ImageRegistry& registry() {
     static gcwalk::ImageRegistry* r = [] {
         auto* reg = new gcwalk::ImageRegistry;
-        if (auto st = reg->rescan(); !st) std::fprintf(stderr, "rescan: %s\n", st.message().c_str());
-        for (const auto& d : reg->diagnostics()) std::fprintf(stderr, "registry: %s\n", d.c_str());
+        if (auto st = reg->rescan(); !st)
+            std::fprintf(stderr, "rescan: %s\n", st.message().c_str());
+        for (const auto& d : reg->diagnostics())
+            std::fprintf(stderr, "registry: %s\n", d.c_str());
         return reg;
     }();
     return *r;
 }
 
 enum Kind {
-    kFast,            // fast walker, every root slot read (visited)
-    kFastMark,        // fast walker, every root's object marked
-    kLibunwindWalker, // libunwind walker, every root slot read
-    kUnwStep,         // bare unw_step loop
-    kFramePointer,    // frame-pointer chain (rings with frame pointers)
-    kConservative,    // every word: range check, object start, mark
-    kConservativeFind,// every word: range check, object start (no mark: against kFast)
-    kRangeScan,       // every word: range check only (a lower bound)
-    kFastCached,      // fast walker with a WalkCache holding this stack: frames re-checked, roots read
-    kFastCachedMark,  // the same, every root's object marked
-    kFastRecord,      // fast walker recording into a WalkCache cleared before each walk
+    kFast,             // fast walker, every root slot read (visited)
+    kFastMark,         // fast walker, every root's object marked
+    kLibunwindWalker,  // libunwind walker, every root slot read
+    kUnwStep,          // bare unw_step loop
+    kFramePointer,     // frame-pointer chain (rings with frame pointers)
+    kConservative,     // every word: range check, object start, mark
+    kConservativeFind, // every word: range check, object start (no mark: against kFast)
+    kRangeScan,        // every word: range check only (a lower bound)
+    kFastCached, // fast walker with a WalkCache holding this stack: frames re-checked, roots read
+    kFastCachedMark, // the same, every root's object marked
+    kFastRecord,     // fast walker recording into a WalkCache cleared before each walk
     kNumKinds
 };
-const char* const kKindName[kNumKinds] = {"fast",          "fast_mark",    "libunwind_walker",  "unw_step",
-                                          "frame_pointer", "conservative", "conservative_find", "range_scan",
-                                          "fast_cached",   "fast_cached_mark", "fast_record"};
+const char* const kKindName[kNumKinds] = {
+    "fast",          "fast_mark",        "libunwind_walker",  "unw_step",
+    "frame_pointer", "conservative",     "conservative_find", "range_scan",
+    "fast_cached",   "fast_cached_mark", "fast_record"};
 
 // The benchmark thread's WalkCache (kFastCached, kFastRecord): deep enough for every ring.
 gcwalk::WalkCache& walk_cache() {
@@ -216,8 +244,8 @@ uint64_t g_cached_frames = 0; // WalkStats::cached of the last walk_roots
 
 // A precise walk: every root slot visited (read), and with `mark` its object marked.
 template <bool mark>
-uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind, uint64_t stop_sp, uint64_t* roots,
-                    gcwalk::WalkCache* cache = nullptr) {
+uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind, uint64_t stop_sp,
+                    uint64_t* roots, gcwalk::WalkCache* cache = nullptr) {
     gcwalk::WalkOptions opts;
     opts.walker = kind;
     opts.stop_sp = stop_sp;
@@ -230,7 +258,8 @@ uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind
         [&](void** slot) {
             void* obj = *slot;
             if constexpr (mark) {
-                if (obj) sum += h.mark_object(obj);
+                if (obj)
+                    sum += h.mark_object(obj);
             } else {
                 sum += reinterpret_cast<uintptr_t>(obj);
             }
@@ -245,13 +274,15 @@ uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind
 
 uint64_t unw_step_loop(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
     unw_cursor_t c;
-    unw_init_local(&c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
+    unw_init_local(
+        &c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
     uint64_t frames = 0;
     unw_word_t ip = 0, sp = 0;
     while (unw_step(&c) > 0) {
         unw_get_reg(&c, UNW_REG_IP, &ip);
         unw_get_reg(&c, UNW_REG_SP, &sp);
-        if (sp > stop_sp) break;
+        if (sp > stop_sp)
+            break;
         ++frames;
     }
     benchmark::DoNotOptimize(ip);
@@ -276,11 +307,11 @@ uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx, uint64_t manage
 // A conservative collector's stack scan: every word of the frames, and for each that points into
 // the heap, its object found and marked (Find: found only; Range: the range check alone).
 enum class Scan { Mark, Find, Range };
-template <Scan scan>
-uint64_t conservative_scan(const Stack& s) {
+template <Scan scan> uint64_t conservative_scan(const Stack& s) {
     const Heap::Marker h = heap().marker();
     uint64_t hits = 0;
-    for (auto* p = reinterpret_cast<const uint64_t*>(s.lo); p < reinterpret_cast<const uint64_t*>(s.hi); ++p) {
+    for (auto* p = reinterpret_cast<const uint64_t*>(s.lo);
+         p < reinterpret_cast<const uint64_t*>(s.hi); ++p) {
         if constexpr (scan == Scan::Range)
             hits += h.in_range(*p);
         else if constexpr (scan == Scan::Find)
@@ -294,23 +325,38 @@ uint64_t conservative_scan(const Stack& s) {
 }
 
 // One walk of `kind`: returns frames walked (0 for scans) and sets roots (visits, or heap words).
-uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s, uint64_t* roots) {
+uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s,
+                   uint64_t* roots) {
     *roots = 0;
     switch (kind) {
-    case kFast: return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
-    case kFastMark: return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
-    case kLibunwindWalker: return walk_roots<false>(ctx, gcwalk::WalkerKind::Libunwind, s.stop_sp, roots);
-    case kUnwStep: return unw_step_loop(ctx, s.stop_sp);
-    case kFramePointer: return frame_pointer_walk(ctx, s.frames);
-    case kConservative: conservative_scan<Scan::Mark>(s); return 0;
-    case kConservativeFind: conservative_scan<Scan::Find>(s); return 0;
-    case kRangeScan: *roots = conservative_scan<Scan::Range>(s); return 0;
-    case kFastCached: return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
-    case kFastCachedMark: return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
+    case kFast:
+        return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
+    case kFastMark:
+        return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
+    case kLibunwindWalker:
+        return walk_roots<false>(ctx, gcwalk::WalkerKind::Libunwind, s.stop_sp, roots);
+    case kUnwStep:
+        return unw_step_loop(ctx, s.stop_sp);
+    case kFramePointer:
+        return frame_pointer_walk(ctx, s.frames);
+    case kConservative:
+        conservative_scan<Scan::Mark>(s);
+        return 0;
+    case kConservativeFind:
+        conservative_scan<Scan::Find>(s);
+        return 0;
+    case kRangeScan:
+        *roots = conservative_scan<Scan::Range>(s);
+        return 0;
+    case kFastCached:
+        return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
+    case kFastCachedMark:
+        return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
     case kFastRecord:
         walk_cache().clear();
         return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -337,11 +383,14 @@ double time_walk(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s)
 bool measure_stack(const gcwalk::SafepointContext& ctx, Stack* s) {
     {
         gcwalk::Walker w(ctx, registry().index(), {});
-        for (; w.valid(); w.next()) s->stop_sp = w.frame().sp, ++s->frames;
-        if (w.failed() || s->frames == 0) return false;
+        for (; w.valid(); w.next())
+            s->stop_sp = w.frame().sp, ++s->frames;
+        if (w.failed() || s->frames == 0)
+            return false;
     }
     unw_cursor_t c;
-    unw_init_local(&c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
+    unw_init_local(
+        &c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
     while (unw_step(&c) > 0) {
         unw_word_t sp = 0;
         unw_get_reg(&c, UNW_REG_SP, &sp);
@@ -362,10 +411,13 @@ struct Run {
 };
 
 // Measures the ring's stack (measure_stack); on failure the benchmark is skipped (false).
-bool calibrate(benchmark::State& state, const gcwalk::SafepointContext& ctx, int64_t depth, Stack* s) {
-    if (measure_stack(ctx, s) && s->frames == static_cast<uint64_t>(depth) + 1) return true;
+bool calibrate(benchmark::State& state, const gcwalk::SafepointContext& ctx, int64_t depth,
+               Stack* s) {
+    if (measure_stack(ctx, s) && s->frames == static_cast<uint64_t>(depth) + 1)
+        return true;
     state.SkipWithError("calibration walk failed or saw the wrong number of frames");
-    for (auto _ : state) {}
+    for (auto _ : state) {
+    }
     return false;
 }
 
@@ -373,7 +425,8 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     Run& run = *static_cast<Run*>(arg);
     benchmark::State& state = *run.state;
     Stack s;
-    if (!calibrate(state, *ctx, run.depth, &s)) return;
+    if (!calibrate(state, *ctx, run.depth, &s))
+        return;
     // Marks stay set from the first iteration on (as a second root to an object finds it marked).
     heap().clear_marks();
     uint64_t roots = 0, count = 0;
@@ -381,24 +434,31 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
         walk_cache().clear();
         walk_once(run.kind, *ctx, s, &roots);
     }
-    for (auto _ : state) count = walk_once(run.kind, *ctx, s, &roots);
+    for (auto _ : state)
+        count = walk_once(run.kind, *ctx, s, &roots);
     const bool walk = run.kind == kFast || run.kind == kFastMark || run.kind == kLibunwindWalker ||
-                      run.kind == kFastCached || run.kind == kFastCachedMark || run.kind == kFastRecord;
+                      run.kind == kFastCached || run.kind == kFastCachedMark ||
+                      run.kind == kFastRecord;
     if ((run.kind == kFastCached || run.kind == kFastCachedMark) &&
         (walk_cache().frames() != s.frames || g_cached_frames != s.frames))
         state.SkipWithError("the WalkCache does not hold every frame");
     if (walk && (count != s.frames || roots != expected_roots(run.roots, run.depth)))
         state.SkipWithError("the walk saw a different number of frames or roots");
-    if (run.kind == kUnwStep && count != s.frames) state.SkipWithError("unw_step saw a different number of frames");
-    if (run.kind == kFastMark || run.kind == kConservative) state.counters["marked"] = static_cast<double>(heap().marked());
-    if (run.kind == kRangeScan) state.counters["heap_words"] = static_cast<double>(roots);
+    if (run.kind == kUnwStep && count != s.frames)
+        state.SkipWithError("unw_step saw a different number of frames");
+    if (run.kind == kFastMark || run.kind == kConservative)
+        state.counters["marked"] = static_cast<double>(heap().marked());
+    if (run.kind == kRangeScan)
+        state.counters["heap_words"] = static_cast<double>(roots);
     if (run.kind == kConservative || run.kind == kConservativeFind || run.kind == kRangeScan) {
         state.counters["words"] = static_cast<double>(s.words());
-        state.counters["ns_per_word"] = benchmark::Counter(static_cast<double>(s.words()) * 1e-9,
+        state.counters["ns_per_word"] = benchmark::Counter(
+            static_cast<double>(s.words()) * 1e-9,
             benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
     }
     state.counters["frames"] = static_cast<double>(s.frames);
-    state.counters["ns_per_frame"] = benchmark::Counter(static_cast<double>(s.frames) * 1e-9,
+    state.counters["ns_per_frame"] = benchmark::Counter(
+        static_cast<double>(s.frames) * 1e-9,
         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
     // The other walks of the same stack, timed here: how many times slower each is. Even-handed
     // comparisons with conservative scanning: visiting against finding (neither marks), marking
@@ -406,7 +466,8 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     if (run.kind == kFast) {
         const double fast = time_walk(kFast, *ctx, s);
         for (Kind k : {kLibunwindWalker, kUnwStep, kFramePointer, kConservativeFind}) {
-            if (k == kFramePointer && !run.fp) continue;
+            if (k == kFramePointer && !run.fp)
+                continue;
             state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
         }
     }
@@ -430,12 +491,16 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
 void BM_Walk(benchmark::State& state) {
     const bool fp = state.range(1) != 0;
     Run run{&state, static_cast<Kind>(state.range(0)), fp, state.range(2), state.range(3)};
-    state.SetLabel(std::string(kKindName[run.kind]) + (run.roots == kMixed ? ", mixed frames" : "") +
+    state.SetLabel(std::string(kKindName[run.kind]) +
+                   (run.roots == kMixed ? ", mixed frames" : "") +
                    (fp ? "" : ", no frame pointers"));
     ring_objects();
     using Ring = void (*)(int64_t, gcwalk::SafepointFn, void*);
     const Ring rings[2][4] = {{bn0_0, bn2_0, bn8_0, bnm_0}, {bw0_0, bw2_0, bw8_0, bwm_0}};
-    rings[fp][run.roots == 0 ? 0 : run.roots == 2 ? 1 : run.roots == 8 ? 2 : 3](run.depth, in_stub, &run);
+    rings[fp][run.roots == 0   ? 0
+              : run.roots == 2 ? 1
+              : run.roots == 8 ? 2
+                               : 3](run.depth, in_stub, &run);
 }
 
 void walk_args(benchmark::internal::Benchmark* b) {
@@ -443,10 +508,14 @@ void walk_args(benchmark::internal::Benchmark* b) {
         for (int64_t fp : {1, 0})
             for (int64_t depth : {int64_t{10}, int64_t{100}, int64_t{1000}, kMaxDepth})
                 for (int64_t roots : {int64_t{0}, int64_t{2}, int64_t{8}, kMixed}) {
-                    if (kind == kFramePointer && !fp) continue; // no chain to follow
-                    // libunwind at depth 10,000 costs ~25 ms a walk: fewer shapes there.
+                    if (kind == kFramePointer && !fp)
+                        continue; // no chain to follow
+                    // libunwind walks of depth 10,000 are slow (docs/PERFORMANCE.md): fewer shapes
+                    // there.
                     const bool slow = kind == kLibunwindWalker || kind == kUnwStep;
-                    if (slow && (depth == kMaxDepth || (!fp && roots != kMixed)) && !(depth == 1000 && roots == 2)) continue;
+                    if (slow && (depth == kMaxDepth || (!fp && roots != kMixed)) &&
+                        !(depth == 1000 && roots == 2))
+                        continue;
                     b->Args({kind, fp, depth, roots});
                 }
     b->ArgNames({"kind", "fp", "depth", "roots"});
@@ -458,14 +527,18 @@ BENCHMARK(BM_Walk)->Apply(walk_args)->Unit(benchmark::kMicrosecond);
 void one_frame(gcwalk::SafepointContext* ctx, void* arg) {
     const auto kind = *static_cast<gcwalk::WalkerKind*>(arg);
     uint64_t roots = 0;
-    benchmark::DoNotOptimize(walk_roots<false>(*ctx, kind, ctx->caller_sp, &roots)); // just the innermost frame
+    benchmark::DoNotOptimize(
+        walk_roots<false>(*ctx, kind, ctx->caller_sp, &roots)); // just the innermost frame
 }
 void BM_WalkFixedCost(benchmark::State& state) {
-    gcwalk::WalkerKind kind = state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
+    gcwalk::WalkerKind kind =
+        state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
     const bool fp = state.range(1) != 0;
-    state.SetLabel(std::string(state.range(0) ? "fast" : "libunwind_walker") + (fp ? "" : ", no frame pointers"));
+    state.SetLabel(std::string(state.range(0) ? "fast" : "libunwind_walker") +
+                   (fp ? "" : ", no frame pointers"));
     registry();
-    for (auto _ : state) (fp ? bw0_0 : bn0_0)(0, one_frame, &kind);
+    for (auto _ : state)
+        (fp ? bw0_0 : bn0_0)(0, one_frame, &kind);
 }
 BENCHMARK(BM_WalkFixedCost)->Args({1, 1})->Args({1, 0})->Args({0, 1})->ArgNames({"fast", "fp"});
 
@@ -481,7 +554,8 @@ struct NativeRun {
 
 uint64_t native_frames_below(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
     unw_cursor_t c;
-    unw_init_local(&c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
+    unw_init_local(
+        &c, reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context)));
     uint64_t n = 0;
     unw_word_t sp = 0;
     while (unw_step(&c) > 0) {
@@ -495,12 +569,15 @@ void native_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     NativeRun& run = *static_cast<NativeRun*>(arg);
     benchmark::State& state = *run.state;
     Stack s;
-    if (!calibrate(state, *ctx, run.depth, &s)) return;
+    if (!calibrate(state, *ctx, run.depth, &s))
+        return;
     const uint64_t native = native_frames_below(*ctx, s.stop_sp);
     uint64_t roots = 0, count = 0;
     const Kind kind = run.kind == gcwalk::WalkerKind::Fast ? kFast : kLibunwindWalker;
-    for (auto _ : state) count = walk_roots<false>(*ctx, run.kind, 0, &roots);
-    if (count != s.frames) state.SkipWithError("the full walk saw a different number of frames");
+    for (auto _ : state)
+        count = walk_roots<false>(*ctx, run.kind, 0, &roots);
+    if (count != s.frames)
+        state.SkipWithError("the full walk saw a different number of frames");
     // Both walks timed here, alternately, so that load on the machine hits both alike.
     std::vector<double> full, managed;
     Stack to_end = s;
@@ -515,25 +592,33 @@ void native_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     state.counters["native_frames"] = static_cast<double>(native);
     state.counters["ns_full_walk"] = full[4];
     state.counters["ns_managed_walk"] = managed[4];
-    state.counters["ns_per_native_frame"] = native ? (full[4] - managed[4]) / static_cast<double>(native) : 0.0;
+    state.counters["ns_per_native_frame"] =
+        native ? (full[4] - managed[4]) / static_cast<double>(native) : 0.0;
     // How the fast walker stepped them (Walker diagnostics).
     if (run.kind == gcwalk::WalkerKind::Fast) {
         gcwalk::WalkOptions opts;
         opts.walker = run.kind;
         gcwalk::Walker w(*ctx, registry().index(), opts);
-        while (w.valid()) w.next();
+        while (w.valid())
+            w.next();
         state.counters["by_rule"] = static_cast<double>(w.native_rule_steps());
         state.counters["by_unw_step"] = static_cast<double>(w.libunwind_steps());
     }
 }
 
 void BM_WalkNative(benchmark::State& state) {
-    NativeRun run{&state, state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind, state.range(1)};
-    state.SetLabel(state.range(0) ? "fast, to the end of the stack" : "libunwind_walker, to the end of the stack");
+    NativeRun run{&state, state.range(0) ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind,
+                  state.range(1)};
+    state.SetLabel(state.range(0) ? "fast, to the end of the stack"
+                                  : "libunwind_walker, to the end of the stack");
     ring_objects();
     bwm_0(run.depth, native_in_stub, &run);
 }
-BENCHMARK(BM_WalkNative)->Args({1, 10})->Args({1, 100})->Args({0, 10})->ArgNames({"fast", "depth"})
+BENCHMARK(BM_WalkNative)
+    ->Args({1, 10})
+    ->Args({1, 100})
+    ->Args({0, 10})
+    ->ArgNames({"fast", "depth"})
     ->Unit(benchmark::kMicrosecond);
 
 } // namespace

@@ -14,7 +14,8 @@ namespace gcwalk {
 
 // What a thread leaves at a safepoint. The context is libunwind's unw_context_t (an x86-64
 // ucontext_t: 968 bytes in libunwind 1.6.2), captured by the stub after its pushes; it is opaque
-// here so that public headers need no libunwind. gc/ checks the size and alignment by static_assert.
+// here so that public headers need no libunwind. unwind/libunwind_walker.cpp checks the size and
+// alignment by static_assert.
 // The object lives in the stub's frame: it is valid only while `fn` runs, but any thread may walk
 // it during that time (the parked thread's stack is frozen while it waits inside `fn`).
 struct SafepointContext {

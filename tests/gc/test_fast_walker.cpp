@@ -5,14 +5,13 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-
+#include "../process_registry.hpp"
+#include "frame_snapshot.hpp"
 #include <gcwalk/detail/eh_frame_table.hpp>
 #include <gcwalk/detail/native_frames.hpp>
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
-#include "../process_registry.hpp"
-#include "frame_snapshot.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -47,7 +46,8 @@ struct RuleCheck {
     bool native; // a native frame's rule (NativeFrames), not a call site's
     gcwalk::FrameRule rule;
     uint64_t cfa, caller_sp;
-    uint64_t rule_loc[6], unw_loc[6]; // where the caller's registers live: by the rule, by libunwind
+    uint64_t rule_loc[6],
+        unw_loc[6]; // where the caller's registers live: by the rule, by libunwind
 };
 
 using Slots = gcwalk::test::RootEvents;
@@ -86,7 +86,8 @@ void walk_with(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind) {
     g_probe.error[k] = w.error().message;
     Slots v;
     gcwalk::WalkError err;
-    if (!gcwalk::visit_roots(ctx, registry().index(), v, opts, &g_probe.stats[k], &err)) g_probe.failed[k] = true;
+    if (!gcwalk::visit_roots(ctx, registry().index(), v, opts, &g_probe.stats[k], &err))
+        g_probe.failed[k] = true;
     g_probe.roots[k] = std::move(v.seen);
     if (kind == gcwalk::WalkerKind::Fast) {
         g_probe.native_rule_steps = w.native_rule_steps();
@@ -99,7 +100,8 @@ const gcwalk::FrameIndex& unaided_index() {
     static gcwalk::FrameIndex* index = [] {
         auto images = registry().index().images();
         auto built = gcwalk::FrameIndex::build({images.begin(), images.end()});
-        if (!built) FAIL(built.error().message);
+        if (!built)
+            FAIL(built.error().message);
         return new gcwalk::FrameIndex(std::move(*built));
     }();
     return *index;
@@ -109,7 +111,8 @@ void walk_unaided(const gcwalk::SafepointContext& ctx) {
     gcwalk::WalkOptions opts;
     opts.walker = gcwalk::WalkerKind::Fast;
     gcwalk::Walker w(ctx, unaided_index(), opts);
-    for (; w.valid(); w.next()) g_probe.unaided.push_back(Seen::of(w));
+    for (; w.valid(); w.next())
+        g_probe.unaided.push_back(Seen::of(w));
     g_probe.unaided_failed = w.failed();
     g_probe.unaided_libunwind_steps = w.libunwind_steps();
 }
@@ -119,7 +122,8 @@ void walk_unaided(const gcwalk::SafepointContext& ctx) {
 void check_rules(const gcwalk::SafepointContext& ctx) {
     unw_cursor_t c;
     auto* uc = reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context));
-    if (unw_init_local(&c, uc) != 0) return;
+    if (unw_init_local(&c, uc) != 0)
+        return;
     const gcwalk::FrameIndex& index = registry().index();
     for (int guard = 0; guard < 10000; ++guard) {
         unw_word_t ip = 0, sp = 0;
@@ -130,7 +134,8 @@ void check_rules(const gcwalk::SafepointContext& ctx) {
         bool checking = cs && (index.rule(*cs).flags & gcwalk::kRuleFromCfi);
         gcwalk::FrameRule native_rule{};
         int native_kind = -1;
-        if (!cs && guard > 0 && index.native_frames()) { // (frame 0 is the stub, stopped not at a call)
+        if (!cs && guard > 0 &&
+            index.native_frames()) { // (frame 0 is the stub, stopped not at a call)
             native_kind = static_cast<int>(index.native_frames()->lookup(ip, index, &native_rule));
             checking = native_kind == static_cast<int>(gcwalk::NativeFrames::Kind::Rule);
         }
@@ -140,7 +145,8 @@ void check_rules(const gcwalk::SafepointContext& ctx) {
             rc.native = !cs;
             rc.rule = cs ? index.rule(*cs) : native_rule;
             unw_word_t base = sp;
-            if (rc.rule.cfa_reg != 7) unw_get_reg(&c, rc.rule.cfa_reg, &base);
+            if (rc.rule.cfa_reg != gcwalk::kDwarfRsp)
+                unw_get_reg(&c, rc.rule.cfa_reg, &base);
             rc.cfa = base + static_cast<int64_t>(rc.rule.cfa_offset);
             for (int i = 0; i < 6; ++i) {
                 unw_save_loc_t loc{};
@@ -161,7 +167,8 @@ void check_rules(const gcwalk::SafepointContext& ctx) {
                 unw_save_loc_t loc{};
                 unw_get_save_loc(&c, gcwalk::kCalleeSaved[i], &loc);
                 rc.unw_loc[i] = loc.u.addr;
-                rc.rule_loc[i] = rc.rule.saved[i] ? rc.cfa + static_cast<int64_t>(rc.rule.saved[i]) : callee_loc[i];
+                rc.rule_loc[i] = rc.rule.saved[i] ? rc.cfa + static_cast<int64_t>(rc.rule.saved[i])
+                                                  : callee_loc[i];
             }
             g_probe.rules.push_back(rc);
         }
@@ -178,7 +185,8 @@ void in_stub(gcwalk::SafepointContext* ctx, void*) {
 
 void reset() {
     g_probe = Probe{};
-    for (auto& w : g_probe.walks) w.reserve(256);
+    for (auto& w : g_probe.walks)
+        w.reserve(256);
     g_probe.rules.reserve(256);
 }
 
@@ -189,9 +197,9 @@ const char* function_name(uint64_t ra) {
 
 // A rule's CFA and save slots against the caller frame libunwind stepped to.
 void check_against_libunwind(const RuleCheck& rc) {
-    INFO((rc.native ? "native " : "") << "frame at " << std::hex << rc.ra << " in " << function_name(rc.ra)
-                                      << " cfa_reg " << std::dec << int(rc.rule.cfa_reg) << " cfa_offset "
-                                      << rc.rule.cfa_offset);
+    INFO((rc.native ? "native " : "")
+         << "frame at " << std::hex << rc.ra << " in " << function_name(rc.ra) << " cfa_reg "
+         << std::dec << int(rc.rule.cfa_reg) << " cfa_offset " << rc.rule.cfa_offset);
     CHECK(rc.cfa == rc.caller_sp);
     for (int i = 0; i < 6; ++i) {
         INFO("register " << int(gcwalk::kCalleeSaved[i]) << " saved at CFA" << rc.rule.saved[i]);
@@ -206,12 +214,17 @@ __attribute__((noinline)) void ff_probe() {
     gcwalk_safepoint_enter(in_stub, nullptr);
     asm volatile("" ::: "memory");
 }
-__attribute__((noinline)) void ff_take10(long, long, long, long, long, long, long, long, long, long) {
+__attribute__((noinline)) void ff_take10(long, long, long, long, long, long, long, long, long,
+                                         long) {
     ff_probe();
     asm volatile("" ::: "memory");
 }
-__attribute__((noinline)) void ff_sink(char* p) { asm volatile("" : : "r"(p) : "memory"); }
-__attribute__((noinline)) void ff_use(void* p) { asm volatile("" : : "r"(p) : "memory"); }
+__attribute__((noinline)) void ff_sink(char* p) {
+    asm volatile("" : : "r"(p) : "memory");
+}
+__attribute__((noinline)) void ff_use(void* p) {
+    asm volatile("" : : "r"(p) : "memory");
+}
 __attribute__((noinline)) void ff_native_tail(void* obj, int64_t x) {
     ff_csr(obj, g_obj2, 16, x);
     asm volatile("" ::: "memory");
@@ -249,10 +262,11 @@ ff_refused_frame:
 TEST_CASE("every call site of the fixture gets an exact CFI rule", "[cfi]") {
     const gcwalk::FrameIndex& index = registry().index();
     int checked = 0;
-    for (auto f : {reinterpret_cast<uint64_t>(&ff_pushed), reinterpret_cast<uint64_t>(&ff_dynamic),
-                   reinterpret_cast<uint64_t>(&ff_realigned), reinterpret_cast<uint64_t>(&ff_framepointer),
-                   reinterpret_cast<uint64_t>(&ff_csr), reinterpret_cast<uint64_t>(&ff_top),
-                   reinterpret_cast<uint64_t>(&ff_recurse)}) {
+    for (auto f :
+         {reinterpret_cast<uint64_t>(&ff_pushed), reinterpret_cast<uint64_t>(&ff_dynamic),
+          reinterpret_cast<uint64_t>(&ff_realigned), reinterpret_cast<uint64_t>(&ff_framepointer),
+          reinterpret_cast<uint64_t>(&ff_csr), reinterpret_cast<uint64_t>(&ff_top),
+          reinterpret_cast<uint64_t>(&ff_recurse)}) {
         const gcwalk::FrameRecord* fr = index.function_containing(f);
         REQUIRE(fr != nullptr);
         INFO("function " << function_name(f + 1));
@@ -260,8 +274,10 @@ TEST_CASE("every call site of the fixture gets an exact CFI rule", "[cfi]") {
         ++checked;
     }
     CHECK(checked == 7);
-    CHECK(registry().diagnostics().empty() == registry().diagnostics().empty()); // printed below if any
-    for (const std::string& d : registry().diagnostics()) WARN(d);
+    CHECK(registry().diagnostics().empty() ==
+          registry().diagnostics().empty()); // printed below if any
+    for (const std::string& d : registry().diagnostics())
+        WARN(d);
 }
 
 TEST_CASE("CFI rules give the CFA and save slots libunwind finds", "[cfi]") {
@@ -272,11 +288,13 @@ TEST_CASE("CFI rules give the CFA and save slots libunwind finds", "[cfi]") {
         bool rbp_based = false, pushed = false, saves = false;
         for (const RuleCheck& rc : g_probe.rules) {
             check_against_libunwind(rc);
-            for (int i = 0; i < 6; ++i) saves |= rc.rule.saved[i] != 0;
-            rbp_based |= rc.rule.cfa_reg == 6;
+            for (int i = 0; i < 6; ++i)
+                saves |= rc.rule.saved[i] != 0;
+            rbp_based |= rc.rule.cfa_reg == gcwalk::kDwarfRbp;
             const gcwalk::FrameRecord* fr = registry().index().function_containing(rc.ra - 1);
             if (fr && fr->stack_size != gcwalk::kDynamicStackSize &&
-                uint64_t(rc.rule.cfa_offset) != fr->stack_size + 8 && rc.rule.cfa_reg == 7)
+                uint64_t(rc.rule.cfa_offset) != fr->stack_size + 8 &&
+                rc.rule.cfa_reg == gcwalk::kDwarfRsp)
                 pushed = true; // call-frame optimisation: pushed arguments move the CFA
         }
         // The chain holds ff_top, ff_csr, ff_framepointer, ff_realigned, ff_dynamic, ff_pushed.
@@ -296,7 +314,8 @@ TEST_CASE("the fast walker yields what the libunwind walker yields", "[fast]") {
         CHECK_FALSE(g_probe.failed[1]);
         REQUIRE(a.size() == b.size());
         for (size_t i = 0; i < a.size(); ++i) {
-            INFO("frame " << i << " at " << std::hex << a[i].ra << " (" << function_name(a[i].ra) << ")");
+            INFO("frame " << i << " at " << std::hex << a[i].ra << " (" << function_name(a[i].ra)
+                          << ")");
             CHECK(a[i] == b[i]);
         }
         CHECK(g_probe.roots[0] == g_probe.roots[1]);
@@ -324,7 +343,8 @@ TEST_CASE("the fast walker yields what the libunwind walker yields", "[fast]") {
     }
 }
 
-TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them", "[fast][native]") {
+TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them",
+          "[fast][native]") {
     REQUIRE(registry().index().native_frames() != nullptr);
     for (int64_t via_native : {0, 1}) {
         INFO("via_native " << via_native);
@@ -333,19 +353,22 @@ TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them
         REQUIRE(g_probe.probes == 1);
         int native_checked = 0;
         for (const RuleCheck& rc : g_probe.rules) {
-            if (!rc.native) continue;
+            if (!rc.native)
+                continue;
             check_against_libunwind(rc);
             ++native_checked;
         }
         // ff_probe and ff_take10 above the managed frames; the test runner, main and libc below.
         CHECK(native_checked >= 5);
         // libunwind's last frame (_start) has an undefined return address: the end, by rule too.
-        INFO("outermost frame " << std::hex << g_probe.outermost_ra << " " << function_name(g_probe.outermost_ra));
+        INFO("outermost frame " << std::hex << g_probe.outermost_ra << " "
+                                << function_name(g_probe.outermost_ra));
         CHECK(g_probe.outermost_kind == static_cast<int>(gcwalk::NativeFrames::Kind::Outermost));
         // The fast walker stepped every native frame by rule (to the end of the stack), none by
         // libunwind, and agreed with the libunwind walker (above) and with itself without rules.
         CHECK_FALSE(g_probe.failed[1]);
-        CHECK(g_probe.native_rule_steps == static_cast<uint64_t>(native_checked) + 1); // + the outermost
+        CHECK(g_probe.native_rule_steps ==
+              static_cast<uint64_t>(native_checked) + 1); // + the outermost
         CHECK(g_probe.libunwind_steps == 0);
         CHECK(g_probe.walks[1] == g_probe.walks[0]);
         CHECK_FALSE(g_probe.unaided_failed);
@@ -354,19 +377,22 @@ TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them
     }
 }
 
-TEST_CASE("a thread's stack ends by rule too (its clone frame's return address is undefined)", "[fast][native]") {
+TEST_CASE("a thread's stack ends by rule too (its clone frame's return address is undefined)",
+          "[fast][native]") {
     reset();
     std::thread t([] { ff_top(g_obj, g_obj2, 24, 5, 1); });
     t.join();
     REQUIRE(g_probe.probes == 1);
-    INFO("outermost frame " << std::hex << g_probe.outermost_ra << " " << function_name(g_probe.outermost_ra));
+    INFO("outermost frame " << std::hex << g_probe.outermost_ra << " "
+                            << function_name(g_probe.outermost_ra));
     CHECK(g_probe.outermost_kind == static_cast<int>(gcwalk::NativeFrames::Kind::Outermost));
     CHECK_FALSE(g_probe.failed[1]);
     CHECK(g_probe.native_rule_steps > 0);
     CHECK(g_probe.libunwind_steps == 0);
     CHECK(g_probe.walks[1] == g_probe.walks[0]);
     CHECK(g_probe.roots[1] == g_probe.roots[0]);
-    for (const RuleCheck& rc : g_probe.rules) check_against_libunwind(rc);
+    for (const RuleCheck& rc : g_probe.rules)
+        check_against_libunwind(rc);
 }
 
 TEST_CASE("a native frame without an exact rule is handed to libunwind", "[fast][native]") {
@@ -380,16 +406,18 @@ TEST_CASE("a native frame without an exact rule is handed to libunwind", "[fast]
     // No rule was checked in ff_refused_frame, and its call's return address (push 1 byte, mov 3,
     // call *%rdx 2: at +6) has none.
     bool refused_seen = false;
-    for (const RuleCheck& rc : g_probe.rules) refused_seen |= function_name(rc.ra) == std::string("ff_refused_frame");
+    for (const RuleCheck& rc : g_probe.rules)
+        refused_seen |= function_name(rc.ra) == std::string("ff_refused_frame");
     CHECK_FALSE(refused_seen);
-    CHECK(index.native_frames()->lookup(reinterpret_cast<uint64_t>(&ff_refused_frame) + 6, index, &rule) ==
-          gcwalk::NativeFrames::Kind::Libunwind);
+    CHECK(index.native_frames()->lookup(reinterpret_cast<uint64_t>(&ff_refused_frame) + 6, index,
+                                        &rule) == gcwalk::NativeFrames::Kind::Libunwind);
     CHECK_FALSE(g_probe.failed[1]);
-    CHECK(g_probe.libunwind_steps > 0);     // from ff_refused_frame to ff_csr
-    CHECK(g_probe.native_rule_steps > 0);   // ff_probe, ff_take10, and below ff_top
+    CHECK(g_probe.libunwind_steps > 0);   // from ff_refused_frame to ff_csr
+    CHECK(g_probe.native_rule_steps > 0); // ff_probe, ff_take10, and below ff_top
     REQUIRE(g_probe.walks[0].size() == g_probe.walks[1].size());
     for (size_t i = 0; i < g_probe.walks[0].size(); ++i) {
-        INFO("frame " << i << " at " << std::hex << g_probe.walks[0][i].ra << " (" << function_name(g_probe.walks[0][i].ra) << ")");
+        INFO("frame " << i << " at " << std::hex << g_probe.walks[0][i].ra << " ("
+                      << function_name(g_probe.walks[0][i].ra) << ")");
         CHECK(g_probe.walks[0][i] == g_probe.walks[1][i]);
     }
     CHECK(g_probe.roots[0] == g_probe.roots[1]);
@@ -417,34 +445,49 @@ Image make_image(std::vector<uint8_t> fde_insns) {
     im.bytes[1] = 0x1b; // eh_frame_ptr encoding: pcrel|sdata4
     im.bytes[2] = 0x03; // fde_count encoding: udata4
     im.bytes[3] = 0x3b; // table encoding: datarel|sdata4
-    // eh_frame_ptr at 4 (filled below), fde_count at 8, table at 12: (initial loc, fde), hdr-relative
+    // eh_frame_ptr at 4 (filled below), fde_count at 8, table at 12: (initial loc, fde),
+    // hdr-relative
     im.hdr_size = 20;
     im.cie = 24;
     size_t p = im.cie;
     const uint8_t cie[] = {
-        0x14, 0, 0, 0,    // length 20
-        0, 0, 0, 0,       // CIE id 0
-        1,                // version 1
-        'z', 'R', 0,      // augmentation "zR"
-        1,                // code alignment factor 1
-        0x78,             // data alignment factor -8 (sleb)
-        16,               // return address column 16
-        1,                // augmentation data length 1
-        0x1b,             // FDE pointer encoding pcrel|sdata4
-        0x0c, 7, 8,       // DW_CFA_def_cfa rsp, 8
-        0x90, 1,          // DW_CFA_offset r16 (ra), 1 * -8
-        0, 0,             // padding (DW_CFA_nop)
+        0x14,
+        0,
+        0,
+        0, // length 20
+        0,
+        0,
+        0,
+        0, // CIE id 0
+        1, // version 1
+        'z',
+        'R',
+        0,                           // augmentation "zR"
+        1,                           // code alignment factor 1
+        0x78,                        // data alignment factor -8 (sleb)
+        gcwalk::kDwarfReturnAddress, // return address column
+        1,                           // augmentation data length 1
+        0x1b,                        // FDE pointer encoding pcrel|sdata4
+        0x0c,
+        gcwalk::kDwarfRsp,
+        8, // DW_CFA_def_cfa rsp, 8
+        0x80 | gcwalk::kDwarfReturnAddress,
+        1, // DW_CFA_offset (ra), 1 * -8
+        0,
+        0, // padding (DW_CFA_nop)
     };
     std::memcpy(im.bytes + p, cie, sizeof cie);
     p += sizeof cie;
     im.fde = p;
-    const size_t body = 4 + 4 + 4 + 1 + fde_insns.size(); // CIE ptr, pc begin, pc range, aug len, insns
-    im.put32(p, static_cast<int32_t>(body));               // length
+    const size_t body =
+        4 + 4 + 4 + 1 + fde_insns.size();    // CIE ptr, pc begin, pc range, aug len, insns
+    im.put32(p, static_cast<int32_t>(body)); // length
     im.put32(p + 4, static_cast<int32_t>(p + 4 - im.cie)); // CIE pointer: back to the CIE
     im.put32(p + 8, static_cast<int32_t>(code - (p + 8))); // pc begin, pcrel
-    im.put32(p + 12, 16);                                   // pc range 16
-    im.bytes[p + 16] = 0;                                   // augmentation data length 0
-    if (!fde_insns.empty()) std::memcpy(im.bytes + p + 17, fde_insns.data(), fde_insns.size());
+    im.put32(p + 12, 16);                                  // pc range 16
+    im.bytes[p + 16] = 0;                                  // augmentation data length 0
+    if (!fde_insns.empty())
+        std::memcpy(im.bytes + p + 17, fde_insns.data(), fde_insns.size());
     im.put32(4, static_cast<int32_t>(im.cie - 4)); // eh_frame_ptr: pcrel to .eh_frame
     im.put32(8, 1);                                // fde_count 1
     im.put32(12, static_cast<int32_t>(code));      // table: initial location (datarel)
@@ -453,8 +496,10 @@ Image make_image(std::vector<uint8_t> fde_insns) {
 }
 
 std::string rule_error(const Image& im, uint64_t ra_offset) {
-    auto t = gcwalk::EhFrameTable::open("fixture", im.base() + im.hdr, im.hdr_size, im.base(), im.base() + sizeof im.bytes);
-    if (!t) return t.error().message;
+    auto t = gcwalk::EhFrameTable::open("fixture", im.base() + im.hdr, im.hdr_size, im.base(),
+                                        im.base() + sizeof im.bytes);
+    if (!t)
+        return t.error().message;
     auto r = t->rule_at(im.base() + ra_offset);
     return r ? std::string() : r.error().message;
 }
@@ -465,19 +510,20 @@ TEST_CASE("the evaluator runs a CFA program up to the call", "[cfi]") {
     // push rbx, then from +1: cfa rsp+16, rbx at cfa-16; a call at +4..+9 (return address +9);
     // at +9 an adjustment that applies from the return address on, not to the call.
     Image im = make_image({
-        0x41,       // DW_CFA_advance_loc 1
-        0x0e, 16,   // DW_CFA_def_cfa_offset 16
-        0x83, 2,    // DW_CFA_offset r3 (rbx), 2 * -8
-        0x48,       // DW_CFA_advance_loc 8 (to +9)
-        0x0e, 48,   // DW_CFA_def_cfa_offset 48
+        0x41,                        // DW_CFA_advance_loc 1
+        0x0e, 16,                    // DW_CFA_def_cfa_offset 16
+        0x80 | gcwalk::kDwarfRbx, 2, // DW_CFA_offset rbx, 2 * -8
+        0x48,                        // DW_CFA_advance_loc 8 (to +9)
+        0x0e, 48,                    // DW_CFA_def_cfa_offset 48
     });
-    auto t = gcwalk::EhFrameTable::open("fixture", im.base(), im.hdr_size, im.base(), im.base() + sizeof im.bytes);
+    auto t = gcwalk::EhFrameTable::open("fixture", im.base(), im.hdr_size, im.base(),
+                                        im.base() + sizeof im.bytes);
     REQUIRE(t);
     auto r = t->rule_at(im.base() + 200 + 9); // call at +4..+9: the row at +8 is in force
     REQUIRE(r);
-    CHECK(r->cfa_reg == 7);
+    CHECK(r->cfa_reg == gcwalk::kDwarfRsp);
     CHECK(r->cfa_offset == 16);
-    CHECK(r->saved[0] == -16);
+    CHECK(r->saved[gcwalk::kSavedRbx] == -16);
     CHECK(r->flags == gcwalk::kRuleFromCfi);
     auto later = t->rule_at(im.base() + 200 + 10);
     REQUIRE(later);
@@ -490,19 +536,22 @@ TEST_CASE("the evaluator refuses what it cannot use, with a reason", "[cfi]") {
 
     Image bad_version = ok;
     bad_version.bytes[0] = 2; // version 2
-    CHECK(rule_error(bad_version, 204).find("version 2 at offset 0x0 (expected 1)") != std::string::npos);
+    CHECK(rule_error(bad_version, 204).find("version 2 at offset 0x0 (expected 1)") !=
+          std::string::npos);
 
     Image bad_table = ok;
     bad_table.bytes[3] = 0x03; // table encoding udata4
-    CHECK(rule_error(bad_table, 204).find("search table encoding 0x3 at offset 0x3 is not datarel|sdata4") !=
+    CHECK(rule_error(bad_table, 204)
+              .find("search table encoding 0x3 at offset 0x3 is not datarel|sdata4") !=
           std::string::npos);
 
     Image many = ok;
     many.put32(8, 1000); // fde_count 1000: the table does not fit
     CHECK(rule_error(many, 204).find("1000 table entries do not fit") != std::string::npos);
 
-    CHECK(rule_error(ok, 300).find("covers") != std::string::npos);         // past the FDE's range
-    CHECK(rule_error(ok, 150).find("no FDE in .eh_frame covers") != std::string::npos); // below every FDE
+    CHECK(rule_error(ok, 300).find("covers") != std::string::npos); // past the FDE's range
+    CHECK(rule_error(ok, 150).find("no FDE in .eh_frame covers") !=
+          std::string::npos); // below every FDE
 
     Image far = ok;
     far.put32(16, 100000); // the table's FDE address lies outside the readable segment
@@ -512,18 +561,22 @@ TEST_CASE("the evaluator refuses what it cannot use, with a reason", "[cfi]") {
     CHECK(rule_error(expr, 204).find("the CFA is a DWARF expression") != std::string::npos);
 
     Image reg_expr = make_image({0x10, 3, 2, 0x77, 8}); // DW_CFA_expression rbx {DW_OP_breg7 8}
-    CHECK(rule_error(reg_expr, 204).find("callee-saved register 3 has a rule other than") != std::string::npos);
+    CHECK(rule_error(reg_expr, 204).find("callee-saved register 3 has a rule other than") !=
+          std::string::npos);
 
     Image undef = make_image({0x07, 12}); // DW_CFA_undefined r12
-    CHECK(rule_error(undef, 204).find("callee-saved register 12 is undefined") != std::string::npos);
+    CHECK(rule_error(undef, 204).find("callee-saved register 12 is undefined") !=
+          std::string::npos);
 
     Image rax_cfa = make_image({0x0d, 0}); // DW_CFA_def_cfa_register rax
     CHECK(rule_error(rax_cfa, 204).find("the CFA is based on register 0") != std::string::npos);
 
     Image unbalanced = make_image({0x0b}); // DW_CFA_restore_state with nothing remembered
-    CHECK(rule_error(unbalanced, 204).find("restore_state without a remembered state") != std::string::npos);
+    CHECK(rule_error(unbalanced, 204).find("restore_state without a remembered state") !=
+          std::string::npos);
 
-    Image truncated = make_image({0x0c, 7}); // DW_CFA_def_cfa missing its offset: runs into the end
+    Image truncated = make_image(
+        {0x0c, gcwalk::kDwarfRsp}); // DW_CFA_def_cfa missing its offset: runs into the end
     CHECK(!rule_error(truncated, 204).empty());
 
     Image unknown = make_image({0x3f}); // no such opcode

@@ -1,10 +1,10 @@
 // Tests of the safepoint stub and the libunwind walker on managed code compiled by opt-14/llc-14
 // (walker_frames.ll): frame counts and return addresses, a native frame between managed frames,
 // deopt values, and a return address without a record in precise and best-effort modes.
+#include "../process_registry.hpp"
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/statepoint.hpp>
 #include <gcwalk/walker.hpp>
-#include "../process_registry.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -27,7 +27,7 @@ using gcwalk::test::registry;
 struct FrameSeen {
     uint64_t ra, sp;
     uint32_t depth;
-    uint64_t rbx_slot_in_stack; // register_slot(3) was a real slot outside the context
+    uint64_t rbx_slot_in_stack; // register_slot(kDwarfRbx) was a real slot outside the context
 };
 
 // What the safepoint callbacks record (filled inside the stub; read after it returns).
@@ -54,17 +54,21 @@ void walk(gcwalk::SafepointContext* ctx, void* arg) {
     gcwalk::Walker w(*ctx, index, g_seen.options);
     for (; w.valid(); w.next()) {
         const gcwalk::WalkFrame& f = w.frame();
-        g_seen.frames.push_back({f.return_address, f.sp, f.depth, w.register_slot(3) != nullptr});
+        g_seen.frames.push_back(
+            {f.return_address, f.sp, f.depth, w.register_slot(gcwalk::kDwarfRbx) != nullptr});
         if (g_seen.frames.size() == 1) {
             gcwalk::RecordRef ref;
-            if (!w.record(&ref) || !ref.is_statepoint) continue;
+            if (!w.record(&ref) || !ref.is_statepoint)
+                continue;
             const gcwalk::StackMapBlob& blob = index.blob(ref);
             auto layout = gcwalk::decode_statepoint(blob, ref.view);
-            if (!layout) continue;
+            if (!layout)
+                continue;
             g_seen.deopt_ok = true;
             for (uint16_t i = 0; i < layout->num_deopt; ++i) {
                 gcwalk::ResolvedLocation v;
-                if (!w.resolve(blob, ref.view.location(layout->first_deopt + i), &v)) g_seen.deopt_ok = false;
+                if (!w.resolve(blob, ref.view.location(layout->first_deopt + i), &v))
+                    g_seen.deopt_ok = false;
                 g_seen.deopt.push_back(v.value);
             }
         }
@@ -88,7 +92,9 @@ const gcwalk::FrameRecord* function_of(uint64_t ra) {
     return registry().index().function_containing(ra - 1);
 }
 
-uint64_t addr(void (*f)(int64_t)) { return reinterpret_cast<uint64_t>(f); }
+uint64_t addr(void (*f)(int64_t)) {
+    return reinterpret_cast<uint64_t>(f);
+}
 
 } // namespace
 
@@ -118,7 +124,8 @@ TEST_CASE("the registry finds the walker fixture's call sites", "[walker]") {
     CHECK(f->function_address == addr(wt_recurse));
 }
 
-TEST_CASE("recursion depth N gives N + 1 managed frames with the call sites' return addresses", "[walker]") {
+TEST_CASE("recursion depth N gives N + 1 managed frames with the call sites' return addresses",
+          "[walker]") {
     for (int64_t n : {0, 1, 5, 40}) {
         reset();
         wt_recurse(n);
@@ -154,9 +161,11 @@ TEST_CASE("stop_sp ends the walk above a chosen frame", "[walker]") {
     std::vector<FrameSeen> full;
     for (int run = 0; run < 2; ++run) {
         reset();
-        if (run == 1) g_seen.options.stop_sp = full[2].sp; // same call chain: same SPs
+        if (run == 1)
+            g_seen.options.stop_sp = full[2].sp; // same call chain: same SPs
         wt_recurse(5);
-        if (run == 0) full = g_seen.frames;
+        if (run == 0)
+            full = g_seen.frames;
     }
     REQUIRE(full.size() == 6);
     CHECK_FALSE(g_seen.failed);
@@ -169,7 +178,8 @@ TEST_CASE("a native frame between managed frames is stepped over", "[walker]") {
     wt_through_native(3);
     CHECK_FALSE(g_seen.failed);
     REQUIRE(g_seen.frames.size() == 5); // 4 x wt_recurse, then wt_through_native
-    for (size_t i = 0; i < 4; ++i) CHECK(function_of(g_seen.frames[i].ra)->function_address == addr(wt_recurse));
+    for (size_t i = 0; i < 4; ++i)
+        CHECK(function_of(g_seen.frames[i].ra)->function_address == addr(wt_recurse));
     const gcwalk::FrameRecord* outer = function_of(g_seen.frames[4].ra);
     REQUIRE(outer != nullptr);
     CHECK(outer->function_address == addr(wt_through_native));
@@ -201,9 +211,10 @@ TEST_CASE("a return address inside a managed function without a record", "[walke
         CHECK(registry().index().find(g_leaf.harness_ra) == nullptr);
         char expected[256];
         std::snprintf(expected, sizeof expected,
-                      "return address 0x%" PRIx64 " is inside managed function 0x%" PRIx64 "-0x%" PRIx64
-                      " (%s) but has no stack map record",
-                      g_leaf.harness_ra, f->function_address, f->function_address + f->function_size,
+                      "return address 0x%" PRIx64 " is inside managed function 0x%" PRIx64
+                      "-0x%" PRIx64 " (%s) but has no stack map record",
+                      g_leaf.harness_ra, f->function_address,
+                      f->function_address + f->function_size,
                       registry().index().images()[f->image].name.c_str());
         CHECK(std::string(g_leaf.error.message) == expected);
         CHECK(g_leaf.error.address == g_leaf.harness_ra);
@@ -217,7 +228,8 @@ TEST_CASE("a return address inside a managed function without a record", "[walke
         CHECK_FALSE(g_leaf.failed);
         CHECK(g_leaf.skipped == 1);
         CHECK(g_leaf.error.address == g_leaf.harness_ra);
-        CHECK(std::string(g_leaf.error.message).find("but has no stack map record") != std::string::npos);
+        CHECK(std::string(g_leaf.error.message).find("but has no stack map record") !=
+              std::string::npos);
         REQUIRE(g_leaf.frames.size() == 1); // wt_outer_no_record only
         const gcwalk::FrameRecord* f = function_of(g_leaf.frames[0].ra);
         REQUIRE(f != nullptr);

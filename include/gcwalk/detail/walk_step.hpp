@@ -1,0 +1,154 @@
+// INTERNAL to gcwalk (walking layer): not part of the public API, may change at any time.
+//
+// The fast walker's common step, inline (Walker::next() and for_each_root's loops inline it: it is
+// the measured hot path, docs/PERFORMANCE.md), and WalkerAccess: what for_each_root's loops use of
+// the walker besides its public API. Included at the end of <gcwalk/walker.hpp>.
+#pragma once
+
+#include <gcwalk/detail/walk_state.hpp>
+#include <gcwalk/walker.hpp>
+
+#include <cstdint>
+
+namespace gcwalk::detail {
+
+// The fast walker's common step, from frame f (with an exact rule) to its caller when that has a
+// record and an exact rule, is above stop_sp and is plausible: on true f is the caller and s.regs
+// describes its registers; on false nothing changed and the walker's slow path redoes the step
+// with every check and message. The standard frame-pointer frame is tested as a branch, not
+// computed from the rule's fields, so that the next CFA depends on the saved RBP alone and not on
+// the hash probe and rule load before it: the CPU overlaps the lookups of successive frames, the
+// branch predictor confirming them.
+__attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIndex::Hot& ix,
+                                                     WalkFrame& f) noexcept {
+    const FrameRule& r = ix.rule(*f.site);
+    uint64_t* const rbp_at = s.regs.where[kSavedRbp];
+    const bool fp_frame = r.cfa_reg == kDwarfRbp && r.cfa_offset == kFpCfaOffset &&
+                          r.saved[kSavedRbp] == kFpSavedRbp && rbp_at != nullptr;
+    uint64_t cfa;
+    if (__builtin_expect(fp_frame, 1)) {
+        cfa = *rbp_at + kFpCfaOffset;
+    } else {
+        // CFA = RSP + offset: the offset is taken from the memo when the rule confirms it, so that
+        // the next CFA waits for one small-table load, not for the hash probe and the rule load.
+        if (__builtin_expect(!s.memo.ready, 0))
+            s.memo.clear();
+        const uint64_t slot = CfaMemo::slot(f.return_address);
+        const uint64_t m = s.memo.entry[slot];
+        uint64_t predicted = m & 0xffff;
+        asm(""
+            : "+r"(predicted)); // opaque: the CFA below must not be computed from the rule's copy
+        if (__builtin_expect((m >> 16) == f.return_address && r.cfa_reg == kDwarfRsp &&
+                                 static_cast<uint64_t>(static_cast<int64_t>(r.cfa_offset)) ==
+                                     (m & 0xffff),
+                             1)) {
+            cfa = f.sp + predicted;
+        } else {
+            if (r.cfa_reg != kDwarfRsp)
+                return false;
+            cfa = f.sp + static_cast<int64_t>(r.cfa_offset);
+            if (r.cfa_offset > 0 && r.cfa_offset < 0x10000)
+                s.memo.entry[slot] = f.return_address << 16 | static_cast<uint64_t>(r.cfa_offset);
+        }
+    }
+    // Plausible: above the frame, within 1 GiB, 8-aligned.
+    if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0))
+        return false;
+    if (__builtin_expect(s.stop_sp != 0 && cfa > s.stop_sp, 0))
+        return false;
+    uint64_t ra;
+    __builtin_memcpy(&ra, reinterpret_cast<const void*>(cfa - kReturnAddressBelowCfa), sizeof ra);
+    const CallSite* site = ix.find(ra);
+    if (__builtin_expect(!site, 0))
+        return false;
+    if (__builtin_expect(
+            !(ix.rule(*site).flags & kRuleFromCfi) || f.depth + 1 >= Walker::kMaxFrames, 0))
+        return false;
+    // Registers this frame saved now live in its slots (real stack memory, not the context).
+    uint8_t moved = 0;
+#pragma GCC unroll 6
+    for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
+        if (i == kSavedRbp && fp_frame) {
+            s.regs.where[kSavedRbp] = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
+            moved |= 1u << kSavedRbp;
+        } else if (r.saved[i] != 0) {
+            s.regs.where[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
+            moved |= static_cast<uint8_t>(1u << i);
+        }
+    }
+    if (__builtin_expect(s.regs.in_context != 0, 0))
+        s.regs.in_context &= static_cast<uint8_t>(~moved);
+    f.return_address = ra;
+    f.sp = cfa;
+    f.site = site;
+    ++f.depth;
+    return true;
+}
+
+// What for_each_root's loops use of a Walker besides its public API.
+struct WalkerAccess {
+    // next() for loops that keep the frame in registers (ix = index().hot(), f = frame() on
+    // entry): on return f = frame(), and the result is valid().
+    __attribute__((always_inline)) static bool advance(Walker& w, const FrameIndex::Hot& ix,
+                                                       WalkFrame& f) noexcept {
+        if (w.hot_.by_rule && rule_step(w.hot_, ix, f)) [[likely]] {
+            w.frame_ = f; // for the caller's use of the walker, and for next_slow()
+            return true;
+        }
+        w.next_slow();
+        f = w.frame_;
+        return w.hot_.valid;
+    }
+    // advance() for a walk that records into its WalkCache (recording()): the same inline rule
+    // step, and the frame reached is appended to the cache. A frame the cache holds starts a
+    // replay (replaying()).
+    static bool recording(const Walker& w) noexcept { return w.hot_.recording; }
+    __attribute__((always_inline)) static bool
+    advance_recording(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f) noexcept {
+        if (w.hot_.recording && !w.hot_.on_cursor && rule_step(w.hot_, ix, f)) [[likely]] {
+            w.frame_ = f;
+            const Appended a = append_frame(w.hot_, f.sp, f.site);
+            if (a != Appended::kDone) [[unlikely]]
+                appended(w, a);
+            return true;
+        }
+        w.next_slow();
+        f = w.frame_;
+        return w.hot_.valid;
+    }
+    // While replaying(), the walker stands on cache frame replay_first() and the frames from it
+    // outward to cache frame 0 come from the cache, their base slots at replay_slots()[0,
+    // replay_slot_end()): frames outermost first, each frame's slots in reverse order. An odd
+    // entry (k << 1 | 1) stands for cache frame k, which has a root that is not [RSP + offset]:
+    // replay_seek(k) makes it the current frame (for resolve_root() on it). replay_finish()
+    // steps past cache frame 0 as next() does and returns the frame it stands on (when valid()).
+    static bool replaying(const Walker& w) noexcept { return w.hot_.replaying; }
+    static uint32_t replay_first(const Walker& w) noexcept { return w.hot_.replay_first; }
+    static const uintptr_t* replay_slots(const Walker& w) noexcept { return w.hot_.replay_slots; }
+    static uint32_t replay_slot_end(const Walker& w) noexcept { return w.hot_.replay_slot_end; }
+    static void replay_seek(Walker& w, uint32_t k) noexcept; // unwind/walk_cache.cpp
+    static WalkFrame replay_finish(Walker& w) noexcept;      // unwind/walk_cache.cpp
+
+  private:
+    // The recording is full (it stops), or the frame appended is at a cache frame's SP.
+    static void appended(Walker& w, Appended a) noexcept; // unwind/walk_cache.cpp
+};
+
+} // namespace gcwalk::detail
+
+namespace gcwalk {
+
+// The common case inline: a fast walker standing on a frame with an exact rule steps to a caller
+// with one here; everything else (libunwind, the walk cache, errors, the end) is next_slow().
+__attribute__((always_inline)) inline void Walker::next() noexcept {
+    if (hot_.by_rule) [[likely]] {
+        WalkFrame f = frame_;
+        if (detail::rule_step(hot_, hot_.index->hot(), f)) [[likely]] {
+            frame_ = f;
+            return;
+        }
+    }
+    next_slow();
+}
+
+} // namespace gcwalk
