@@ -52,7 +52,8 @@ Fixture& fixture(uint32_t records) {
 void BM_IndexBuild(benchmark::State& state) {
     const auto records = static_cast<uint32_t>(state.range(0));
     const std::vector<uint8_t> section = gcwalk::bench::make_section(records);
-    benchmark::DoNotOptimize(gcwalk::bench::read_once(section)); // the index's own memory stays fresh
+    benchmark::DoNotOptimize(
+        gcwalk::bench::read_once(section)); // the index's own memory stays fresh
     size_t resident = 0;
     for (auto _ : state) {
         std::vector<gcwalk::ImageStackMaps> in;
@@ -62,7 +63,8 @@ void BM_IndexBuild(benchmark::State& state) {
         resident = idx->resident_bytes();
         benchmark::DoNotOptimize(resident);
     }
-    state.counters["ns_per_record"] = benchmark::Counter(static_cast<double>(records) * 1e-9,
+    state.counters["ns_per_record"] = benchmark::Counter(
+        static_cast<double>(records) * 1e-9,
         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
     state.counters["bytes_per_record"] = static_cast<double>(resident) / records;
     state.counters["locations_per_record"] = 7; // 3 constants + 2 pairs
@@ -86,8 +88,16 @@ template <bool Hit> void BM_IndexLookup(benchmark::State& state) {
     if (!Hit && found != 0) state.SkipWithError("a miss was found");
     state.counters["table_bytes"] = static_cast<double>(f.index->resident_bytes());
 }
-BENCHMARK_TEMPLATE(BM_IndexLookup, true)->Name("BM_IndexLookupHit")->Arg(1000)->Arg(100000)->Arg(1000000);
-BENCHMARK_TEMPLATE(BM_IndexLookup, false)->Name("BM_IndexLookupMiss")->Arg(1000)->Arg(100000)->Arg(1000000);
+BENCHMARK_TEMPLATE(BM_IndexLookup, true)
+    ->Name("BM_IndexLookupHit")
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000);
+BENCHMARK_TEMPLATE(BM_IndexLookup, false)
+    ->Name("BM_IndexLookupMiss")
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000);
 
 // Warm: the same 64 distinct return addresses again and again (the table's lines stay in L1).
 void BM_IndexLookupWarm(benchmark::State& state) {

@@ -26,11 +26,13 @@ void BM_ParseGcwalk(benchmark::State& state) {
             for (uint64_t r = 0; r < b.num_records(); ++r) {
                 gcwalk::RecordView rec = b.record(r);
                 sum += rec.instruction_offset();
-                for (uint16_t l = 0; l < rec.num_locations(); ++l) sum += static_cast<uint64_t>(rec.location(l).offset);
+                for (uint16_t l = 0; l < rec.num_locations(); ++l)
+                    sum += static_cast<uint64_t>(rec.location(l).offset);
             }
         benchmark::DoNotOptimize(sum);
     }
-    state.counters["ns_per_record"] = benchmark::Counter(static_cast<double>(records) * 1e-9,
+    state.counters["ns_per_record"] = benchmark::Counter(
+        static_cast<double>(records) * 1e-9,
         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * section.size()));
 }
@@ -52,11 +54,13 @@ void BM_ParseLlvm(benchmark::State& state) {
         uint64_t sum = 0;
         for (const auto& rec : p.records()) {
             sum += rec.getInstructionOffset();
-            for (const auto& loc : rec.locations()) sum += static_cast<uint64_t>(loc.getSizeInBytes());
+            for (const auto& loc : rec.locations())
+                sum += static_cast<uint64_t>(loc.getSizeInBytes());
         }
         benchmark::DoNotOptimize(sum);
     }
-    state.counters["ns_per_record"] = benchmark::Counter(static_cast<double>(records) * 1e-9,
+    state.counters["ns_per_record"] = benchmark::Counter(
+        static_cast<double>(records) * 1e-9,
         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * section.size()));
 }

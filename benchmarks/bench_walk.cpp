@@ -56,11 +56,9 @@ int64_t mixed_roots(int64_t i) {
     return i * 7 % 9;
 }
 uint64_t expected_roots(int64_t shape, int64_t depth) {
-    if (shape != kMixed)
-        return static_cast<uint64_t>(shape * (depth + 1));
+    if (shape != kMixed) return static_cast<uint64_t>(shape * (depth + 1));
     uint64_t n = 0;
-    for (int64_t t = 0; t <= depth; ++t)
-        n += static_cast<uint64_t>(mixed_roots(t % kRing));
+    for (int64_t t = 0; t <= depth; ++t) n += static_cast<uint64_t>(mixed_roots(t % kRing));
     return n;
 }
 
@@ -99,29 +97,23 @@ struct Heap {
         // A conservative word: range check, block header, start map, mark.
         bool mark_word(uint64_t word) const noexcept {
             const uint64_t off = word - lo;
-            if (off >= kSize)
-                return false;
+            if (off >= kSize) return false;
             const uint8_t cls = block_class[off / kBlock];
-            if (cls == 0)
-                return false;
+            if (cls == 0) return false;
             const uint64_t g = off / kGranule;
             const uint8_t back = map[cls][g % kGranulesPerBlock];
-            if (back == 0xff)
-                return false;
+            if (back == 0xff) return false;
             return mark_granule(g - back);
         }
         // A conservative word's object start (range check, block header, start map), or 0.
         uint64_t find_start(uint64_t word) const noexcept {
             const uint64_t off = word - lo;
-            if (off >= kSize)
-                return 0;
+            if (off >= kSize) return 0;
             const uint8_t cls = block_class[off / kBlock];
-            if (cls == 0)
-                return 0;
+            if (cls == 0) return 0;
             const uint64_t g = off / kGranule;
             const uint8_t back = map[cls][g % kGranulesPerBlock];
-            if (back == 0xff)
-                return 0;
+            if (back == 0xff) return 0;
             return lo + (g - back) * kGranule;
         }
         bool in_range(uint64_t word) const noexcept { return word - lo < kSize; }
@@ -142,8 +134,7 @@ struct Heap {
     }
     void* allocate(int cls) {
         if (free_in[cls] < kClassSize[cls]) {
-            if (next_block == block_class.size())
-                std::abort();
+            if (next_block == block_class.size()) std::abort();
             block_class[next_block] = static_cast<uint8_t>(cls);
             bump[cls] = reinterpret_cast<uint64_t>(base) + next_block++ * kBlock;
             free_in[cls] = kBlock / kClassSize[cls] * kClassSize[cls];
@@ -156,8 +147,7 @@ struct Heap {
     void clear_marks() { std::fill(marks.begin(), marks.end(), 0); }
     uint64_t marked() const {
         uint64_t n = 0;
-        for (uint64_t w : marks)
-            n += static_cast<uint64_t>(__builtin_popcountll(w));
+        for (uint64_t w : marks) n += static_cast<uint64_t>(__builtin_popcountll(w));
         return n;
     }
 
@@ -201,8 +191,7 @@ gcwalk::ImageRegistry& registry() {
         auto* reg = new gcwalk::ImageRegistry;
         if (auto st = reg->rescan(); !st)
             std::fprintf(stderr, "rescan: %s\n", st.message().c_str());
-        for (const auto& d : reg->diagnostics())
-            std::fprintf(stderr, "registry: %s\n", d.c_str());
+        for (const auto& d : reg->diagnostics()) std::fprintf(stderr, "registry: %s\n", d.c_str());
         return reg;
     }();
     return *r;
@@ -258,8 +247,7 @@ uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind
         [&](void** slot) {
             void* obj = *slot;
             if constexpr (mark) {
-                if (obj)
-                    sum += h.mark_object(obj);
+                if (obj) sum += h.mark_object(obj);
             } else {
                 sum += reinterpret_cast<uintptr_t>(obj);
             }
@@ -281,8 +269,7 @@ uint64_t unw_step_loop(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
     while (unw_step(&c) > 0) {
         unw_get_reg(&c, UNW_REG_IP, &ip);
         unw_get_reg(&c, UNW_REG_SP, &sp);
-        if (sp > stop_sp)
-            break;
+        if (sp > stop_sp) break;
         ++frames;
     }
     benchmark::DoNotOptimize(ip);
@@ -329,25 +316,15 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
                    uint64_t* roots) {
     *roots = 0;
     switch (kind) {
-    case kFast:
-        return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
-    case kFastMark:
-        return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
+    case kFast: return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
+    case kFastMark: return walk_roots<true>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots);
     case kLibunwindWalker:
         return walk_roots<false>(ctx, gcwalk::WalkerKind::Libunwind, s.stop_sp, roots);
-    case kUnwStep:
-        return unw_step_loop(ctx, s.stop_sp);
-    case kFramePointer:
-        return frame_pointer_walk(ctx, s.frames);
-    case kConservative:
-        conservative_scan<Scan::Mark>(s);
-        return 0;
-    case kConservativeFind:
-        conservative_scan<Scan::Find>(s);
-        return 0;
-    case kRangeScan:
-        *roots = conservative_scan<Scan::Range>(s);
-        return 0;
+    case kUnwStep: return unw_step_loop(ctx, s.stop_sp);
+    case kFramePointer: return frame_pointer_walk(ctx, s.frames);
+    case kConservative: conservative_scan<Scan::Mark>(s); return 0;
+    case kConservativeFind: conservative_scan<Scan::Find>(s); return 0;
+    case kRangeScan: *roots = conservative_scan<Scan::Range>(s); return 0;
     case kFastCached:
         return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
     case kFastCachedMark:
@@ -355,8 +332,7 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
     case kFastRecord:
         walk_cache().clear();
         return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -383,10 +359,8 @@ double time_walk(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s)
 bool measure_stack(const gcwalk::SafepointContext& ctx, Stack* s) {
     {
         gcwalk::Walker w(ctx, registry().index(), {});
-        for (; w.valid(); w.next())
-            s->stop_sp = w.frame().sp, ++s->frames;
-        if (w.failed() || s->frames == 0)
-            return false;
+        for (; w.valid(); w.next()) s->stop_sp = w.frame().sp, ++s->frames;
+        if (w.failed() || s->frames == 0) return false;
     }
     unw_cursor_t c;
     unw_init_local(
@@ -413,8 +387,7 @@ struct Run {
 // Measures the ring's stack (measure_stack); on failure the benchmark is skipped (false).
 bool calibrate(benchmark::State& state, const gcwalk::SafepointContext& ctx, int64_t depth,
                Stack* s) {
-    if (measure_stack(ctx, s) && s->frames == static_cast<uint64_t>(depth) + 1)
-        return true;
+    if (measure_stack(ctx, s) && s->frames == static_cast<uint64_t>(depth) + 1) return true;
     state.SkipWithError("calibration walk failed or saw the wrong number of frames");
     for (auto _ : state) {
     }
@@ -425,8 +398,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     Run& run = *static_cast<Run*>(arg);
     benchmark::State& state = *run.state;
     Stack s;
-    if (!calibrate(state, *ctx, run.depth, &s))
-        return;
+    if (!calibrate(state, *ctx, run.depth, &s)) return;
     // Marks stay set from the first iteration on (as a second root to an object finds it marked).
     heap().clear_marks();
     uint64_t roots = 0, count = 0;
@@ -434,8 +406,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
         walk_cache().clear();
         walk_once(run.kind, *ctx, s, &roots);
     }
-    for (auto _ : state)
-        count = walk_once(run.kind, *ctx, s, &roots);
+    for (auto _ : state) count = walk_once(run.kind, *ctx, s, &roots);
     const bool walk = run.kind == kFast || run.kind == kFastMark || run.kind == kLibunwindWalker ||
                       run.kind == kFastCached || run.kind == kFastCachedMark ||
                       run.kind == kFastRecord;
@@ -448,8 +419,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
         state.SkipWithError("unw_step saw a different number of frames");
     if (run.kind == kFastMark || run.kind == kConservative)
         state.counters["marked"] = static_cast<double>(heap().marked());
-    if (run.kind == kRangeScan)
-        state.counters["heap_words"] = static_cast<double>(roots);
+    if (run.kind == kRangeScan) state.counters["heap_words"] = static_cast<double>(roots);
     if (run.kind == kConservative || run.kind == kConservativeFind || run.kind == kRangeScan) {
         state.counters["words"] = static_cast<double>(s.words());
         state.counters["ns_per_word"] = benchmark::Counter(
@@ -466,8 +436,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     if (run.kind == kFast) {
         const double fast = time_walk(kFast, *ctx, s);
         for (Kind k : {kLibunwindWalker, kUnwStep, kFramePointer, kConservativeFind}) {
-            if (k == kFramePointer && !run.fp)
-                continue;
+            if (k == kFramePointer && !run.fp) continue;
             state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
         }
     }
@@ -508,8 +477,7 @@ void walk_args(benchmark::internal::Benchmark* b) {
         for (int64_t fp : {1, 0})
             for (int64_t depth : {int64_t{10}, int64_t{100}, int64_t{1000}, kMaxDepth})
                 for (int64_t roots : {int64_t{0}, int64_t{2}, int64_t{8}, kMixed}) {
-                    if (kind == kFramePointer && !fp)
-                        continue; // no chain to follow
+                    if (kind == kFramePointer && !fp) continue; // no chain to follow
                     // libunwind walks of depth 10,000 are slow (docs/PERFORMANCE.md): fewer shapes
                     // there.
                     const bool slow = kind == kLibunwindWalker || kind == kUnwStep;
@@ -537,8 +505,7 @@ void BM_WalkFixedCost(benchmark::State& state) {
     state.SetLabel(std::string(state.range(0) ? "fast" : "libunwind_walker") +
                    (fp ? "" : ", no frame pointers"));
     registry();
-    for (auto _ : state)
-        (fp ? bw0_0 : bn0_0)(0, one_frame, &kind);
+    for (auto _ : state) (fp ? bw0_0 : bn0_0)(0, one_frame, &kind);
 }
 BENCHMARK(BM_WalkFixedCost)->Args({1, 1})->Args({1, 0})->Args({0, 1})->ArgNames({"fast", "fp"});
 
@@ -569,15 +536,12 @@ void native_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     NativeRun& run = *static_cast<NativeRun*>(arg);
     benchmark::State& state = *run.state;
     Stack s;
-    if (!calibrate(state, *ctx, run.depth, &s))
-        return;
+    if (!calibrate(state, *ctx, run.depth, &s)) return;
     const uint64_t native = native_frames_below(*ctx, s.stop_sp);
     uint64_t roots = 0, count = 0;
     const Kind kind = run.kind == gcwalk::WalkerKind::Fast ? kFast : kLibunwindWalker;
-    for (auto _ : state)
-        count = walk_roots<false>(*ctx, run.kind, 0, &roots);
-    if (count != s.frames)
-        state.SkipWithError("the full walk saw a different number of frames");
+    for (auto _ : state) count = walk_roots<false>(*ctx, run.kind, 0, &roots);
+    if (count != s.frames) state.SkipWithError("the full walk saw a different number of frames");
     // Both walks timed here, alternately, so that load on the machine hits both alike.
     std::vector<double> full, managed;
     Stack to_end = s;
@@ -599,8 +563,7 @@ void native_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
         gcwalk::WalkOptions opts;
         opts.walker = run.kind;
         gcwalk::Walker w(*ctx, registry().index(), opts);
-        while (w.valid())
-            w.next();
+        while (w.valid()) w.next();
         state.counters["by_rule"] = static_cast<double>(w.native_rule_steps());
         state.counters["by_unw_step"] = static_cast<double>(w.libunwind_steps());
     }

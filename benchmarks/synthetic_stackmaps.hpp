@@ -28,8 +28,7 @@ inline std::vector<uint8_t> make_section(uint32_t records, uint32_t per_function
     auto u32 = [&](uint32_t v) { put(&v, 4); };
     auto u64 = [&](uint64_t v) { put(&v, 8); };
     auto align8 = [&] {
-        while (out.size() % 8)
-            out.push_back(0);
+        while (out.size() % 8) out.push_back(0);
     };
     const uint32_t functions = (records + per_function - 1) / per_function;
     u8(3), u8(0), u16(0);                 // version 3, reserved
@@ -68,8 +67,7 @@ inline std::vector<uint8_t> make_section(uint32_t records, uint32_t per_function
 // many iterations over a section already read (figures: docs/PERFORMANCE.md).
 inline uint64_t read_once(const std::vector<uint8_t>& section) {
     uint64_t sum = 0;
-    for (size_t i = 0; i < section.size(); i += 64)
-        sum += section[i];
+    for (size_t i = 0; i < section.size(); i += 64) sum += section[i];
     return sum;
 }
 

@@ -29,7 +29,8 @@ int fail(gcwalk_registry* r, std::string message) {
 gcwalk::WalkOptions options_of(const gcwalk_walk_options* o) {
     gcwalk::WalkOptions out;
     if (o) {
-        out.walker = o->walker == GCWALK_WALKER_FAST ? gcwalk::WalkerKind::Fast : gcwalk::WalkerKind::Libunwind;
+        out.walker = o->walker == GCWALK_WALKER_FAST ? gcwalk::WalkerKind::Fast
+                                                     : gcwalk::WalkerKind::Libunwind;
         out.precise = o->precise != 0;
         out.stop_sp = o->stop_sp;
         out.cache = reinterpret_cast<gcwalk::WalkCache*>(o->cache);
@@ -98,15 +99,17 @@ int gcwalk_registry_rescan(gcwalk_registry* registry) {
     }
 }
 
-int gcwalk_registry_add_jit(gcwalk_registry* registry, const char* name, const uint8_t* bytes, size_t size,
-                            const gcwalk_function_range* functions, size_t num_functions, uint64_t* handle) {
+int gcwalk_registry_add_jit(gcwalk_registry* registry, const char* name, const uint8_t* bytes,
+                            size_t size, const gcwalk_function_range* functions,
+                            size_t num_functions, uint64_t* handle) {
     try {
         if (!bytes && size != 0) return fail(registry, "add_jit: null bytes with a non-zero size");
         std::vector<gcwalk::FunctionRange> ranges;
         ranges.reserve(num_functions);
-        for (size_t i = 0; i < num_functions; ++i) ranges.push_back({functions[i].address, functions[i].size});
-        auto h = registry->registry.add_jit(name ? name : "jit", std::span<const uint8_t>(bytes, size),
-                                            std::move(ranges));
+        for (size_t i = 0; i < num_functions; ++i)
+            ranges.push_back({functions[i].address, functions[i].size});
+        auto h = registry->registry.add_jit(
+            name ? name : "jit", std::span<const uint8_t>(bytes, size), std::move(ranges));
         if (!h) return fail(registry, h.error().message);
         if (handle) *handle = *h;
         registry->last_error.clear();
@@ -154,37 +157,41 @@ uint64_t gcwalk_context_caller_sp(const gcwalk_context* context) {
 
 gcwalk_walk_cache* gcwalk_walk_cache_create(uint32_t max_frames, uint32_t max_roots) {
     try {
-        return reinterpret_cast<gcwalk_walk_cache*>(new gcwalk::WalkCache(max_frames ? max_frames : 4096, max_roots));
+        return reinterpret_cast<gcwalk_walk_cache*>(
+            new gcwalk::WalkCache(max_frames ? max_frames : 4096, max_roots));
     } catch (const std::bad_alloc&) {
         return nullptr;
     }
 }
 
-void gcwalk_walk_cache_destroy(gcwalk_walk_cache* cache) { delete reinterpret_cast<gcwalk::WalkCache*>(cache); }
+void gcwalk_walk_cache_destroy(gcwalk_walk_cache* cache) {
+    delete reinterpret_cast<gcwalk::WalkCache*>(cache);
+}
 
 void gcwalk_walk_cache_clear(gcwalk_walk_cache* cache) {
     if (cache) reinterpret_cast<gcwalk::WalkCache*>(cache)->clear();
 }
 
-int gcwalk_relocate_roots(const gcwalk_context* context, const gcwalk_registry* registry, gcwalk_move_fn move,
-                          void* user, const gcwalk_walk_options* options, gcwalk_walk_stats* stats,
-                          gcwalk_walk_error* error) {
+int gcwalk_relocate_roots(const gcwalk_context* context, const gcwalk_registry* registry,
+                          gcwalk_move_fn move, void* user, const gcwalk_walk_options* options,
+                          gcwalk_walk_stats* stats, gcwalk_walk_error* error) {
     gcwalk::WalkStats s;
     gcwalk::WalkError e;
-    bool ok = gcwalk::relocate_roots(cxx(context), registry->registry.index(), move, user, options_of(options),
-                                     &s, &e);
+    bool ok = gcwalk::relocate_roots(cxx(context), registry->registry.index(), move, user,
+                                     options_of(options), &s, &e);
     copy_out(s, e, stats, error);
     return ok ? 0 : -1;
 }
 
 int gcwalk_visit_roots(const gcwalk_context* context, const gcwalk_registry* registry,
-                       const gcwalk_visitor* visitor, const gcwalk_walk_options* options, gcwalk_walk_stats* stats,
-                       gcwalk_walk_error* error) {
+                       const gcwalk_visitor* visitor, const gcwalk_walk_options* options,
+                       gcwalk_walk_stats* stats, gcwalk_walk_error* error) {
     gcwalk_visitor none{};
     CVisitor v(visitor ? visitor : &none);
     gcwalk::WalkStats s;
     gcwalk::WalkError e;
-    bool ok = gcwalk::visit_roots(cxx(context), registry->registry.index(), v, options_of(options), &s, &e);
+    bool ok = gcwalk::visit_roots(cxx(context), registry->registry.index(), v, options_of(options),
+                                  &s, &e);
     copy_out(s, e, stats, error);
     return ok ? 0 : -1;
 }

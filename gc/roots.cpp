@@ -11,16 +11,13 @@ void** resolve_root(const Walker& walker, RootLoc loc) noexcept {
     if (loc.is_sp_slot()) [[likely]]
         return reinterpret_cast<void**>(walker.frame().sp + static_cast<int64_t>(loc.offset()));
     switch (loc.kind()) {
-    case RootLoc::kRegister:
-        return reinterpret_cast<void**>(walker.register_slot(loc.dwarf_reg()));
+    case RootLoc::kRegister: return reinterpret_cast<void**>(walker.register_slot(loc.dwarf_reg()));
     case RootLoc::kMemory: {
         uint64_t base = 0;
-        if (!walker.register_value(loc.dwarf_reg(), &base))
-            return nullptr;
+        if (!walker.register_value(loc.dwarf_reg(), &base)) return nullptr;
         return reinterpret_cast<void**>(base + static_cast<int64_t>(loc.offset()));
     }
-    default:
-        return nullptr;
+    default: return nullptr;
     }
 }
 
@@ -78,13 +75,11 @@ bool resolve_frame(Walker& w, Frame& f) noexcept {
         return !w.failed();
     }
     for (const RootPair& rp : roots) {
-        if (rp.base.kind() == RootLoc::kNone)
-            continue; // a null base constant: nothing to move
+        if (rp.base.kind() == RootLoc::kNone) continue; // a null base constant: nothing to move
         void** base = resolve_root(w, rp.base);
         if (!base) {
             report_unresolved(w, rp.base);
-            if (w.failed())
-                return false;
+            if (w.failed()) return false;
             continue;
         }
         void** derived = base;
@@ -92,8 +87,7 @@ bool resolve_frame(Walker& w, Frame& f) noexcept {
             derived = resolve_root(w, rp.derived);
             if (!derived) {
                 report_unresolved(w, rp.derived);
-                if (w.failed())
-                    return false;
+                if (w.failed()) return false;
                 continue;
             }
         }
@@ -112,10 +106,8 @@ bool resolve_frame(Walker& w, Frame& f) noexcept {
         p.derived_write = p.derived != p.base;
         for (uint32_t j = 0; j < f.count && (p.base_first || p.derived_write); ++j) {
             const Pair& q = f.pairs[j];
-            if (j < i && q.base == p.base)
-                p.base_first = false;
-            if (q.base == p.derived || (j < i && q.derived == p.derived))
-                p.derived_write = false;
+            if (j < i && q.base == p.base) p.base_first = false;
+            if (q.base == p.derived || (j < i && q.derived == p.derived)) p.derived_write = false;
         }
     }
     return true;
@@ -136,11 +128,9 @@ uint64_t count_roots(const Frame& f) noexcept {
 namespace detail {
 
 void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept {
-    if (loc.kind() == RootLoc::kNone)
-        return nullptr;
+    if (loc.kind() == RootLoc::kNone) return nullptr;
     void** slot = resolve_root(walker, loc);
-    if (!slot)
-        report_unresolved(walker, loc);
+    if (!slot) report_unresolved(walker, loc);
     return slot;
 }
 
@@ -180,27 +170,23 @@ bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn
     uint64_t frames = 0, roots = 0;
     Walker w(ctx, index, options);
     for (; w.valid(); w.next()) {
-        if (!resolve_frame(w, f))
-            break;
+        if (!resolve_frame(w, f)) break;
         ++frames;
         roots += count_roots(f);
         // Move each distinct non-null base once, then give every pair its new base.
         for (uint32_t i = 0; i < f.count; ++i) {
             Pair& p = f.pairs[i];
-            if (!p.base_first || p.old_base == 0)
-                continue;
+            if (!p.base_first || p.old_base == 0) continue;
             p.new_base =
                 reinterpret_cast<uintptr_t>(move(reinterpret_cast<void*>(p.old_base), user));
             for (uint32_t j = i; j < f.count; ++j)
-                if (f.pairs[j].base == p.base)
-                    f.pairs[j].new_base = p.new_base;
+                if (f.pairs[j].base == p.base) f.pairs[j].new_base = p.new_base;
             std::memcpy(p.base, &p.new_base, sizeof p.new_base);
         }
         // Derived slots keep their offset from the base (any offset: interior, one past the end).
         for (uint32_t i = 0; i < f.count; ++i) {
             const Pair& p = f.pairs[i];
-            if (!p.derived_write || p.old_base == 0)
-                continue;
+            if (!p.derived_write || p.old_base == 0) continue;
             const uintptr_t v = p.new_base + (p.old_derived - p.old_base);
             std::memcpy(p.derived, &v, sizeof v);
         }
@@ -215,14 +201,12 @@ bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisit
     uint64_t frames = 0, roots = 0;
     Walker w(ctx, index, options);
     for (; w.valid(); w.next()) {
-        if (!resolve_frame(w, f))
-            break;
+        if (!resolve_frame(w, f)) break;
         ++frames;
         roots += count_roots(f);
         visitor.frame(w.frame().return_address, w.frame().sp);
         for (uint32_t i = 0; i < f.count; ++i)
-            if (f.pairs[i].base_first && f.pairs[i].old_base != 0)
-                visitor.root(f.pairs[i].base);
+            if (f.pairs[i].base_first && f.pairs[i].old_base != 0) visitor.root(f.pairs[i].base);
         for (uint32_t i = 0; i < f.count; ++i)
             if (f.pairs[i].derived_write && f.pairs[i].old_derived != 0)
                 visitor.derived(f.pairs[i].base, f.pairs[i].derived);

@@ -64,8 +64,7 @@ void WalkerImpl::fast_start() noexcept {
         return;
     }
     // A context the stub did not capture: libunwind from the context itself.
-    for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        cold().seed[i] = hot().regs.where[i] = nullptr;
+    for (unsigned i = 0; i < kNumCalleeSaved; ++i) cold().seed[i] = hot().regs.where[i] = nullptr;
     auto* uc = reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context));
     if (int rc = unw_init_local(&cold().cursor, uc); rc != 0) {
         w_.report(0, "unw_init_local failed (%d) on the safepoint context", rc);
@@ -80,8 +79,7 @@ void WalkerImpl::fast_start() noexcept {
 // step rule_step declined, with every check and message.
 void WalkerImpl::fast_advance() noexcept {
     hot().valid = false;
-    if (hot().on_cursor)
-        return fast_cursor(true);
+    if (hot().on_cursor) return fast_cursor(true);
     WalkFrame& frame = w_.frame_;
     const FrameRule& r = hot().index->rule(*frame.site);
     uint64_t cfa;
@@ -102,8 +100,7 @@ void WalkerImpl::fast_advance() noexcept {
         return;
     }
     hot().regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, hot().regs.where));
-    if (++frame.depth >= Walker::kMaxFrames)
-        return report_too_deep();
+    if (++frame.depth >= Walker::kMaxFrames) return report_too_deep();
     fast_arrive(return_address_at(cfa), cfa);
     cold().stepped_by_rule = hot().valid && !hot().on_cursor && frame.sp == cfa;
     if (hot().recording) {
@@ -121,38 +118,30 @@ void WalkerImpl::fast_advance() noexcept {
 void WalkerImpl::fast_arrive(uint64_t ip, uint64_t sp) noexcept {
     const NativeFrames* native = nullptr;
     for (;;) {
-        if (ip == 0)
-            return; // the outermost frame's return address: the end
-        if (hot().stop_sp != 0 && sp > hot().stop_sp)
-            return; // below the managed frames
+        if (ip == 0) return; // the outermost frame's return address: the end
+        if (hot().stop_sp != 0 && sp > hot().stop_sp) return; // below the managed frames
         const CallSite* site = hot().index->find(ip);
         if (site && (hot().index->rule(*site).flags & kRuleFromCfi)) {
             hot().on_cursor = false;
             return fast_yield(ip, sp, site);
         }
-        if (site)
-            break; // managed, without an exact rule
+        if (site) break; // managed, without an exact rule
         // A native frame: stepped by its image's CFI rule when there is an exact one.
         cache_stop(); // (native frames are not recorded)
-        if (!native && !(native = hot().index->native_frames()))
-            break;
+        if (!native && !(native = hot().index->native_frames())) break;
         FrameRule r;
         const NativeFrames::Kind kind = native->lookup(ip, *hot().index, &r);
-        if (kind == NativeFrames::Kind::Libunwind)
-            break;
+        if (kind == NativeFrames::Kind::Libunwind) break;
         uint64_t cfa;
         if (!rule_cfa(r, sp, hot().regs.where, &cfa))
-            break; // its base register's value is unknown:
-        if (!plausible_step(sp, cfa))
-            break; // libunwind decides (and reports)
+            break;                           // its base register's value is unknown:
+        if (!plausible_step(sp, cfa)) break; // libunwind decides (and reports)
         ++cold().native_rule_steps;
-        if (kind == NativeFrames::Kind::Outermost)
-            return; // the end of the stack
+        if (kind == NativeFrames::Kind::Outermost) return; // the end of the stack
         hot().regs.in_context &= static_cast<uint8_t>(~rule_move_saves(r, cfa, hot().regs.where));
         ip = return_address_at(cfa);
         sp = cfa;
-        if (++w_.frame_.depth >= Walker::kMaxFrames)
-            return report_too_deep();
+        if (++w_.frame_.depth >= Walker::kMaxFrames) return report_too_deep();
     }
     seed_cursor(ip, sp);
 }
@@ -180,8 +169,7 @@ void WalkerImpl::seed_cursor(uint64_t ip, uint64_t sp) noexcept {
 
 uint64_t* WalkerImpl::seeded_where(int greg) const noexcept {
     for (unsigned k = 0; k < kNumCalleeSaved; ++k)
-        if (kGreg[k] == greg)
-            return cold().seed[k];
+        if (kGreg[k] == greg) return cold().seed[k];
     return nullptr;
 }
 
@@ -195,8 +183,7 @@ void WalkerImpl::fast_cursor(bool step_first) noexcept {
         if (step_first) {
             const int rc = unw_step(&cold().cursor);
             ++cold().libunwind_steps;
-            if (rc == 0)
-                return;
+            if (rc == 0) return;
             if (rc < 0) {
                 unw_word_t ip = 0;
                 unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
@@ -206,27 +193,22 @@ void WalkerImpl::fast_cursor(bool step_first) noexcept {
                 hot().failed = true;
                 return;
             }
-            if (++w_.frame_.depth >= Walker::kMaxFrames)
-                return report_too_deep();
+            if (++w_.frame_.depth >= Walker::kMaxFrames) return report_too_deep();
         }
         step_first = true;
         unw_word_t ip = 0, sp = 0;
         unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
         unw_get_reg(&cold().cursor, UNW_REG_SP, &sp);
-        if (hot().stop_sp != 0 && sp > hot().stop_sp)
-            return;
+        if (hot().stop_sp != 0 && sp > hot().stop_sp) return;
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;
         switch (hot().index->classify(ip, &site, &function)) {
-        case Lookup::NotManaged:
-            continue;
+        case Lookup::NotManaged: continue;
         case Lookup::ManagedNoRecord:
             report_missing_record(static_cast<uint64_t>(ip), function);
-            if (hot().failed)
-                return;
+            if (hot().failed) return;
             continue;
-        case Lookup::Safepoint:
-            break;
+        case Lookup::Safepoint: break;
         }
         load_frame();
         // The next step is by rule when this frame has an exact one.

@@ -77,8 +77,7 @@ const SafepointContext& Walker::context() const noexcept {
 
 uint64_t* Walker::register_slot(uint32_t dwarf_reg) const noexcept {
     const int i = callee_saved_index(dwarf_reg);
-    if (i < 0 || (hot_.regs.in_context >> i & 1u))
-        return nullptr;
+    if (i < 0 || (hot_.regs.in_context >> i & 1u)) return nullptr;
     return hot_.regs.where[i];
 }
 
@@ -93,15 +92,13 @@ bool Walker::register_value(uint32_t dwarf_reg, uint64_t* value) const noexcept 
         return true;
     }
     const int i = callee_saved_index(dwarf_reg);
-    if (i < 0)
-        return false; // caller-saved: dead at a call site
+    if (i < 0) return false; // caller-saved: dead at a call site
     if (uint64_t* at = hot_.regs.where[i]) {
         *value = *at; // a stack slot, or the context copy (readable)
         return true;
     }
     const detail::WalkerCold& c = WalkerImpl::cold(*this);
-    if (c.fast)
-        return false; // the fast walker carries where every register it knows lives
+    if (c.fast) return false; // the fast walker carries where every register it knows lives
     // Not saved by any frame in between: still in the register the context captured.
     unw_word_t v = 0;
     if (unw_get_reg(const_cast<unw_cursor_t*>(&c.cursor), static_cast<int>(dwarf_reg), &v) != 0)
@@ -129,19 +126,16 @@ bool Walker::resolve(const StackMapBlob& blob, const Location& loc,
         out->value = constant_value(blob, loc);
         return true;
     case LocationKind::Register:
-        if (!register_value(loc.dwarf_reg, &reg))
-            return false;
+        if (!register_value(loc.dwarf_reg, &reg)) return false;
         out->value = reg & mask;
         out->slot = register_slot(loc.dwarf_reg);
         return true;
     case LocationKind::Direct:
-        if (!register_value(loc.dwarf_reg, &reg))
-            return false;
+        if (!register_value(loc.dwarf_reg, &reg)) return false;
         out->value = reg + static_cast<int64_t>(loc.offset);
         return true;
     case LocationKind::Indirect: {
-        if (!register_value(loc.dwarf_reg, &reg))
-            return false;
+        if (!register_value(loc.dwarf_reg, &reg)) return false;
         auto* p = reinterpret_cast<unsigned char*>(reg + static_cast<int64_t>(loc.offset));
         uint64_t v = 0;
         std::memcpy(&v, p, size); // little-endian: the low `size` bytes
@@ -171,18 +165,14 @@ void WalkerImpl::start_libunwind() noexcept {
 // On entry the walker stands on a managed frame; on return on the next one, or !valid().
 void WalkerImpl::next_slow() noexcept {
     hot().by_rule = false;
-    if (!hot().valid)
-        return;
+    if (!hot().valid) return;
     if (hot().replaying) { // frames from the WalkCache (unwind/walk_cache.cpp), outward to frame 0
-        if (cold().replay_pos > 0)
-            return replay_seek(cold().replay_pos - 1);
+        if (cold().replay_pos > 0) return replay_seek(cold().replay_pos - 1);
         end_replay();
         return;
     }
-    if (hot().recording && !hot().on_cursor && record_step())
-        return; // unwind/walk_cache.cpp
-    if (cold().fast)
-        return fast_advance();
+    if (hot().recording && !hot().on_cursor && record_step()) return; // unwind/walk_cache.cpp
+    if (cold().fast) return fast_advance();
     unw_advance(true);
 }
 
@@ -200,8 +190,7 @@ void WalkerImpl::unw_advance(bool step_first) noexcept {
     for (;;) {
         if (step_first) {
             const int rc = unw_step(&cold().cursor);
-            if (rc == 0)
-                return; // the outermost frame
+            if (rc == 0) return; // the outermost frame
             if (rc < 0) {
                 unw_word_t ip = 0;
                 unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
@@ -214,23 +203,19 @@ void WalkerImpl::unw_advance(bool step_first) noexcept {
             ++frame.depth;
         }
         step_first = true;
-        if (frame.depth >= Walker::kMaxFrames)
-            return report_too_deep();
+        if (frame.depth >= Walker::kMaxFrames) return report_too_deep();
         unw_word_t ip = 0, sp = 0;
         unw_get_reg(&cold().cursor, UNW_REG_IP, &ip);
         unw_get_reg(&cold().cursor, UNW_REG_SP, &sp);
-        if (hot().stop_sp != 0 && sp > hot().stop_sp)
-            return; // below the managed frames
+        if (hot().stop_sp != 0 && sp > hot().stop_sp) return; // below the managed frames
 
         const CallSite* site = nullptr;
         const FrameRecord* function = nullptr;
         switch (hot().index->classify(ip, &site, &function)) {
-        case Lookup::NotManaged:
-            continue;
+        case Lookup::NotManaged: continue;
         case Lookup::ManagedNoRecord:
             report_missing_record(static_cast<uint64_t>(ip), function);
-            if (hot().failed)
-                return;
+            if (hot().failed) return;
             continue;
         case Lookup::Safepoint:
             frame.return_address = ip;

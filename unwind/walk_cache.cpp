@@ -160,10 +160,8 @@ bool WalkCacheState::words_hold(uint32_t end) const noexcept {
             d2 |= word[2 * stride] ^ expect[w + 2];
             d3 |= word[3 * stride] ^ expect[w + 3];
         }
-        for (; w < words; ++w, word += stride)
-            diff |= *word ^ expect[w];
-        if ((diff | d1 | d2 | d3) != 0)
-            return false;
+        for (; w < words; ++w, word += stride) diff |= *word ^ expect[w];
+        if ((diff | d1 | d2 | d3) != 0) return false;
     }
     return true;
 }
@@ -226,18 +224,14 @@ __attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k
         }
     uint8_t saves = 0;
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        if (rule.saved[i] != 0)
-            saves |= static_cast<uint8_t>(1u << i);
+        if (rule.saved[i] != 0) saves |= static_cast<uint8_t>(1u << i);
     c.needs[k] = static_cast<uint8_t>(uses | (k > 0 ? c.needs[k - 1] & ~saves : 0));
 
     // Checked words, outermost frame first: within a frame, the higher address first.
     const auto* ra_at = reinterpret_cast<const uint64_t*>(sp - kReturnAddressBelowCfa);
-    if (base_at && base_at > ra_at)
-        c.add_check(base_at, *base_at);
-    if (!innermost)
-        c.add_check(ra_at, site.return_address());
-    if (base_at && base_at < ra_at)
-        c.add_check(base_at, *base_at);
+    if (base_at && base_at > ra_at) c.add_check(base_at, *base_at);
+    if (!innermost) c.add_check(ra_at, site.return_address());
+    if (base_at && base_at < ra_at) c.add_check(base_at, *base_at);
     c.first_word[k + 1] = c.values;
     return true;
 }
@@ -260,8 +254,7 @@ void WalkerImpl::finalize_where(uint32_t base, uint32_t m, uint32_t keep) noexce
                 out[i] = v;
             }
         }
-        if (f + 1 == m)
-            break;
+        if (f + 1 == m) break;
         rule_move_saves(ix.rule(*c.fresh[f].site), c.fresh[f + 1].sp, w);
     }
 }
@@ -276,8 +269,7 @@ void WalkerImpl::finalize(bool junction) noexcept {
     if (junction) {
         c.values = c.first_word[base];
         c.slots = c.first_slot[base];
-        while (c.runs != 0 && c.run[c.runs - 1].first >= c.values)
-            --c.runs;
+        while (c.runs != 0 && c.run[c.runs - 1].first >= c.values) --c.runs;
         if (c.runs != 0) {
             WalkCacheState::Run& last = c.run[c.runs - 1];
             last.words = std::min(last.words, c.values - last.first);
@@ -298,8 +290,7 @@ void WalkerImpl::finalize(bool junction) noexcept {
     for (; k < base + keep; ++k) {
         const uint32_t f = base + m - 1 - k;
         c.frame[k] = c.fresh[f];
-        if (!finalize_frame(k, f == 0))
-            break;
+        if (!finalize_frame(k, f == 0)) break;
     }
     c.frames = k;
 }
@@ -327,10 +318,8 @@ void WalkerImpl::cache_start() noexcept {
     // Backing off: a walk that records costs more than one that does not (docs/PERFORMANCE.md),
     // and this stack keeps changing. Only a stack that did not change at all is taken from the
     // cache.
-    if (hot().next_cached >= 0 && c.frame[hot().next_cached].sp == w_.frame_.sp)
-        try_junction();
-    if (!cold().met_cached)
-        --c.skip;
+    if (hot().next_cached >= 0 && c.frame[hot().next_cached].sp == w_.frame_.sp) try_junction();
+    if (!cold().met_cached) --c.skip;
 }
 
 void WalkerImpl::append(const WalkFrame& f) noexcept {
@@ -354,12 +343,10 @@ void WalkerAccess::appended(Walker& w, Appended a) noexcept {
 void WalkerImpl::try_junction() noexcept {
     WalkCacheState& c = *cold().cache;
     const auto k = static_cast<uint32_t>(hot().next_cached);
-    if (c.frame[k].site != w_.frame_.site)
-        return; // another frame at this SP: look further out
+    if (c.frame[k].site != w_.frame_.site) return; // another frame at this SP: look further out
     uint64_t* const* cached = c.where_of(k);
     for (unsigned i = 0; i < kNumCalleeSaved; ++i)
-        if ((c.needs[k] >> i & 1u) && cached[i] != hot().regs.where[i])
-            return;
+        if ((c.needs[k] >> i & 1u) && cached[i] != hot().regs.where[i]) return;
     if (!c.words_hold(c.first_word[k + 1])) {
         hot().next_cached = -1; // the stack outward changed: no frame further out can hold either
         return;
@@ -377,8 +364,7 @@ void WalkerImpl::try_junction() noexcept {
         // this walk, not of the walk that recorded them). The cache's frames then all describe
         // one walk, which the next junction relies on.
         for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
-            if (cold().junction_cached[i] == cold().junction_walked[i])
-                continue;
+            if (cold().junction_cached[i] == cold().junction_walked[i]) continue;
             for (uint32_t j = k + 1; j-- > 0 && c.where_of(j)[i] == cold().junction_cached[i];)
                 c.where_of(j)[i] = cold().junction_walked[i];
         }
@@ -404,13 +390,11 @@ void WalkerImpl::end_replay() noexcept {
     fast_advance();
     // A rule step past the cache's outermost frame: the cache ended short of the walk (the walk
     // that recorded it was cut short, or ran out of room); the next walk records anew.
-    if (cold().stepped_by_rule)
-        cold().cache->frames = 0;
+    if (cold().stepped_by_rule) cold().cache->frames = 0;
 }
 
 void WalkerImpl::cache_stop() noexcept {
-    if (!hot().recording)
-        return;
+    if (!hot().recording) return;
     finalize(false);
     hot().by_rule = hot().valid && !hot().on_cursor && !hot().replaying;
 }
@@ -420,8 +404,7 @@ void WalkerImpl::cache_stop() noexcept {
 // or stops recording where libunwind takes over).
 bool WalkerImpl::record_step() noexcept {
     WalkFrame f = w_.frame_;
-    if (!rule_step(hot(), hot().index->hot(), f))
-        return false;
+    if (!rule_step(hot(), hot().index->hot(), f)) return false;
     w_.frame_ = f;
     append(f);
     return true;

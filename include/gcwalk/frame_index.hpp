@@ -150,15 +150,13 @@ class FrameIndex {
         const FrameRule* rules;
         const CallSite* find(uint64_t ra) const noexcept {
             constexpr uint64_t mask = (uint64_t{1} << 48) - 1;
-            if (ra - 1 >= mask)
-                return nullptr; // 0, or not a user-space address
+            if (ra - 1 >= mask) return nullptr; // 0, or not a user-space address
             uint64_t s = slot_of(ra, nslots);
             for (;;) {
                 const CallSite& cs = table[s];
                 if ((cs.key & mask) == ra) [[likely]]
                     return &cs;
-                if (cs.key == 0)
-                    return nullptr;
+                if (cs.key == 0) return nullptr;
                 s = (s + 1 == nslots) ? 0 : s + 1;
             }
         }

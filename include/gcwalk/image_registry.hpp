@@ -4,8 +4,9 @@
 // readers take the current one without a lock.
 //
 //   gcwalk::ImageRegistry registry;
-//   if (auto st = registry.rescan(); !st) log(st.message());   // at start, and after dlopen/dlclose
-//   const gcwalk::FrameIndex& index = registry.index();        // any thread, no lock
+//   if (auto st = registry.rescan(); !st) log(st.message());   // at start, and after
+//   dlopen/dlclose const gcwalk::FrameIndex& index = registry.index();        // any thread, no
+//   lock
 #pragma once
 
 #include <gcwalk/expected.hpp>
@@ -26,12 +27,13 @@ namespace gcwalk {
 // has no such section. `functions` receives the ranges of the image's function symbols (absolute).
 // `section_found` (may be null) is set when the file has a non-empty section, also when the
 // result is an error because it cannot be used (not allocated, compressed): stack maps exist.
-Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path, uint64_t load_bias,
+Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path,
+                                                         uint64_t load_bias,
                                                          std::vector<FunctionRange>* functions,
                                                          bool* section_found = nullptr);
 
 class ImageRegistry {
-public:
+  public:
     ImageRegistry();
     ~ImageRegistry();
     ImageRegistry(const ImageRegistry&) = delete;
@@ -77,12 +79,13 @@ public:
 
     struct Image;
 
-private:
+  private:
     Status publish_locked();
     mutable std::mutex mutex_; // serialises writers only; readers never take it
     std::vector<std::unique_ptr<Image>> images_;
     std::vector<std::unique_ptr<FrameIndex>> retired_;
-    std::vector<std::unique_ptr<Image>> retired_images_; // JIT bytes that retired indexes point into
+    std::vector<std::unique_ptr<Image>>
+        retired_images_; // JIT bytes that retired indexes point into
     std::unique_ptr<FrameIndex> owned_current_;
     std::atomic<const FrameIndex*> current_;
     std::vector<std::string> diagnostics_;

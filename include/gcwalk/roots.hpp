@@ -85,15 +85,12 @@ for_each_root(const SafepointContext& ctx, const FrameIndex& index, Visit&& visi
         for (;;) {
             if (WalkerAccess::replaying(w)) [[unlikely]] {
                 // The rest of the walk is the WalkCache's: its recorded slots, without stepping.
-                if (!detail::replay_roots(w, visit, frames, roots))
-                    break;
+                if (!detail::replay_roots(w, visit, frames, roots)) break;
                 f = WalkerAccess::replay_finish(w);
-                if (!w.valid())
-                    break;
+                if (!w.valid()) break;
             }
             if (WalkerAccess::recording(w)) [[unlikely]] {
-                if (!detail::walk_frames<true>(w, ix, f, visit, frames, roots))
-                    break;
+                if (!detail::walk_frames<true>(w, ix, f, visit, frames, roots)) break;
             } else {
                 detail::walk_frames<false>(w, ix, f, visit, frames, roots);
                 break;

@@ -25,8 +25,7 @@ bool read_at(int fd, void* dst, size_t size, uint64_t offset) {
     auto* p = static_cast<char*>(dst);
     while (size > 0) {
         ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
-        if (n <= 0)
-            return false;
+        if (n <= 0) return false;
         p += n;
         size -= static_cast<size_t>(n);
         offset += static_cast<uint64_t>(n);
@@ -37,8 +36,7 @@ bool read_at(int fd, void* dst, size_t size, uint64_t offset) {
 struct Fd {
     int fd = -1;
     ~Fd() {
-        if (fd >= 0)
-            ::close(fd);
+        if (fd >= 0) ::close(fd);
     }
 };
 
@@ -52,8 +50,7 @@ void read_function_symbols(int fd, uint64_t file_size, const Elf64_Shdr& symtab,
         return;
     size_t count = symtab.sh_size / sizeof(Elf64_Sym);
     std::vector<Elf64_Sym> syms(count);
-    if (!read_at(fd, syms.data(), count * sizeof(Elf64_Sym), symtab.sh_offset))
-        return;
+    if (!read_at(fd, syms.data(), count * sizeof(Elf64_Sym), symtab.sh_offset)) return;
     for (const Elf64_Sym& s : syms)
         if (ELF64_ST_TYPE(s.st_info) == STT_FUNC && s.st_shndx != SHN_UNDEF && s.st_value != 0 &&
             s.st_size != 0)
@@ -66,25 +63,20 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
                                                          uint64_t load_bias,
                                                          std::vector<FunctionRange>* functions,
                                                          bool* section_found) {
-    if (section_found)
-        *section_found = false;
+    if (section_found) *section_found = false;
     Fd f;
     f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f.fd < 0)
-        return Error{path + ": cannot open: " + std::strerror(errno)};
+    if (f.fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
     off_t end = ::lseek(f.fd, 0, SEEK_END);
-    if (end < 0)
-        return Error{path + ": cannot seek: " + std::strerror(errno)};
+    if (end < 0) return Error{path + ": cannot seek: " + std::strerror(errno)};
     const uint64_t file_size = static_cast<uint64_t>(end);
 
     Elf64_Ehdr eh;
-    if (!read_at(f.fd, &eh, sizeof eh, 0))
-        return Error{path + ": too short for an ELF header"};
+    if (!read_at(f.fd, &eh, sizeof eh, 0)) return Error{path + ": too short for an ELF header"};
     if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_ident[EI_DATA] != ELFDATA2LSB)
         return Error{path + ": not a 64-bit little-endian ELF file"};
-    if (eh.e_shoff == 0 || eh.e_shnum == 0)
-        return std::span<const uint8_t>{}; // no section headers
+    if (eh.e_shoff == 0 || eh.e_shnum == 0) return std::span<const uint8_t>{}; // no section headers
     if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > file_size ||
         uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > file_size - eh.e_shoff)
         return Error{path + ": section header table at offset " + hex(eh.e_shoff) +
@@ -108,17 +100,14 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
     const Elf64_Shdr* symtab = nullptr;
     const Elf64_Shdr* dynsym = nullptr;
     for (const Elf64_Shdr& s : sh) {
-        if (s.sh_type == SHT_SYMTAB)
-            symtab = &s;
-        if (s.sh_type == SHT_DYNSYM)
-            dynsym = &s;
+        if (s.sh_type == SHT_SYMTAB) symtab = &s;
+        if (s.sh_type == SHT_DYNSYM) dynsym = &s;
         if (s.sh_name < strtab.sh_size && std::strcmp(names.data() + s.sh_name, kSectionName) == 0)
             found = &s;
     }
     if (!found || found->sh_type == SHT_NOBITS || found->sh_size == 0)
         return std::span<const uint8_t>{};
-    if (section_found)
-        *section_found = true;
+    if (section_found) *section_found = true;
     if (!(found->sh_flags & SHF_ALLOC))
         return Error{path + ": " + kSectionName +
                      " is not an allocated section, so it is not in memory"};
@@ -126,10 +115,8 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
         return Error{path + ": " + kSectionName + " is compressed in memory"};
 
     if (functions) {
-        if (symtab)
-            read_function_symbols(f.fd, file_size, *symtab, load_bias, functions);
-        if (dynsym)
-            read_function_symbols(f.fd, file_size, *dynsym, load_bias, functions);
+        if (symtab) read_function_symbols(f.fd, file_size, *symtab, load_bias, functions);
+        if (dynsym) read_function_symbols(f.fd, file_size, *dynsym, load_bias, functions);
         std::sort(
             functions->begin(), functions->end(),
             [](const FunctionRange& a, const FunctionRange& b) { return a.address < b.address; });
@@ -216,15 +203,13 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
 std::string self_exe_path() {
     char buf[4096];
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0)
-        return "/proc/self/exe";
+    if (n <= 0) return "/proc/self/exe";
     return std::string(buf, static_cast<size_t>(n));
 }
 
 bool in_text(const std::vector<std::pair<uint64_t, uint64_t>>& text, uint64_t a) {
     for (auto [lo, hi] : text)
-        if (a >= lo && a < hi)
-            return true;
+        if (a >= lo && a < hi) return true;
     return false;
 }
 
@@ -235,8 +220,7 @@ std::string check_addresses(const std::string& name, const std::vector<StackMapB
     for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             uint64_t a = blob.function(f).address;
-            if (in_text(text, a))
-                continue;
+            if (in_text(text, a)) continue;
             std::string where = name + ": blob " + std::to_string(blob.index_in_section()) +
                                 " function " + std::to_string(f) + ": address " + hex(a);
             if (bias != 0 && in_text(text, a + bias))
@@ -309,8 +293,7 @@ void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
         return;
     }
     img.section = *sec;
-    if (img.section.empty())
-        return;
+    if (img.section.empty()) return;
     auto blobs = parse_stackmap_section(img.section, img.name);
     if (!blobs) {
         img.problem = blobs.error().message;
@@ -318,13 +301,11 @@ void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
     }
     img.blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
     img.problem = check_addresses(img.name, *img.blobs, li.base, img.text);
-    if (!img.problem.empty())
-        return;
+    if (!img.problem.empty()) return;
     std::string note;
     li.name = img.name;
     img.rules = compute_rules(li, *img.blobs, &img.functions, &note);
-    if (!note.empty())
-        diagnostics->push_back(note);
+    if (!note.empty()) diagnostics->push_back(note);
 }
 
 // A newly loaded image, found at `path`: its native frames' table and its stack maps.
@@ -346,10 +327,8 @@ std::unique_ptr<ImageRegistry::Image> open_image(LoadedImage& li, const std::str
     if (path.rfind("linux-vdso", 0) == 0 || path.rfind("linux-gate", 0) == 0)
         return img; // no file behind it, and no stack maps
     read_stackmaps(*img, li, diagnostics);
-    if (!img->problem.empty())
-        diagnostics->push_back(img->problem);
-    if (img->section.empty() || !img->problem.empty())
-        img->functions.clear();
+    if (!img->problem.empty()) diagnostics->push_back(img->problem);
+    if (img->section.empty() || !img->problem.empty()) img->functions.clear();
     return img;
 }
 
@@ -360,13 +339,11 @@ Status ImageRegistry::rescan() {
     std::vector<LoadedImage> loaded;
     dl_iterate_phdr(collect_image, &loaded);
 
-    for (auto& img : images_)
-        img->seen = img->is_jit;
+    for (auto& img : images_) img->seen = img->is_jit;
     bool changed = false;
     for (LoadedImage& li : loaded) {
         std::string path = li.name;
-        if (path.empty())
-            path = self_exe_path();
+        if (path.empty()) path = self_exe_path();
         auto it =
             std::find_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
                 return !i->is_jit && i->base == li.base && i->name == path;
@@ -380,8 +357,7 @@ Status ImageRegistry::rescan() {
     }
     auto gone =
         std::remove_if(images_.begin(), images_.end(), [&](const std::unique_ptr<Image>& i) {
-            if (i->seen)
-                return false;
+            if (i->seen) return false;
             changed = true;
             return true;
         });
@@ -403,18 +379,15 @@ ImageRegistry::add_jit(std::string name, std::span<const uint8_t> bytes,
     img->section = img->owned;
     img->functions = std::move(functions);
     img->rules = std::move(rules);
-    for (auto& r : img->rules)
-        r.second.flags |= kRuleFromCfi;
+    for (auto& r : img->rules) r.second.flags |= kRuleFromCfi;
     auto blobs = parse_stackmap_section(img->section, img->name);
-    if (!blobs)
-        return Error{blobs.error().message};
+    if (!blobs) return Error{blobs.error().message};
     img->blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
     {
         // Refuse a blob that cannot be indexed on its own before it touches the published index.
         std::vector<ImageStackMaps> alone;
         alone.push_back(to_input(*img));
-        if (auto idx = FrameIndex::build(std::move(alone)); !idx)
-            return Error{idx.error().message};
+        if (auto idx = FrameIndex::build(std::move(alone)); !idx) return Error{idx.error().message};
     }
     JitHandle h = img->jit;
     images_.push_back(std::move(img));
@@ -448,8 +421,7 @@ Status ImageRegistry::publish_locked() {
     auto inputs = [&] {
         std::vector<ImageStackMaps> in;
         for (const auto& img : images_)
-            if (!img->section.empty() && img->problem.empty())
-                in.push_back(to_input(*img));
+            if (!img->section.empty() && img->problem.empty()) in.push_back(to_input(*img));
         return in;
     };
     auto index = FrameIndex::build(inputs());
@@ -457,8 +429,7 @@ Status ImageRegistry::publish_locked() {
         // Find the images that cannot be indexed on their own, set them aside, and try again
         // without them: one bad image must not hide the stack maps of the others.
         for (auto& img : images_) {
-            if (img->section.empty() || !img->problem.empty())
-                continue;
+            if (img->section.empty() || !img->problem.empty()) continue;
             std::vector<ImageStackMaps> one;
             one.push_back(to_input(*img));
             if (auto alone = FrameIndex::build(std::move(one)); !alone) {
@@ -475,8 +446,7 @@ Status ImageRegistry::publish_locked() {
     auto next = std::make_unique<FrameIndex>(std::move(*index));
     std::vector<NativeFrames::Image> native;
     for (const auto& img : images_)
-        if (img->eh)
-            native.push_back({*img->eh, img->text});
+        if (img->eh) native.push_back({*img->eh, img->text});
     next->set_native_frames(std::make_shared<const NativeFrames>(std::move(native)));
     current_.store(next.get(), std::memory_order_release);
     retired_.push_back(std::move(owned_current_));

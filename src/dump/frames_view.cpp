@@ -19,35 +19,27 @@ constexpr int64_t kObjectBase = 0x100000;
 
 std::vector<const char*> frame_flag_names(uint32_t flags) {
     std::vector<const char*> names;
-    if (flags & kFrameDynamic)
-        names.push_back("dynamic");
-    if (flags & kFrameSizeUnknown)
-        names.push_back("size-unknown");
-    if (flags & kFrameHasRule)
-        names.push_back("has-rule");
+    if (flags & kFrameDynamic) names.push_back("dynamic");
+    if (flags & kFrameSizeUnknown) names.push_back("size-unknown");
+    if (flags & kFrameHasRule) names.push_back("has-rule");
     return names;
 }
 
 const char* root_kind_name(uint32_t kind) {
     switch (kind) {
-    case RootLoc::kNone:
-        return "none";
-    case RootLoc::kRegister:
-        return "register";
-    case RootLoc::kMemory:
-        return "memory";
+    case RootLoc::kNone: return "none";
+    case RootLoc::kRegister: return "register";
+    case RootLoc::kMemory: return "memory";
     }
     return "invalid";
 }
 
 std::string root_text(RootLoc r) {
     switch (r.kind()) {
-    case RootLoc::kRegister:
-        return "R#" + std::to_string(r.dwarf_reg());
+    case RootLoc::kRegister: return "R#" + std::to_string(r.dwarf_reg());
     case RootLoc::kMemory:
         return "[R#" + std::to_string(r.dwarf_reg()) + " + " + std::to_string(r.offset()) + "]";
-    default:
-        return "none";
+    default: return "none";
     }
 }
 
@@ -56,8 +48,7 @@ void root_json(RootLoc r, JsonWriter& json) {
     json.member("kind", root_kind_name(r.kind()));
     if (r.kind() != RootLoc::kNone) {
         json.member("dwarf_reg", r.dwarf_reg());
-        if (r.kind() == RootLoc::kMemory)
-            json.member("offset", r.offset());
+        if (r.kind() == RootLoc::kMemory) json.member("offset", r.offset());
     }
     json.end_object();
 }
@@ -84,11 +75,9 @@ struct Indexed {
 Expected<Indexed> build_index(const ParsedFile& f) {
     const int64_t bias = f.file.relocatable ? kObjectBase : 0;
     std::vector<ImageStackMaps> images;
-    if (f.file.has_section)
-        images.push_back(f.file.to_image(bias));
+    if (f.file.has_section) images.push_back(f.file.to_image(bias));
     auto index = FrameIndex::build(std::move(images));
-    if (!index)
-        return std::move(index).error();
+    if (!index) return std::move(index).error();
     return Indexed{std::move(*index), bias};
 }
 
@@ -96,22 +85,19 @@ Expected<Indexed> build_index(const ParsedFile& f) {
 
 Status print_frames_text(const ParsedFile& f, std::string& out) {
     auto built = build_index(f);
-    if (!built)
-        return built.error();
+    if (!built) return built.error();
     const FrameIndex& index = built->index;
     const uint64_t bias = static_cast<uint64_t>(built->bias);
     print_file_header_text(f, out);
     out += "Frames: " + std::to_string(index.frames().size()) + "\n";
-    if (!f.file.rules_problem.empty())
-        out += "Frame rules: none (" + f.file.rules_problem + ")\n";
+    if (!f.file.rules_problem.empty()) out += "Frame rules: none (" + f.file.rules_problem + ")\n";
     for (const FrameRecord& fr : index.frames()) {
         const uint64_t addr = fr.function_address - bias;
         const std::string name = function_name(f.file, addr);
         out += "  Function " + hex(addr) + (name.empty() ? "" : " (" + name + ")") +
                ", size: " + std::to_string(fr.function_size) +
                ", stack size: " + std::to_string(fr.stack_size) + ", flags: [ ";
-        for (const char* flag : frame_flag_names(fr.flags))
-            out += std::string(flag) + " ";
+        for (const char* flag : frame_flag_names(fr.flags)) out += std::string(flag) + " ";
         out += "], blob: " + std::to_string(fr.blob) +
                ", function: " + std::to_string(fr.function) +
                ", records: " + std::to_string(fr.num_records) + "\n";
@@ -145,8 +131,7 @@ Status print_frames_text(const ParsedFile& f, std::string& out) {
             out += ", roots: " + std::to_string(roots.size()) + " [ ";
             for (const RootPair& p : roots) {
                 out += root_text(p.base);
-                if (p.derived.bits != p.base.bits)
-                    out += " -> " + root_text(p.derived);
+                if (p.derived.bits != p.base.bits) out += " -> " + root_text(p.derived);
                 out += " ";
             }
             out += "]\n";
@@ -157,14 +142,12 @@ Status print_frames_text(const ParsedFile& f, std::string& out) {
 
 Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
     auto built = build_index(f);
-    if (!built)
-        return built.error();
+    if (!built) return built.error();
     const FrameIndex& index = built->index;
     const uint64_t bias = static_cast<uint64_t>(built->bias);
     json.begin_object();
     file_members_json(f, json);
-    if (!f.file.rules_problem.empty())
-        json.member("frame_rules_problem", f.file.rules_problem);
+    if (!f.file.rules_problem.empty()) json.member("frame_rules_problem", f.file.rules_problem);
     json.key("frames").begin_array();
     for (const FrameRecord& fr : index.frames()) {
         const uint64_t addr = fr.function_address - bias;
@@ -174,8 +157,7 @@ Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
         json.member("function_size", fr.function_size);
         json.member("stack_size", fr.stack_size);
         json.key("flags").begin_array();
-        for (const char* flag : frame_flag_names(fr.flags))
-            json.value(flag);
+        for (const char* flag : frame_flag_names(fr.flags)) json.value(flag);
         json.end_array();
         json.member("blob", fr.blob);
         json.member("function", fr.function);
@@ -203,8 +185,7 @@ Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
                 json.member("from_cfi", (rule.flags & kRuleFromCfi) != 0);
                 json.key("saved").begin_array();
                 for (size_t i = 0; i < std::size(kCalleeSaved); ++i) {
-                    if (rule.saved[i] == 0)
-                        continue;
+                    if (rule.saved[i] == 0) continue;
                     json.begin_object();
                     json.member("dwarf_reg", kCalleeSaved[i]);
                     json.member("cfa_offset", static_cast<int32_t>(rule.saved[i]));

@@ -11,7 +11,7 @@
 namespace gcwalk::dump {
 
 class JsonWriter {
-public:
+  public:
     void begin_object() { open('{'); }
     void end_object() { close('}'); }
     void begin_array() { open('['); }
@@ -26,11 +26,23 @@ public:
         return *this;
     }
 
-    void value(std::string_view s) { separate(); string_literal(s); }
+    void value(std::string_view s) {
+        separate();
+        string_literal(s);
+    }
     void value(const char* s) { value(std::string_view(s)); }
-    void value(bool b) { separate(); out_ += b ? "true" : "false"; }
-    void value(uint64_t v) { separate(); out_ += std::to_string(v); }
-    void value(int64_t v) { separate(); out_ += std::to_string(v); }
+    void value(bool b) {
+        separate();
+        out_ += b ? "true" : "false";
+    }
+    void value(uint64_t v) {
+        separate();
+        out_ += std::to_string(v);
+    }
+    void value(int64_t v) {
+        separate();
+        out_ += std::to_string(v);
+    }
     void value(uint32_t v) { value(uint64_t{v}); }
     void value(int32_t v) { value(int64_t{v}); }
     void value(uint16_t v) { value(uint64_t{v}); }
@@ -41,7 +53,7 @@ public:
     const std::string& str() const { return out_; }
     std::string take() { return std::move(out_); }
 
-private:
+  private:
     // A comma before every element but the first of its container; none right after a key.
     void separate() {
         if (after_key_) {
@@ -76,7 +88,8 @@ private:
         for (size_t i = 0; i < s.size(); ++i) {
             const auto c = static_cast<unsigned char>(s[i]);
             if (c >= 0x80) {
-                // Valid UTF-8 passes through; any other byte (a non-UTF-8 file name) becomes U+FFFD.
+                // Valid UTF-8 passes through; any other byte (a non-UTF-8 file name) becomes
+                // U+FFFD.
                 const size_t n = utf8_length(s, i);
                 if (n == 0) {
                     out_ += "\\ufffd";

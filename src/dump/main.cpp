@@ -17,7 +17,8 @@ using namespace gcwalk::dump;
 
 constexpr const char* kUsage =
     "usage: gcwalk-dump [--format=llvm|json] [--view=raw|frames|statepoints] FILE...\n"
-    "  --format=llvm  text; in the raw view each blob prints exactly as llvm-readobj-14 --stackmap\n"
+    "  --format=llvm  text; in the raw view each blob prints exactly as llvm-readobj-14 "
+    "--stackmap\n"
     "                 prints a section holding only that blob (default)\n"
     "  --format=json  one JSON array with one object per file\n"
     "  --view=raw          every blob of .llvm_stackmaps as stored (default)\n"
@@ -83,14 +84,18 @@ Expected<ParsedFile> load(const std::string& path) {
 Status dump_file(const Options& opt, const ParsedFile& f, std::string& out, JsonWriter& json) {
     switch (opt.view) {
     case View::Raw:
-        if (opt.format == Format::Llvm) print_raw_text(f, out);
-        else print_raw_json(f, json);
+        if (opt.format == Format::Llvm)
+            print_raw_text(f, out);
+        else
+            print_raw_json(f, json);
         return Status::ok();
     case View::Frames:
         return opt.format == Format::Llvm ? print_frames_text(f, out) : print_frames_json(f, json);
     case View::Statepoints:
-        if (opt.format == Format::Llvm) print_statepoints_text(f, out);
-        else print_statepoints_json(f, json);
+        if (opt.format == Format::Llvm)
+            print_statepoints_text(f, out);
+        else
+            print_statepoints_json(f, json);
         return Status::ok();
     }
     return Status::ok();

@@ -18,8 +18,9 @@ void print_file_header_text(const ParsedFile& f, std::string& out) {
     out += "Section: .llvm_stackmaps, file offset: " + hex(f.file.section_file_offset) +
            ", address: " + hex(f.file.section_address) +
            ", size: " + std::to_string(f.file.bytes.size()) +
-           (f.file.was_compressed ? " (compressed: " + std::to_string(f.file.section_size_in_file) + ")"
-                                  : std::string()) +
+           (f.file.was_compressed
+                ? " (compressed: " + std::to_string(f.file.section_size_in_file) + ")"
+                : std::string()) +
            ", blobs: " + std::to_string(f.blobs.size()) + "\n";
 }
 
@@ -35,12 +36,8 @@ std::string location_text(const StackMapBlob& blob, const Location& loc) {
     std::string s;
     const std::string reg = std::to_string(loc.dwarf_reg);
     switch (loc.kind) {
-    case LocationKind::Register:
-        s = "Register R#" + reg;
-        break;
-    case LocationKind::Direct:
-        s = "Direct R#" + reg + " + " + std::to_string(loc.offset);
-        break;
+    case LocationKind::Register: s = "Register R#" + reg; break;
+    case LocationKind::Direct: s = "Direct R#" + reg + " + " + std::to_string(loc.offset); break;
     case LocationKind::Indirect:
         s = "Indirect [R#" + reg + " + " + std::to_string(loc.offset) + "]";
         break;
@@ -61,15 +58,10 @@ void location_json(const StackMapBlob& blob, const Location& loc, JsonWriter& js
     json.member("size", loc.size);
     json.member("dwarf_reg", loc.dwarf_reg);
     switch (loc.kind) {
-    case LocationKind::Register:
-        break;
+    case LocationKind::Register: break;
     case LocationKind::Direct:
-    case LocationKind::Indirect:
-        json.member("offset", loc.offset);
-        break;
-    case LocationKind::Constant:
-        json.member("value", static_cast<int64_t>(loc.offset));
-        break;
+    case LocationKind::Indirect: json.member("offset", loc.offset); break;
+    case LocationKind::Constant: json.member("value", static_cast<int64_t>(loc.offset)); break;
     case LocationKind::ConstantIndex:
         json.member("index", static_cast<uint32_t>(loc.offset));
         json.member("value", constant_value(blob, loc));

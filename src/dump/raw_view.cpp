@@ -24,11 +24,13 @@ void blob_text(const StackMapBlob& blob, std::string& out) {
                ", instruction offset: " + std::to_string(rec.instruction_offset()) + "\n";
         out += "    " + std::to_string(rec.num_locations()) + " locations:\n";
         for (uint16_t l = 0; l < rec.num_locations(); ++l)
-            out += "      #" + std::to_string(l + 1) + ": " + location_text(blob, rec.location(l)) + "\n";
+            out += "      #" + std::to_string(l + 1) + ": " + location_text(blob, rec.location(l)) +
+                   "\n";
         out += "    " + std::to_string(rec.num_live_outs()) + " live-outs: [ ";
         for (uint16_t l = 0; l < rec.num_live_outs(); ++l) {
             const LiveOut lo = rec.live_out(l);
-            out += "R#" + std::to_string(lo.dwarf_reg) + " (" + std::to_string(lo.size) + "-bytes) ";
+            out +=
+                "R#" + std::to_string(lo.dwarf_reg) + " (" + std::to_string(lo.size) + "-bytes) ";
         }
         out += "]\n";
     }
@@ -60,7 +62,8 @@ void blob_json(const StackMapBlob& blob, JsonWriter& json) {
         json.member("id", rec.id());
         json.member("instruction_offset", rec.instruction_offset());
         json.key("locations").begin_array();
-        for (uint16_t l = 0; l < rec.num_locations(); ++l) location_json(blob, rec.location(l), json);
+        for (uint16_t l = 0; l < rec.num_locations(); ++l)
+            location_json(blob, rec.location(l), json);
         json.end_array();
         json.key("live_outs").begin_array();
         for (uint16_t l = 0; l < rec.num_live_outs(); ++l) {

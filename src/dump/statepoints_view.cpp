@@ -19,7 +19,8 @@ void locations_text(const StackMapBlob& blob, const RecordView& rec, uint16_t fi
 void locations_json(const StackMapBlob& blob, const RecordView& rec, uint16_t first, uint16_t count,
                     const char* what, JsonWriter& json) {
     json.key(what).begin_array();
-    for (uint16_t i = 0; i < count; ++i) location_json(blob, rec.location(static_cast<uint16_t>(first + i)), json);
+    for (uint16_t i = 0; i < count; ++i)
+        location_json(blob, rec.location(static_cast<uint16_t>(first + i)), json);
     json.end_array();
 }
 
@@ -44,8 +45,9 @@ void print_statepoints_text(const ParsedFile& f, std::string& out) {
             out += "    " + std::to_string(sp->num_pairs) + " (base, derived) pairs:\n";
             for (uint16_t p = 0; p < sp->num_pairs; ++p) {
                 const auto at = static_cast<uint16_t>(sp->first_pair + 2 * p);
-                out += "      #" + std::to_string(p + 1) + ": base " + location_text(blob, rec.location(at)) +
-                       "; derived " + location_text(blob, rec.location(static_cast<uint16_t>(at + 1))) + "\n";
+                out += "      #" + std::to_string(p + 1) + ": base " +
+                       location_text(blob, rec.location(at)) + "; derived " +
+                       location_text(blob, rec.location(static_cast<uint16_t>(at + 1))) + "\n";
             }
             locations_text(blob, rec, sp->first_gc_alloca, sp->num_gc_allocas, "gc allocas", out);
         }

@@ -97,12 +97,9 @@ struct Reader {
         uint64_t v = 0;
         for (unsigned shift = 0;; shift += 7) {
             uint8_t b = get<uint8_t>();
-            if (bad)
-                return 0;
-            if (shift < 64)
-                v |= uint64_t{b & 0x7fu} << shift;
-            if (!(b & 0x80))
-                return v;
+            if (bad) return 0;
+            if (shift < 64) v |= uint64_t{b & 0x7fu} << shift;
+            if (!(b & 0x80)) return v;
             if (shift > 70) {
                 bad = true;
                 return 0;
@@ -115,25 +112,21 @@ struct Reader {
         uint8_t b = 0;
         do {
             b = get<uint8_t>();
-            if (bad)
-                return 0;
-            if (shift < 64)
-                v |= uint64_t{b & 0x7fu} << shift;
+            if (bad) return 0;
+            if (shift < 64) v |= uint64_t{b & 0x7fu} << shift;
             shift += 7;
             if (shift > 77) {
                 bad = true;
                 return 0;
             }
         } while (b & 0x80);
-        if (shift < 64 && (b & 0x40))
-            v |= ~uint64_t{0} << shift;
+        if (shift < 64 && (b & 0x40)) v |= ~uint64_t{0} << shift;
         return static_cast<int64_t>(v);
     }
     // An encoded pointer; `datarel` is the base for DW_EH_PE_datarel. Sets *unsupported for
     // encodings we refuse (indirect, textrel, funcrel, aligned).
     uint64_t pointer(uint8_t enc, uint64_t datarel, bool* unsupported) noexcept {
-        if (enc == DW_EH_PE_omit)
-            return 0;
+        if (enc == DW_EH_PE_omit) return 0;
         const uint64_t field = at;
         const uint64_t v = value(enc & kPeFormatMask, unsupported);
         if (*unsupported || (enc & DW_EH_PE_indirect)) {
@@ -141,15 +134,10 @@ struct Reader {
             return 0;
         }
         switch (enc & kPeApplicationMask) {
-        case 0:
-            return v;
-        case DW_EH_PE_pcrel:
-            return v + field;
-        case DW_EH_PE_datarel:
-            return v + datarel;
-        default:
-            *unsupported = true;
-            return 0;
+        case 0: return v;
+        case DW_EH_PE_pcrel: return v + field;
+        case DW_EH_PE_datarel: return v + datarel;
+        default: *unsupported = true; return 0;
         }
     }
     // The value of a pointer's format (its low four bits), sign-extended for the sdata ones.
@@ -157,23 +145,14 @@ struct Reader {
         switch (format) {
         case DW_EH_PE_absptr:
         case DW_EH_PE_udata8:
-        case DW_EH_PE_sdata8:
-            return get<uint64_t>();
-        case DW_EH_PE_uleb128:
-            return uleb();
-        case DW_EH_PE_sleb128:
-            return static_cast<uint64_t>(sleb());
-        case DW_EH_PE_udata2:
-            return get<uint16_t>();
-        case DW_EH_PE_sdata2:
-            return static_cast<uint64_t>(int64_t{get<int16_t>()});
-        case DW_EH_PE_udata4:
-            return get<uint32_t>();
-        case DW_EH_PE_sdata4:
-            return static_cast<uint64_t>(int64_t{get<int32_t>()});
-        default:
-            *unsupported = true;
-            return 0;
+        case DW_EH_PE_sdata8: return get<uint64_t>();
+        case DW_EH_PE_uleb128: return uleb();
+        case DW_EH_PE_sleb128: return static_cast<uint64_t>(sleb());
+        case DW_EH_PE_udata2: return get<uint16_t>();
+        case DW_EH_PE_sdata2: return static_cast<uint64_t>(int64_t{get<int16_t>()});
+        case DW_EH_PE_udata4: return get<uint32_t>();
+        case DW_EH_PE_sdata4: return static_cast<uint64_t>(int64_t{get<int32_t>()});
+        default: *unsupported = true; return 0;
         }
     }
 };
@@ -211,8 +190,7 @@ struct Fde {
 struct Why {
     std::string* text = nullptr;
     template <class F> bool operator()(F make) const {
-        if (text)
-            *text = make();
+        if (text) *text = make();
         return false;
     }
 };
@@ -233,8 +211,7 @@ Expected<EhFrameTable> EhFrameTable::open_copy(std::string name,
     const uint64_t delta = reinterpret_cast<uintptr_t>(segment->data()) - segment_address;
     auto table = open_at(std::move(name), hdr_address, hdr_size, segment_address,
                          segment_address + segment->size(), delta);
-    if (table)
-        table->copy_ = std::move(segment);
+    if (table) table->copy_ = std::move(segment);
     return table;
 }
 
@@ -253,23 +230,19 @@ Expected<EhFrameTable> EhFrameTable::open_at(std::string name, uint64_t hdr_addr
     const uint8_t frame_ptr_enc = r.get<uint8_t>();
     const uint8_t count_enc = r.get<uint8_t>();
     const uint8_t table_enc = r.get<uint8_t>();
-    if (r.bad)
-        return fail("truncated header (" + std::to_string(hdr_size) + " bytes)");
+    if (r.bad) return fail("truncated header (" + std::to_string(hdr_size) + " bytes)");
     if (version != 1)
         return fail("version " + std::to_string(version) + " at offset 0x0 (expected 1)");
     bool unsupported = false;
     (void)r.pointer(frame_ptr_enc, hdr_address, &unsupported);
     uint64_t count = r.pointer(count_enc, hdr_address, &unsupported);
-    if (r.bad)
-        return fail("truncated header (" + std::to_string(hdr_size) + " bytes)");
-    if (unsupported)
-        return fail("unsupported pointer encoding at offset 0x1");
+    if (r.bad) return fail("truncated header (" + std::to_string(hdr_size) + " bytes)");
+    if (unsupported) return fail("unsupported pointer encoding at offset 0x1");
     // The binary search table: GNU ld and lld both write (datarel | sdata4) pairs.
     if (table_enc != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
         return fail("search table encoding " + hex(table_enc) +
                     " at offset 0x3 is not datarel|sdata4 (0x3b)");
-    if (count_enc == DW_EH_PE_omit)
-        return fail("no search table");
+    if (count_enc == DW_EH_PE_omit) return fail("no search table");
     const uint64_t table = r.at;
     if (count > (hdr_address + hdr_size - table) / 8)
         return fail(std::to_string(count) + " table entries do not fit in " +
@@ -314,10 +287,8 @@ namespace {
 // Reads the length field of a CIE or FDE at r.at; sets [body, end). False on a bad length.
 bool read_length(Reader& r, uint64_t* end) noexcept {
     uint64_t len = r.get<uint32_t>();
-    if (len == 0xffffffffu)
-        len = r.get<uint64_t>();
-    if (r.bad || len == 0 || len > r.hi - r.at)
-        return false;
+    if (len == 0xffffffffu) len = r.get<uint64_t>();
+    if (r.bad || len == 0 || len > r.hi - r.at) return false;
     *end = r.at + len;
     return true;
 }
@@ -333,23 +304,15 @@ bool parse_cie_augmentation(Reader& r, const char* aug, size_t n, uint64_t end, 
     for (size_t i = 1; i < n; ++i) {
         bool unsupported = false;
         switch (aug[i]) {
-        case 'R':
-            cie->fde_enc = r.get<uint8_t>();
-            break;
-        case 'L':
-            (void)r.get<uint8_t>();
-            break; // the LSDA encoding: exceptions only
+        case 'R': cie->fde_enc = r.get<uint8_t>(); break;
+        case 'L': (void)r.get<uint8_t>(); break; // the LSDA encoding: exceptions only
         case 'P': {
             const uint8_t enc = r.get<uint8_t>();
             (void)r.pointer(enc & static_cast<uint8_t>(~DW_EH_PE_indirect), 0, &unsupported);
             break;
         }
-        case 'S':
-            cie->signal = true;
-            break;
-        default:
-            i = n;
-            break; // unknown: the length lets us skip the rest
+        case 'S': cie->signal = true; break;
+        default: i = n; break; // unknown: the length lets us skip the rest
         }
         if (unsupported)
             return why(
@@ -364,8 +327,7 @@ bool parse_cie(Reader r, uint64_t addr, Cie* cie, Why why) noexcept {
     r.at = addr;
     r.end = r.hi;
     uint64_t end = 0;
-    if (!read_length(r, &end))
-        return why([&] { return "CIE at " + hex(addr) + ": bad length"; });
+    if (!read_length(r, &end)) return why([&] { return "CIE at " + hex(addr) + ": bad length"; });
     r.end = end;
     if (r.get<uint32_t>() != 0)
         return why([&] { return "CIE at " + hex(addr) + ": not a CIE (non-zero id)"; });
@@ -378,8 +340,7 @@ bool parse_cie(Reader r, uint64_t addr, Cie* cie, Why why) noexcept {
         char c = static_cast<char>(r.get<uint8_t>());
         if (r.bad)
             return why([&] { return "CIE at " + hex(addr) + ": truncated augmentation string"; });
-        if (c == 0)
-            break;
+        if (c == 0) break;
         if (n + 1 >= sizeof aug)
             return why([&] { return "CIE at " + hex(addr) + ": augmentation string too long"; });
         aug[n++] = c;
@@ -390,10 +351,8 @@ bool parse_cie(Reader r, uint64_t addr, Cie* cie, Why why) noexcept {
     cie->code_align = r.uleb();
     cie->data_align = r.sleb();
     cie->ra_reg = version == 1 ? r.get<uint8_t>() : r.uleb();
-    if (n > 0 && !parse_cie_augmentation(r, aug, n, end, cie, addr, why))
-        return false;
-    if (r.bad)
-        return why([&] { return "CIE at " + hex(addr) + ": truncated"; });
+    if (n > 0 && !parse_cie_augmentation(r, aug, n, end, cie, addr, why)) return false;
+    if (r.bad) return why([&] { return "CIE at " + hex(addr) + ": truncated"; });
     if (cie->code_align == 0)
         return why([&] { return "CIE at " + hex(addr) + ": code alignment factor 0"; });
     cie->insns = r.at;
@@ -406,26 +365,21 @@ bool parse_cie(Reader r, uint64_t addr, Cie* cie, Why why) noexcept {
 bool parse_fde(Reader r, uint64_t hdr, Fde* fde, Why why) noexcept {
     auto text = [](const char* s) { return [s] { return std::string(s); }; };
     uint64_t end = 0;
-    if (!read_length(r, &end))
-        return why(text("bad length"));
+    if (!read_length(r, &end)) return why(text("bad length"));
     r.end = end;
     const uint64_t cie_field = r.at;
     const uint32_t cie_id = r.get<uint32_t>();
-    if (r.bad || cie_id == 0 || cie_id > cie_field - r.lo)
-        return why(text("bad CIE pointer"));
-    if (!parse_cie(r, cie_field - cie_id, &fde->cie, why))
-        return false;
+    if (r.bad || cie_id == 0 || cie_id > cie_field - r.lo) return why(text("bad CIE pointer"));
+    if (!parse_cie(r, cie_field - cie_id, &fde->cie, why)) return false;
     bool unsupported = false;
     fde->begin = r.pointer(fde->cie.fde_enc, hdr, &unsupported);
     fde->range = r.pointer(fde->cie.fde_enc & kPeFormatMask, 0, &unsupported);
-    if (r.bad)
-        return why(text("truncated"));
+    if (r.bad) return why(text("truncated"));
     if (unsupported)
         return why([&] { return "unsupported address encoding " + hex(fde->cie.fde_enc); });
     if (fde->cie.has_z) {
         const uint64_t aug_len = r.uleb();
-        if (r.bad || aug_len > end - r.at)
-            return why(text("augmentation data out of bounds"));
+        if (r.bad || aug_len > end - r.at) return why(text("augmentation data out of bounds"));
         r.at += aug_len;
     }
     fde->insns = r.at;
@@ -451,17 +405,14 @@ class RowProgram {
             const uint8_t op = r.get<uint8_t>();
             uint64_t next = loc;
             const Step step = advance(op, r, loc, &next);
-            if (step == Step::Failed)
-                return false;
-            if (step == Step::Other && !execute(op, r))
-                return false;
+            if (step == Step::Failed) return false;
+            if (step == Step::Other && !execute(op, r)) return false;
             if (r.bad)
                 return why_([&] {
                     return "CFA instruction at " + hex(r.at) + " runs past the end of its entry";
                 });
             if (step == Step::Advanced) {
-                if (next > target)
-                    return true; // the row in force at target is complete
+                if (next > target) return true; // the row in force at target is complete
                 loc = next;
             }
         }
@@ -500,27 +451,19 @@ class RowProgram {
     // Every other instruction: a register's rule, the CFA's, or the remembered-state stack.
     bool execute(uint8_t op, Reader& r) noexcept {
         switch (op) {
-        case DW_CFA_nop:
-            return true;
-        case DW_CFA_GNU_args_size:
-            (void)r.uleb();
-            return true; // SP adjustments are in the CFA
+        case DW_CFA_nop: return true;
+        case DW_CFA_GNU_args_size: (void)r.uleb(); return true; // SP adjustments are in the CFA
         case DW_CFA_expression:
-        case DW_CFA_val_expression:
-            return skip_expression(r, true);
-        case DW_CFA_def_cfa_expression:
-            return skip_expression(r, false);
+        case DW_CFA_val_expression: return skip_expression(r, true);
+        case DW_CFA_def_cfa_expression: return skip_expression(r, false);
         case DW_CFA_remember_state:
-        case DW_CFA_restore_state:
-            return remember_or_restore(op);
+        case DW_CFA_restore_state: return remember_or_restore(op);
         case DW_CFA_def_cfa:
         case DW_CFA_def_cfa_sf:
         case DW_CFA_def_cfa_register:
         case DW_CFA_def_cfa_offset:
-        case DW_CFA_def_cfa_offset_sf:
-            return define_cfa(op, r);
-        default:
-            return register_rule(op, r);
+        case DW_CFA_def_cfa_offset_sf: return define_cfa(op, r);
+        default: return register_rule(op, r);
         }
     }
 
@@ -542,29 +485,20 @@ class RowProgram {
         case DW_CFA_offset_extended:
             set(reg, Row::Offset, static_cast<int64_t>(r.uleb()) * align);
             return true;
-        case DW_CFA_offset_extended_sf:
-            set(reg, Row::Offset, r.sleb() * align);
-            return true;
+        case DW_CFA_offset_extended_sf: set(reg, Row::Offset, r.sleb() * align); return true;
         case DW_CFA_GNU_negative_offset_extended:
             set(reg, Row::Offset, -static_cast<int64_t>(r.uleb()) * align);
             return true;
-        case DW_CFA_restore_extended:
-            restore(reg);
-            return true;
-        case DW_CFA_undefined:
-            set(reg, Row::Undefined, 0);
-            return true;
-        case DW_CFA_same_value:
-            set(reg, Row::Same, 0);
-            return true;
+        case DW_CFA_restore_extended: restore(reg); return true;
+        case DW_CFA_undefined: set(reg, Row::Undefined, 0); return true;
+        case DW_CFA_same_value: set(reg, Row::Same, 0); return true;
         case DW_CFA_register:   // in another register
         case DW_CFA_val_offset: // the value (not the slot) is CFA + offset
         case DW_CFA_val_offset_sf:
             (void)r.uleb();
             set(reg, Row::Unsupported, 0);
             return true;
-        default:
-            return why_([&] { return "unknown CFA opcode " + hex(op) + " at " + hex(op_at); });
+        default: return why_([&] { return "unknown CFA opcode " + hex(op) + " at " + hex(op_at); });
         }
     }
 
@@ -581,15 +515,9 @@ class RowProgram {
             row_->cfa_offset = r.sleb() * cie_.data_align;
             row_->cfa_is_expression = false;
             return true;
-        case DW_CFA_def_cfa_register:
-            row_->cfa_reg = r.uleb();
-            return true;
-        case DW_CFA_def_cfa_offset:
-            row_->cfa_offset = static_cast<int64_t>(r.uleb());
-            return true;
-        case DW_CFA_def_cfa_offset_sf:
-            row_->cfa_offset = r.sleb() * cie_.data_align;
-            return true;
+        case DW_CFA_def_cfa_register: row_->cfa_reg = r.uleb(); return true;
+        case DW_CFA_def_cfa_offset: row_->cfa_offset = static_cast<int64_t>(r.uleb()); return true;
+        case DW_CFA_def_cfa_offset_sf: row_->cfa_offset = r.sleb() * cie_.data_align; return true;
         default:
             return why_([&] { return "unknown CFA opcode " + hex(op) + " at " + hex(r.at - 1); });
         }
@@ -630,14 +558,12 @@ class RowProgram {
 
     // Registers beyond the return address column (vector, x87) are nothing a frame rule needs.
     void set(uint64_t reg, Row::Kind kind, int64_t offset) noexcept {
-        if (reg >= kNumRegs)
-            return;
+        if (reg >= kNumRegs) return;
         row_->kind[reg] = kind;
         row_->offset[reg] = offset;
     }
     void restore(uint64_t reg) noexcept {
-        if (reg >= kNumRegs)
-            return;
+        if (reg >= kNumRegs) return;
         set(reg, initial_ ? initial_->kind[reg] : Row::Same, initial_ ? initial_->offset[reg] : 0);
     }
 
@@ -659,11 +585,9 @@ template <class Fail>
 EhFrameTable::Result rule_from_row(const Row& row, FrameRule* out, Fail&& fail) {
     using Result = EhFrameTable::Result;
     auto text = [](const char* s) { return [s] { return std::string(s); }; };
-    if (row.cfa_is_expression)
-        return fail(text("the CFA is a DWARF expression"));
+    if (row.cfa_is_expression) return fail(text("the CFA is a DWARF expression"));
     bool cfa_ok = row.cfa_reg == kDwarfRsp;
-    for (uint8_t reg : kCalleeSaved)
-        cfa_ok |= row.cfa_reg == reg;
+    for (uint8_t reg : kCalleeSaved) cfa_ok |= row.cfa_reg == reg;
     if (!cfa_ok)
         return fail([&] { return "the CFA is based on register " + std::to_string(row.cfa_reg); });
     if (row.cfa_offset < INT32_MIN || row.cfa_offset > INT32_MAX)
@@ -675,8 +599,7 @@ EhFrameTable::Result rule_from_row(const Row& row, FrameRule* out, Fail&& fail) 
     for (size_t i = 0; i < std::size(kCalleeSaved); ++i) {
         const uint8_t reg = kCalleeSaved[i];
         switch (row.kind[reg]) {
-        case Row::Same:
-            break;
+        case Row::Same: break;
         case Row::Offset:
             // Below the CFA (the frame's own slots), and within what FrameRule::saved holds.
             if (row.offset[reg] >= 0 || row.offset[reg] < INT16_MIN)
@@ -714,8 +637,7 @@ EhFrameTable::Result rule_from_row(const Row& row, FrameRule* out, Fail&& fail) 
 
 bool EhFrameTable::range_of(uint64_t fde_address, uint64_t* start, uint64_t* end) const noexcept {
     Fde fde;
-    if (!parse_fde(Reader{lo_, hi_, fde_address, hi_, delta_}, hdr_, &fde, Why{}))
-        return false;
+    if (!parse_fde(Reader{lo_, hi_, fde_address, hi_, delta_}, hdr_, &fde, Why{})) return false;
     *start = fde.begin;
     *end = fde.begin + fde.range;
     return true;
@@ -724,10 +646,8 @@ bool EhFrameTable::range_of(uint64_t fde_address, uint64_t* start, uint64_t* end
 bool EhFrameTable::fde_range(uint64_t pc, uint64_t* start, uint64_t* end) const noexcept {
     const uint64_t fde = find_fde(pc);
     uint64_t begin = 0, stop = 0;
-    if (fde == 0 || !range_of(fde, &begin, &stop))
-        return false;
-    if (pc < begin || pc - begin >= stop - begin)
-        return false;
+    if (fde == 0 || !range_of(fde, &begin, &stop)) return false;
+    if (pc < begin || pc - begin >= stop - begin) return false;
     *start = begin;
     *end = stop;
     return true;
@@ -761,8 +681,7 @@ EhFrameTable::Result EhFrameTable::evaluate(uint64_t ra, FrameRule* out,
     Fde fde;
     if (!parse_fde(Reader{lo_, hi_, fde_address, hi_, delta_}, hdr_, &fde, inner))
         return fail(inner_reason);
-    if (fde.cie.signal)
-        return fail([] { return std::string("a signal frame"); });
+    if (fde.cie.signal) return fail([] { return std::string("a signal frame"); });
     if (fde.cie.ra_reg != kDwarfReturnAddress)
         return fail([&] { return "return address column " + std::to_string(fde.cie.ra_reg); });
     if (pc < fde.begin || pc - fde.begin >= fde.range)
@@ -785,8 +704,7 @@ EhFrameTable::Result EhFrameTable::evaluate(uint64_t ra, FrameRule* out,
 Expected<FrameRule> EhFrameTable::rule_at(uint64_t ra) const {
     FrameRule rule{};
     std::string why;
-    if (evaluate(ra, &rule, &why) == Result::Rule)
-        return rule;
+    if (evaluate(ra, &rule, &why) == Result::Rule) return rule;
     return Error{std::move(why)};
 }
 

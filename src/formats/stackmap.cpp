@@ -11,32 +11,22 @@ namespace gcwalk {
 
 const char* to_string(LocationKind kind) noexcept {
     switch (kind) {
-    case LocationKind::Register:
-        return "Register";
-    case LocationKind::Direct:
-        return "Direct";
-    case LocationKind::Indirect:
-        return "Indirect";
-    case LocationKind::Constant:
-        return "Constant";
-    case LocationKind::ConstantIndex:
-        return "ConstantIndex";
+    case LocationKind::Register: return "Register";
+    case LocationKind::Direct: return "Direct";
+    case LocationKind::Indirect: return "Indirect";
+    case LocationKind::Constant: return "Constant";
+    case LocationKind::ConstantIndex: return "ConstantIndex";
     }
     return "unknown";
 }
 
 const char* with_article(LocationKind kind) noexcept {
     switch (kind) {
-    case LocationKind::Register:
-        return "a Register";
-    case LocationKind::Direct:
-        return "a Direct";
-    case LocationKind::Indirect:
-        return "an Indirect";
-    case LocationKind::Constant:
-        return "a Constant";
-    case LocationKind::ConstantIndex:
-        return "a ConstantIndex";
+    case LocationKind::Register: return "a Register";
+    case LocationKind::Direct: return "a Direct";
+    case LocationKind::Indirect: return "an Indirect";
+    case LocationKind::Constant: return "a Constant";
+    case LocationKind::ConstantIndex: return "a ConstantIndex";
     }
     return "an unknown";
 }
@@ -77,8 +67,7 @@ template <class T> T load(const uint8_t* p) {
 
 bool all_zero(const uint8_t* p, uint64_t n) {
     for (uint64_t i = 0; i < n; ++i)
-        if (p[i] != 0)
-            return false;
+        if (p[i] != 0) return false;
     return true;
 }
 
@@ -91,8 +80,7 @@ class BlobValidator {
 
     // On success: `size` is the blob's size in bytes, `records` and `first` are filled.
     Status run(uint64_t& size, std::vector<uint32_t>& records, std::vector<uint64_t>& first) {
-        if (b_.size() < StackMapBlob::kHeaderSize)
-            return eod(0, "the header");
+        if (b_.size() < StackMapBlob::kHeaderSize) return eod(0, "the header");
         const uint8_t version = b_[HeaderLayout::version];
         if (version == 2)
             return fail("stack map version 2 at offset 0x%" PRIx64
@@ -154,11 +142,9 @@ class BlobValidator {
         prefault(records.data(), nrec * sizeof(uint32_t));
         records.resize(nrec);
         for (uint64_t r = 0; r < nrec; ++r) {
-            if (off > UINT32_MAX)
-                return fail("record %" PRIu64 " starts beyond 4 GiB", r);
+            if (off > UINT32_MAX) return fail("record %" PRIu64 " starts beyond 4 GiB", r);
             records[r] = static_cast<uint32_t>(off);
-            if (Status s = record(r, ncon, off); !s)
-                return s;
+            if (Status s = record(r, ncon, off); !s) return s;
         }
         size = off;
         return {};
@@ -192,8 +178,7 @@ class BlobValidator {
     // Validates record r at `off` and advances `off` past its trailing padding.
     Status record(uint64_t r, uint64_t ncon, uint64_t& off) {
         const uint64_t start = off;
-        if (remaining(start) < kRecordHeaderSize)
-            return eod(start, format("record %" PRIu64, r));
+        if (remaining(start) < kRecordHeaderSize) return eod(start, format("record %" PRIu64, r));
         const uint8_t* p = b_.data() + start;
         const uint32_t nloc = load<uint16_t>(p + RecordLayout::num_locations);
         uint64_t o = start + kRecordHeaderSize;
@@ -209,8 +194,7 @@ class BlobValidator {
             for (uint32_t l = 0; l < nloc; ++l, o += kLocationSize) {
                 if (remaining(o) < kLocationSize)
                     return eod(o, format("location %u of record %" PRIu64, l, r));
-                if (Status s = location(b_.data() + o, l, r, o, ncon); !s)
-                    return s;
+                if (Status s = location(b_.data() + o, l, r, o, ncon); !s) return s;
             }
         }
         const uint64_t pad = align8(o) - o;
@@ -241,8 +225,7 @@ class BlobValidator {
                             i, r, base_ + o);
         }
         const uint64_t tail = align8(o) - o;
-        if (remaining(o) < tail)
-            return eod(o, format("the padding after record %" PRIu64, r));
+        if (remaining(o) < tail) return eod(o, format("the padding after record %" PRIu64, r));
         if (!all_zero(b_.data() + o, tail))
             return fail("non-zero padding at offset 0x%" PRIx64 " after record %" PRIu64, base_ + o,
                         r);
@@ -258,17 +241,14 @@ class BlobValidator {
             return false;
         const bool sized = size != 0;
         switch (static_cast<LocationKind>(q[LocationLayout::kind])) {
-        case LocationKind::Constant:
-            return true;
+        case LocationKind::Constant: return true;
         case LocationKind::ConstantIndex: {
             const int32_t value = load<int32_t>(q + LocationLayout::offset);
             return value >= 0 && static_cast<uint64_t>(value) < ncon;
         }
-        case LocationKind::Register:
-            return reg <= kMaxDwarfReg && sized;
+        case LocationKind::Register: return reg <= kMaxDwarfReg && sized;
         case LocationKind::Direct:
-        case LocationKind::Indirect:
-            return reg <= kMaxAddressReg && sized;
+        case LocationKind::Indirect: return reg <= kMaxAddressReg && sized;
         }
         return false; // an invalid kind
     }
@@ -295,8 +275,7 @@ class BlobValidator {
                             l, r, at, value, ncon);
             return {};
         }
-        if (k == LocationKind::Constant)
-            return {};
+        if (k == LocationKind::Constant) return {};
         const uint16_t max_reg = k == LocationKind::Register ? kMaxDwarfReg : kMaxAddressReg;
         if (reg > max_reg)
             return fail("location %u of record %" PRIu64 " at offset 0x%" PRIx64
@@ -358,8 +337,7 @@ Expected<std::vector<StackMapBlob>> parse_stackmap_section(std::span<const uint8
             return Error{format("%.*s: too many blobs", int(source.size()), source.data())};
         auto blob = StackMapBlob::parse(section.subspan(off), source, off,
                                         static_cast<uint32_t>(blobs.size()));
-        if (!blob)
-            return std::move(blob).error();
+        if (!blob) return std::move(blob).error();
         off += blob->size_bytes(); // a multiple of 8, never 0: the next blob stays aligned
         blobs.push_back(std::move(*blob));
     }

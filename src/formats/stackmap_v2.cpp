@@ -104,28 +104,22 @@ class V2Reader {
 
     Expected<StackMapV2> run() {
         StackMapV2 m;
-        if (Status s = read_header(); !s)
-            return Error{s.message()};
+        if (Status s = read_header(); !s) return Error{s.message()};
         read_constants(&m);
         uint64_t num_regs = 0, num_records = 0, num_locations = 0, num_live_outs = 0;
-        if (Status s = read_frames(&m, &num_regs, &num_records); !s)
-            return Error{s.message()};
-        if (Status s = read_frame_registers(&m, num_regs); !s)
-            return Error{s.message()};
+        if (Status s = read_frames(&m, &num_regs, &num_records); !s) return Error{s.message()};
+        if (Status s = read_frame_registers(&m, num_regs); !s) return Error{s.message()};
         if (Status s = read_records(&m, num_records, &num_locations, &num_live_outs); !s)
             return Error{s.message()};
-        if (Status s = read_locations(&m, num_locations); !s)
-            return Error{s.message()};
-        if (Status s = read_live_outs(&m, num_live_outs); !s)
-            return Error{s.message()};
+        if (Status s = read_locations(&m, num_locations); !s) return Error{s.message()};
+        if (Status s = read_live_outs(&m, num_live_outs); !s) return Error{s.message()};
         return m;
     }
 
   private:
     // The version, and the table offsets in off_ (each aligned, in order, within the data).
     Status read_header() {
-        if (b_.size() < layout::Header::bytes)
-            return eod(0, "the header");
+        if (b_.size() < layout::Header::bytes) return eod(0, "the header");
         if (b_[layout::Header::version] != 2) {
             if (b_[layout::Header::version] == 3)
                 return fail("stack map version 3 at offset 0x0 is LLVM's .llvm_stackmaps format: "
@@ -208,8 +202,7 @@ class V2Reader {
     }
 
     Status read_frame_registers(StackMapV2* m, uint64_t num_regs) {
-        if (Status s = table_extent(kFrameRegs, num_regs, "frame records"); !s)
-            return s;
+        if (Status s = table_extent(kFrameRegs, num_regs, "frame records"); !s) return s;
         m->frame_registers.resize(num_regs);
         for (size_t i = 0; i < num_regs; ++i) {
             const uint64_t at = entry_offset(kFrameRegs, i);
@@ -235,8 +228,7 @@ class V2Reader {
     // Sets *num_locations and *num_live_outs to the entries the records reference.
     Status read_records(StackMapV2* m, uint64_t num_records, uint64_t* num_locations,
                         uint64_t* num_live_outs) {
-        if (Status s = table_extent(kRecords, num_records, "frame records"); !s)
-            return s;
+        if (Status s = table_extent(kRecords, num_records, "frame records"); !s) return s;
         m->records.resize(num_records);
         for (size_t i = 0; i < num_records; ++i) {
             const uint64_t at = entry_offset(kRecords, i);
@@ -262,8 +254,7 @@ class V2Reader {
     }
 
     Status read_locations(StackMapV2* m, uint64_t num_locations) {
-        if (Status s = table_extent(kLocations, num_locations, "stack map records"); !s)
-            return s;
+        if (Status s = table_extent(kLocations, num_locations, "stack map records"); !s) return s;
         m->locations.resize(num_locations);
         for (size_t i = 0; i < num_locations; ++i) {
             const uint64_t at = entry_offset(kLocations, i);
@@ -277,8 +268,7 @@ class V2Reader {
                 return fail("location %zu at offset 0x%" PRIx64 " has invalid kind %u", i, at,
                             unsigned{kind});
             l.kind = static_cast<LocationKind>(kind);
-            if (Status s = check_location(l, i, at, m->constants.size()); !s)
-                return s;
+            if (Status s = check_location(l, i, at, m->constants.size()); !s) return s;
         }
         return {};
     }
@@ -304,8 +294,7 @@ class V2Reader {
     }
 
     Status read_live_outs(StackMapV2* m, uint64_t num_live_outs) {
-        if (Status s = table_extent(kLiveOuts, num_live_outs, "stack map records"); !s)
-            return s;
+        if (Status s = table_extent(kLiveOuts, num_live_outs, "stack map records"); !s) return s;
         m->live_outs.resize(num_live_outs);
         for (size_t i = 0; i < num_live_outs; ++i) {
             const uint64_t at = entry_offset(kLiveOuts, i);
@@ -319,8 +308,7 @@ class V2Reader {
                             i, at, unsigned{o.dwarf_reg});
             if (p[layout::LiveOut::reserved] != 0)
                 return fail("non-zero reserved byte in live-out %zu at offset 0x%" PRIx64, i, at);
-            if (o.size == 0)
-                return fail("live-out %zu at offset 0x%" PRIx64 " has size 0", i, at);
+            if (o.size == 0) return fail("live-out %zu at offset 0x%" PRIx64 " has size 0", i, at);
         }
         return {};
     }
@@ -423,12 +411,10 @@ class V2Writer {
                             static_cast<uint32_t>(off_[t]));
         for (size_t i = 0; i < m_.constants.size(); ++i)
             store<uint64_t>(out_, at(kConstants, i), m_.constants[i]);
-        for (size_t i = 0; i < m_.frames.size(); ++i)
-            frame(at(kFrames, i), m_.frames[i]);
+        for (size_t i = 0; i < m_.frames.size(); ++i) frame(at(kFrames, i), m_.frames[i]);
         for (size_t i = 0; i < m_.frame_registers.size(); ++i)
             frame_register(at(kFrameRegs, i), m_.frame_registers[i]);
-        for (size_t i = 0; i < m_.records.size(); ++i)
-            record(at(kRecords, i), m_.records[i]);
+        for (size_t i = 0; i < m_.records.size(); ++i) record(at(kRecords, i), m_.records[i]);
         for (size_t i = 0; i < m_.locations.size(); ++i)
             location(at(kLocations, i), m_.locations[i]);
         for (size_t i = 0; i < m_.live_outs.size(); ++i)
@@ -488,19 +474,16 @@ Expected<StackMapV2> parse_v2(std::span<const uint8_t> bytes, std::string_view s
 }
 
 Expected<std::vector<uint8_t>> write_v2(const StackMapV2& m) {
-    if (Status s = check_references(m); !s)
-        return Error{"write_v2: " + s.message()};
+    if (Status s = check_references(m); !s) return Error{"write_v2: " + s.message()};
     uint64_t off[kNumTables + 1];
     table_offsets(m, off);
-    if (off[kNumTables] > UINT32_MAX)
-        return Error{"write_v2: the blob would exceed 4 GiB"};
+    if (off[kNumTables] > UINT32_MAX) return Error{"write_v2: the blob would exceed 4 GiB"};
     std::vector<uint8_t> out(off[kNumTables], 0); // zero padding and reserved fields
     V2Writer(m, off, out).run();
     // The reader's checks (kinds, registers, constant indices, flags) are the writer's contract:
     // refuse what would not read back.
     auto back = parse_v2(out, "write_v2");
-    if (!back)
-        return Error{std::move(back).error().message};
+    if (!back) return Error{std::move(back).error().message};
     return out;
 }
 
@@ -514,8 +497,7 @@ Expected<StackMapV2> v2_from_v3(const std::vector<StackMapBlob>& blobs,
     for (const StackMapBlob& blob : blobs) {
         const uint32_t b = blob.index_in_section();
         const uint64_t constant_base = m.constants.size();
-        for (uint32_t c = 0; c < blob.num_constants(); ++c)
-            m.constants.push_back(blob.constant(c));
+        for (uint32_t c = 0; c < blob.num_constants(); ++c) m.constants.push_back(blob.constant(c));
         if (constant_base + blob.num_constants() > static_cast<uint64_t>(INT32_MAX))
             return fail(b, "more than 2^31 constants");
         for (uint32_t f = 0; f < blob.num_functions(); ++f, ++fn_index) {
@@ -560,8 +542,7 @@ Expected<StackMapV2> v2_from_v3(const std::vector<StackMapBlob>& blobs,
                 r.instruction_offset = rec.instruction_offset();
                 r.call_size = k < info.call_sizes.size() ? info.call_sizes[k] : 0;
                 r.flags = rec.num_live_outs() > 0 ? kV2RecordHasLiveOutInfo : 0;
-                if (rec.num_live_outs() > 0)
-                    fr.flags |= kV2HasLiveOutInfo;
+                if (rec.num_live_outs() > 0) fr.flags |= kV2HasLiveOutInfo;
                 if (m.locations.size() > UINT16_MAX || m.live_outs.size() > UINT16_MAX)
                     return fail(b, format("record %" PRIu64
                                           ": more than 65535 locations or live-outs in total, "

@@ -23,8 +23,7 @@ class CallSiteInserter {
     // Queues a call site; inserts the queue when it is full.
     void add(const CallSite& site, bool statepoint) {
         pending_.push_back({site, statepoint});
-        if (pending_.size() == kPendingMax)
-            flush();
+        if (pending_.size() == kPendingMax) flush();
     }
     // Inserts the queued call sites (call once more after the last add()).
     void flush();

@@ -22,8 +22,7 @@ FrameIndex& FrameIndex::operator=(FrameIndex&& o) noexcept {
 }
 
 void FrameIndex::cache_pointers() noexcept {
-    if (!impl_)
-        return;
+    if (!impl_) return;
     table_ = impl_->table.data();
     nslots_ = impl_->table.size();
     roots_ = impl_->roots.data();
@@ -44,8 +43,7 @@ const FrameRecord* FrameIndex::function_containing(uint64_t address) const noexc
     auto it = std::upper_bound(f.begin(), f.end(), address, [](uint64_t a, const FrameRecord& r) {
         return a < r.function_address;
     });
-    if (it == f.begin())
-        return nullptr;
+    if (it == f.begin()) return nullptr;
     --it;
     return address - it->function_address < it->function_size ? &*it : nullptr;
 }
@@ -53,14 +51,12 @@ const FrameRecord* FrameIndex::function_containing(uint64_t address) const noexc
 Lookup FrameIndex::classify(uint64_t ra, const CallSite** site,
                             const FrameRecord** function) const noexcept {
     if (const CallSite* cs = find(ra)) {
-        if (site)
-            *site = cs;
+        if (site) *site = cs;
         return Lookup::Safepoint;
     }
     // A return address can be one past the end of a function that ends in a call (noreturn).
     if (const FrameRecord* f = function_containing(ra - 1)) {
-        if (function)
-            *function = f;
+        if (function) *function = f;
         return Lookup::ManagedNoRecord;
     }
     return Lookup::NotManaged;
@@ -72,15 +68,13 @@ const FrameRecord* FrameIndex::frame(const CallSite& cs) const noexcept {
 
 bool FrameIndex::record(const CallSite& cs, RecordRef* out) const noexcept {
     const FrameRecord* f = frame(cs);
-    if (!f)
-        return false;
+    if (!f) return false;
     const StackMapBlob& blob = (*impl_->blobs[f->image])[f->blob];
     uint64_t offset = cs.return_address() - f->function_address;
     bool found = false;
     for (uint32_t r = 0; r < f->num_records; ++r) {
         RecordView v = blob.record(f->first_record + r);
-        if (v.instruction_offset() != offset)
-            continue;
+        if (v.instruction_offset() != offset) continue;
         bool sp = static_cast<bool>(decode_statepoint(blob, v));
         // Same choice as the builder: the statepoint record wins, else the first.
         if (!found || (sp && !out->is_statepoint)) {
@@ -106,8 +100,7 @@ std::vector<CallSite> FrameIndex::call_sites() const {
     std::vector<CallSite> out;
     out.reserve(impl_->num_sites);
     for (const CallSite& cs : impl_->table)
-        if (cs.key != 0)
-            out.push_back(cs);
+        if (cs.key != 0) out.push_back(cs);
     std::sort(out.begin(), out.end(), [](const CallSite& a, const CallSite& b) {
         return a.return_address() < b.return_address();
     });
@@ -123,8 +116,7 @@ size_t FrameIndex::resident_bytes() const noexcept {
                impl_->rules.capacity() * sizeof(FrameRule) + impl_->frames.bytes();
     for (const auto& bl : impl_->blobs) { // held, or shared with the caller that parsed them
         n += bl->capacity() * sizeof(StackMapBlob);
-        for (const auto& b : *bl)
-            n += b.num_records() * 4 + b.num_functions() * 8; // offset tables
+        for (const auto& b : *bl) n += b.num_records() * 4 + b.num_functions() * 8; // offset tables
     }
     return n;
 }

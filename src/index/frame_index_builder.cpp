@@ -35,11 +35,9 @@ FrameRule stack_size_rule(uint64_t stack_size) noexcept {
 }
 
 bool looks_like_statepoint(const RecordView& rec) noexcept {
-    if (rec.num_locations() < 3)
-        return false;
+    if (rec.num_locations() < 3) return false;
     for (uint16_t i = 0; i < 3; ++i)
-        if (rec.location(i).kind != LocationKind::Constant)
-            return false;
+        if (rec.location(i).kind != LocationKind::Constant) return false;
     return true;
 }
 
@@ -55,8 +53,7 @@ class RuleCursor {
         if (it_ != rules_.begin() && (it_ == rules_.end() || it_->first > ra) &&
             std::prev(it_)->first >= ra)
             it_ = find(ra);
-        while (it_ != rules_.end() && it_->first < ra)
-            ++it_;
+        while (it_ != rules_.end() && it_->first < ra) ++it_;
         return it_ != rules_.end() && it_->first == ra ? &it_->second : nullptr;
     }
 
@@ -76,12 +73,10 @@ class Builder {
     explicit Builder(FrameIndex::Impl& impl) : impl_(impl), rules_(impl.rules) {}
 
     Status run() {
-        if (auto st = parse_all(); !st)
-            return st;
+        if (auto st = parse_all(); !st) return st;
         CallSiteInserter sites(impl_.table, num_records_);
         for (uint32_t i = 0; i < impl_.images.size(); ++i)
-            if (auto st = add_image(i, sites); !st)
-                return st;
+            if (auto st = add_image(i, sites); !st) return st;
         sites.flush();
         impl_.num_sites = sites.num_sites();
         return finish();
@@ -97,8 +92,7 @@ class Builder {
             std::shared_ptr<const std::vector<StackMapBlob>> blobs = img.blobs;
             if (!blobs) {
                 auto parsed = parse_stackmap_section(img.section, img.name);
-                if (!parsed)
-                    return parsed.error();
+                if (!parsed) return parsed.error();
                 blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*parsed));
             }
             for (const auto& b : *blobs)
@@ -121,10 +115,8 @@ class Builder {
         for (uint32_t b = 0; b < blobs.size(); ++b) {
             for (uint32_t f = 0; f < blobs[b].num_functions(); ++f) {
                 auto fr = frame_record(img, image_index, blobs[b], b, f);
-                if (!fr)
-                    return fr.error();
-                if (auto st = add_records(img, blobs[b], &*fr, sites); !st)
-                    return st;
+                if (!fr) return fr.error();
+                if (auto st = add_records(img, blobs[b], &*fr, sites); !st) return st;
                 impl_.frames.push_back(*fr);
             }
         }
@@ -143,8 +135,7 @@ class Builder {
         fr.function = f;
         fr.first_record = static_cast<uint32_t>(blob.first_record_of(f));
         fr.num_records = static_cast<uint32_t>(fe.record_count);
-        if (fe.stack_size == kDynamicStackSize)
-            fr.flags |= kFrameDynamic;
+        if (fe.stack_size == kDynamicStackSize) fr.flags |= kFrameDynamic;
         if (fr.function_address == 0 || fr.function_address > kAddressMask)
             return Error{
                 img.name + ": blob " + std::to_string(b) + " function " + std::to_string(f) +
@@ -180,8 +171,7 @@ class Builder {
             const RecordView rec = blob.record(rec_index);
             const uint64_t ra = fr->function_address + rec.instruction_offset();
             const RecordWhere where{img, fr->blob, rec_index, ra};
-            if (ra > kAddressMask)
-                return Error{where("return address beyond 48 bits")};
+            if (ra > kAddressMask) return Error{where("return address beyond 48 bits")};
             uint32_t rule;
             if (const FrameRule* exact = cfi.at(ra)) {
                 rule = rules_.intern(*exact);
@@ -191,11 +181,9 @@ class Builder {
                     fallback = rules_.intern(stack_size_rule(fr->stack_size));
                 rule = fallback;
             }
-            if (auto st = add_call_site(img, blob, rec, where, rule, sites); !st)
-                return st;
+            if (auto st = add_call_site(img, blob, rec, where, rule, sites); !st) return st;
         }
-        if (all_rules)
-            fr->flags |= kFrameHasRule;
+        if (all_rules) fr->flags |= kFrameHasRule;
         return {};
     }
 
@@ -207,8 +195,7 @@ class Builder {
         if (looks_like_statepoint(rec)) {
             if (auto sp = decode_statepoint(blob, rec, img.name)) {
                 statepoint = true;
-                if (auto st = roots_.encode(rec, *sp, where); !st)
-                    return st;
+                if (auto st = roots_.encode(rec, *sp, where); !st) return st;
                 first_root = static_cast<uint32_t>(impl_.roots.size());
                 num_roots = static_cast<uint32_t>(roots_.pairs().size());
                 for (const RootPair& p : roots_.pairs())
@@ -250,8 +237,7 @@ class Builder {
 Expected<FrameIndex> FrameIndex::build(std::vector<ImageStackMaps> images) {
     auto impl = std::make_unique<Impl>();
     impl->images = std::move(images);
-    if (auto st = Builder(*impl).run(); !st)
-        return Error{st.message()};
+    if (auto st = Builder(*impl).run(); !st) return Error{st.message()};
     static std::atomic<uint64_t> next_serial{1};
     impl->serial = next_serial.fetch_add(1, std::memory_order_relaxed);
     return FrameIndex(std::move(impl));

@@ -5,11 +5,13 @@
 
 namespace gcwalk {
 
-NativeFrames::NativeFrames(std::vector<Image> images) : images_(std::move(images)), slots_(new Slot[kSlots]) {
+NativeFrames::NativeFrames(std::vector<Image> images)
+    : images_(std::move(images)), slots_(new Slot[kSlots]) {
     for (uint32_t i = 0; i < images_.size(); ++i)
         for (auto [lo, hi] : images_[i].text)
             if (lo < hi) ranges_.push_back({lo, hi, i});
-    std::sort(ranges_.begin(), ranges_.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
+    std::sort(ranges_.begin(), ranges_.end(),
+              [](const Range& a, const Range& b) { return a.lo < b.lo; });
     for (uint32_t s = 0; s < kSlots; ++s) {
         slots_[s].key.store(0, std::memory_order_relaxed);
         slots_[s].rule = FrameRule{};
@@ -17,13 +19,15 @@ NativeFrames::NativeFrames(std::vector<Image> images) : images_(std::move(images
     }
 }
 
-NativeFrames::Kind NativeFrames::evaluate(uint64_t ra, const FrameIndex& index, FrameRule* rule) const noexcept {
+NativeFrames::Kind NativeFrames::evaluate(uint64_t ra, const FrameIndex& index,
+                                          FrameRule* rule) const noexcept {
     const CallSite* site = nullptr;
     const FrameRecord* function = nullptr;
     if (index.classify(ra, &site, &function) != Lookup::NotManaged) return Kind::Libunwind;
     // The image whose code holds the call (ra - 1: a call that ends its function still counts).
     const uint64_t pc = ra - 1;
-    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), pc, [](uint64_t a, const Range& r) { return a < r.lo; });
+    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), pc,
+                               [](uint64_t a, const Range& r) { return a < r.lo; });
     if (it == ranges_.begin() || pc >= (it - 1)->hi) return Kind::Libunwind;
     switch (images_[(it - 1)->image].table.native_rule(ra, rule)) {
     case EhFrameTable::Result::Rule: return Kind::Rule;
@@ -33,7 +37,8 @@ NativeFrames::Kind NativeFrames::evaluate(uint64_t ra, const FrameIndex& index, 
     return Kind::Libunwind;
 }
 
-NativeFrames::Kind NativeFrames::lookup(uint64_t ra, const FrameIndex& index, FrameRule* rule) const noexcept {
+NativeFrames::Kind NativeFrames::lookup(uint64_t ra, const FrameIndex& index,
+                                        FrameRule* rule) const noexcept {
     if (ra == 0 || (ra & kFilling)) return Kind::Libunwind;
     uint64_t s = FrameIndex::slot_of(ra, kSlots);
     for (uint32_t probe = 0; probe < kProbes; ++probe, s = (s + 1) % kSlots) {
@@ -51,7 +56,7 @@ NativeFrames::Kind NativeFrames::lookup(uint64_t ra, const FrameIndex& index, Fr
                     return slot.kind;
                 }
                 if (key != (ra | kFilling)) continue; // taken by another address: probe on
-                return evaluate(ra, index, rule);      // being filled by another walker
+                return evaluate(ra, index, rule);     // being filled by another walker
             }
             const Kind kind = evaluate(ra, index, rule);
             slot.rule = *rule;

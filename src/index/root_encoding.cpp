@@ -36,9 +36,7 @@ Status RootEncoder::slots_of(const Location& loc, const RecordWhere& where, cons
     out->clear();
     switch (loc.kind) {
     case LocationKind::Constant:
-    case LocationKind::ConstantIndex:
-        out->push_back(RootLoc{0});
-        return {};
+    case LocationKind::ConstantIndex: out->push_back(RootLoc{0}); return {};
     case LocationKind::Register:
         if (loc.size != 8)
             return fail("register root of " + std::to_string(loc.size) +
@@ -74,12 +72,9 @@ Status RootEncoder::add_pair(const RecordView& rec, uint16_t bi, const RecordWhe
                              uint32_t k) {
     const Location b = rec.location(bi);
     const Location d = rec.location(static_cast<uint16_t>(bi + 1));
-    if (never_moves(b.kind) || never_moves(d.kind))
-        return {};
-    if (auto st = slots_of(b, where, "pair", k, &base_slots_); !st)
-        return st;
-    if (auto st = slots_of(d, where, "pair", k, &derived_slots_); !st)
-        return st;
+    if (never_moves(b.kind) || never_moves(d.kind)) return {};
+    if (auto st = slots_of(b, where, "pair", k, &base_slots_); !st) return st;
+    if (auto st = slots_of(d, where, "pair", k, &derived_slots_); !st) return st;
     if (base_slots_.size() != derived_slots_.size())
         return Error{
             where("pair " + std::to_string(k) + ": base and derived locations differ in size")};
@@ -92,11 +87,9 @@ Status RootEncoder::add_gc_allocas(const RecordView& rec, const StatepointLayout
                                    const RecordWhere& where) {
     for (uint32_t k = 0; k < sp.num_gc_allocas; ++k) {
         Location a = rec.location(static_cast<uint16_t>(sp.first_gc_alloca + k));
-        if (auto st = slots_of(a, where, "gc alloca", k, &base_slots_); !st)
-            return st;
+        if (auto st = slots_of(a, where, "gc alloca", k, &base_slots_); !st) return st;
         for (RootLoc slot : base_slots_)
-            if (slot.kind() != RootLoc::kNone)
-                pairs_.push_back({slot, slot});
+            if (slot.kind() != RootLoc::kNone) pairs_.push_back({slot, slot});
     }
     return {};
 }

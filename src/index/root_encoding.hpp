@@ -43,15 +43,12 @@ class RootEncoder {
                 pairs_.push_back({bs, ds});
                 continue;
             }
-            if (auto st = add_pair(rec, bi, where, k); !st)
-                return st;
+            if (auto st = add_pair(rec, bi, where, k); !st) return st;
         }
         if (sp.num_gc_allocas > 0)
-            if (auto st = add_gc_allocas(rec, sp, where); !st)
-                return st;
+            if (auto st = add_gc_allocas(rec, sp, where); !st) return st;
         sort_unique();
-        if (pairs_.size() > 0xffff)
-            return too_many(where);
+        if (pairs_.size() > 0xffff) return too_many(where);
         return {};
     }
     std::span<const RootPair> pairs() const noexcept { return pairs_; }
@@ -81,12 +78,10 @@ class RootEncoder {
     // Each slot once: drops exact duplicate pairs (a base also appears as its own pair). Bases
     // (base == derived) first, so relocation treats them before the derived slots.
     [[gnu::always_inline]] void sort_unique() {
-        if (pairs_.size() <= 1)
-            return;
+        if (pairs_.size() <= 1) return;
         std::sort(pairs_.begin(), pairs_.end(), [](const RootPair& x, const RootPair& y) {
             bool xb = x.base.bits == x.derived.bits, yb = y.base.bits == y.derived.bits;
-            if (xb != yb)
-                return xb;
+            if (xb != yb) return xb;
             return x.base.bits != y.base.bits ? x.base.bits < y.base.bits
                                               : x.derived.bits < y.derived.bits;
         });

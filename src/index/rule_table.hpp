@@ -24,8 +24,7 @@ class RuleInterner {
     // The index of `r` in the table, appending it when it is new. Call sites of one function
     // mostly share a rule, so the rule asked for last is checked before the hash map.
     uint32_t intern(const FrameRule& r) {
-        if (last_ != kNone && rule_equal(rules_[last_], r))
-            return last_;
+        if (last_ != kNone && rule_equal(rules_[last_], r)) return last_;
         return last_ = lookup(r);
     }
 

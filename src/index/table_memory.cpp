@@ -23,13 +23,11 @@ size_t round_up(size_t v, size_t to) {
 uint8_t* map_aligned(size_t bytes) {
     void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED)
-        throw std::bad_alloc();
+    if (raw == MAP_FAILED) throw std::bad_alloc();
     auto* base = static_cast<uint8_t*>(raw);
     auto* start =
         reinterpret_cast<uint8_t*>(round_up(reinterpret_cast<uintptr_t>(base), kHugePage));
-    if (start > base)
-        munmap(base, static_cast<size_t>(start - base));
+    if (start > base) munmap(base, static_cast<size_t>(start - base));
     if (uint8_t* end = base + bytes + kHugePage; start + bytes < end)
         munmap(start + bytes, static_cast<size_t>(end - (start + bytes)));
     return start;
@@ -42,12 +40,10 @@ TableBlock allocate_table(size_t bytes, bool zeroed) {
     b.mapped = bytes >= kMapFrom;
     if (!b.mapped) {
         b.p = std::malloc(bytes);
-        if (!b.p)
-            throw std::bad_alloc();
+        if (!b.p) throw std::bad_alloc();
         b.bytes = bytes;
         prefault(b.p, bytes);
-        if (zeroed)
-            std::memset(b.p, 0, bytes);
+        if (zeroed) std::memset(b.p, 0, bytes);
         return b;
     }
     b.bytes = round_up(bytes, kPage);
@@ -60,8 +56,7 @@ TableBlock allocate_table(size_t bytes, bool zeroed) {
 }
 
 void free_table(const TableBlock& block) noexcept {
-    if (!block.p)
-        return;
+    if (!block.p) return;
     if (block.mapped)
         munmap(block.p, block.bytes);
     else
@@ -69,8 +64,7 @@ void free_table(const TableBlock& block) noexcept {
 }
 
 size_t trim_table(TableBlock& block, size_t used) noexcept {
-    if (!block.mapped)
-        return block.bytes;
+    if (!block.mapped) return block.bytes;
     const size_t keep = std::max(kPage, round_up(used, kPage));
     if (keep < block.bytes) {
         munmap(static_cast<uint8_t*>(block.p) + keep, block.bytes - keep);

@@ -59,12 +59,10 @@ template <class T> class LargeArray {
     const T* end() const noexcept { return data() + size_; }
 
     void reserve(size_t n) {
-        if (n > capacity())
-            regrow(n);
+        if (n > capacity()) regrow(n);
     }
     void push_back(const T& v) {
-        if (size_ == capacity())
-            regrow(std::max<size_t>(16, 2 * size_));
+        if (size_ == capacity()) regrow(std::max<size_t>(16, 2 * size_));
         data()[size_++] = v;
     }
     // Gives back the capacity beyond size(): whole pages of a mapping, a smaller heap block.
@@ -80,8 +78,7 @@ template <class T> class LargeArray {
     // Moves the elements to a block with room for n of them (the old block is freed).
     void regrow(size_t n) {
         TableBlock next = allocate_table(std::max<size_t>(n, 1) * sizeof(T), false);
-        if (block_.p)
-            std::memcpy(next.p, block_.p, size_ * sizeof(T));
+        if (block_.p) std::memcpy(next.p, block_.p, size_ * sizeof(T));
         free_table(block_);
         block_ = next;
     }

@@ -46,10 +46,8 @@ Error take_error(const std::string& path, const std::string& context, llvm::Erro
 
 ObjectKind kind_of(const ELFFile& elf) {
     switch (elf.getHeader().e_type) {
-    case llvm::ELF::ET_REL:
-        return ObjectKind::Relocatable;
-    case llvm::ELF::ET_EXEC:
-        return ObjectKind::Executable;
+    case llvm::ELF::ET_REL: return ObjectKind::Relocatable;
+    case llvm::ELF::ET_EXEC: return ObjectKind::Executable;
     case llvm::ELF::ET_DYN: {
         // A PIE is ET_DYN too; GNU ld and lld mark it with DF_1_PIE.
         auto dyn = elf.dynamicEntries();
@@ -62,8 +60,7 @@ ObjectKind kind_of(const ELFFile& elf) {
                 return ObjectKind::Executable;
         return ObjectKind::SharedObject;
     }
-    default:
-        return ObjectKind::Other;
+    default: return ObjectKind::Other;
     }
 }
 
@@ -74,8 +71,7 @@ Expected<std::vector<uint8_t>> section_bytes(const std::string& path, const ELFF
     if (!contents)
         return take_error(path, std::string("section ") + kSectionName, contents.takeError());
     *compressed = (sec.sh_flags & llvm::ELF::SHF_COMPRESSED) != 0;
-    if (!*compressed)
-        return std::vector<uint8_t>(contents->begin(), contents->end());
+    if (!*compressed) return std::vector<uint8_t>(contents->begin(), contents->end());
 
     // Elf64_Chdr: ch_type (4), ch_reserved (4), ch_size (8), ch_addralign (8).
     if (contents->size() < sizeof(llvm::ELF::Elf64_Chdr))
@@ -88,8 +84,7 @@ Expected<std::vector<uint8_t>> section_bytes(const std::string& path, const ELFF
                                     std::to_string(chdr.ch_size) + " is too large");
     llvm::StringRef data(reinterpret_cast<const char*>(contents->data()), contents->size());
     auto dec = llvm::object::Decompressor::create(kSectionName, data, true, true);
-    if (!dec)
-        return take_error(path, std::string("section ") + kSectionName, dec.takeError());
+    if (!dec) return take_error(path, std::string("section ") + kSectionName, dec.takeError());
     llvm::SmallString<0> out;
     if (auto err = dec->resizeAndDecompress(out))
         return take_error(path, std::string("section ") + kSectionName + ": decompressing",
@@ -134,23 +129,18 @@ Status collect_relocations(const std::string& path, const ELFFile& elf,
     const uint64_t begin = relocatable ? 0 : target.sh_addr;
     const uint64_t size = target.sh_size;
     for (const Shdr& sec : sections) {
-        if (sec.sh_type != llvm::ELF::SHT_RELA && sec.sh_type != llvm::ELF::SHT_REL)
-            continue;
-        if (relocatable && sec.sh_info != target_index)
-            continue;
-        if (!relocatable && (sec.sh_flags & llvm::ELF::SHF_ALLOC) == 0)
-            continue;
+        if (sec.sh_type != llvm::ELF::SHT_RELA && sec.sh_type != llvm::ELF::SHT_REL) continue;
+        if (relocatable && sec.sh_info != target_index) continue;
+        if (!relocatable && (sec.sh_flags & llvm::ELF::SHF_ALLOC) == 0) continue;
         const Shdr* symtab = nullptr;
         if (sec.sh_link != 0) {
             auto s = elf.getSection(sec.sh_link);
-            if (!s)
-                return take_error(path, "relocation section symbol table", s.takeError());
+            if (!s) return take_error(path, "relocation section symbol table", s.takeError());
             symtab = *s;
         }
         auto add = [&](const ELFT::Rel& r, int64_t addend) -> Status {
             const uint64_t off = r.r_offset - begin;
-            if (r.r_offset < begin || off >= size)
-                return Status::ok();
+            if (r.r_offset < begin || off >= size) return Status::ok();
             SectionRelocation rel{off, r.getType(false), {}, {}, 0, addend};
             llvm::SmallString<32> type_name;
             elf.getRelocationTypeName(rel.type, type_name);
@@ -170,18 +160,14 @@ Status collect_relocations(const std::string& path, const ELFFile& elf,
         };
         if (sec.sh_type == llvm::ELF::SHT_RELA) {
             auto relas = elf.relas(sec);
-            if (!relas)
-                return take_error(path, "relocations", relas.takeError());
+            if (!relas) return take_error(path, "relocations", relas.takeError());
             for (const auto& r : *relas)
-                if (auto st = add(r, r.r_addend); !st)
-                    return st;
+                if (auto st = add(r, r.r_addend); !st) return st;
         } else {
             auto rels = elf.rels(sec);
-            if (!rels)
-                return take_error(path, "relocations", rels.takeError());
+            if (!rels) return take_error(path, "relocations", rels.takeError());
             for (const auto& r : *rels)
-                if (auto st = add(r, 0); !st)
-                    return st;
+                if (auto st = add(r, 0); !st) return st;
         }
     }
     std::stable_sort(out.begin(), out.end(),
@@ -194,8 +180,7 @@ void collect_symbols(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
                      std::vector<NamedFunctionRange>& out) {
     for (unsigned type : {llvm::ELF::SHT_SYMTAB, llvm::ELF::SHT_DYNSYM}) {
         for (const Shdr& sec : sections) {
-            if (sec.sh_type != type)
-                continue;
+            if (sec.sh_type != type) continue;
             auto syms = elf.symbols(&sec);
             if (!syms) {
                 llvm::consumeError(syms.takeError());
@@ -208,8 +193,7 @@ void collect_symbols(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
                 out.push_back({sym.st_value, sym.st_size, symbol_name(elf, sec, sym)});
             }
         }
-        if (!out.empty())
-            break;
+        if (!out.empty()) break;
     }
 }
 
@@ -221,12 +205,10 @@ void collect_symbols(const ELFFile& elf, llvm::ArrayRef<Shdr> sections,
 // the same refusal. (In a .o the FDE addresses are unapplied relocations: no table.)
 Expected<EhFrameTable> open_frame_table(const std::string& path, const ELFFile& elf) {
     auto phdrs = elf.program_headers();
-    if (!phdrs)
-        return take_error(path, "program headers", phdrs.takeError());
+    if (!phdrs) return take_error(path, "program headers", phdrs.takeError());
     const ELFT::Phdr* hdr = nullptr;
     for (const ELFT::Phdr& ph : *phdrs)
-        if (ph.p_type == llvm::ELF::PT_GNU_EH_FRAME)
-            hdr = &ph;
+        if (ph.p_type == llvm::ELF::PT_GNU_EH_FRAME) hdr = &ph;
     if (!hdr)
         return make_error(path, "no PT_GNU_EH_FRAME segment: frames are stepped by libunwind");
     const ELFT::Phdr* seg = nullptr;
@@ -234,8 +216,7 @@ Expected<EhFrameTable> open_frame_table(const std::string& path, const ELFFile& 
         if (ph.p_type == llvm::ELF::PT_LOAD && (ph.p_flags & llvm::ELF::PF_R) &&
             hdr->p_vaddr >= ph.p_vaddr && hdr->p_vaddr - ph.p_vaddr < ph.p_memsz)
             seg = &ph;
-    if (!seg)
-        return make_error(path, "no readable PT_LOAD segment holds PT_GNU_EH_FRAME");
+    if (!seg) return make_error(path, "no readable PT_LOAD segment holds PT_GNU_EH_FRAME");
     // A corrupt header may claim any size; what lies past the file's bytes is zeros, and more of
     // them than this is no segment a linker writes.
     if (seg->p_offset > elf.getBufSize() || seg->p_filesz > elf.getBufSize() - seg->p_offset ||
@@ -253,14 +234,12 @@ void collect_fde_ranges(const EhFrameTable& table, std::vector<NamedFunctionRang
     const size_t symbols = out.size();
     for (uint64_t i = 0; i < table.num_fdes(); ++i) {
         uint64_t start = 0, end = 0;
-        if (!table.fde_at(i, &start, &end) || end <= start)
-            continue;
+        if (!table.fde_at(i, &start, &end) || end <= start) continue;
         bool covered = std::any_of(out.begin(), out.begin() + static_cast<long>(symbols),
                                    [&](const NamedFunctionRange& s) {
                                        return start >= s.address && start < s.address + s.size;
                                    });
-        if (!covered)
-            out.push_back({start, end - start, {}});
+        if (!covered) out.push_back({start, end - start, {}});
     }
 }
 
@@ -269,8 +248,7 @@ void collect_fde_ranges(const EhFrameTable& table, std::vector<NamedFunctionRang
 void collect_rules(const EhFrameTable& table, const std::vector<uint8_t>& resolved,
                    ObjectStackMaps& out) {
     auto blobs = parse_stackmap_section(resolved);
-    if (!blobs)
-        return; // reported by whoever parses the section
+    if (!blobs) return; // reported by whoever parses the section
     for (const StackMapBlob& blob : *blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
             const FunctionEntry fn = blob.function(f);
@@ -302,14 +280,10 @@ void collect_rules(const EhFrameTable& table, const std::vector<uint8_t>& resolv
 
 const char* to_string(ObjectKind kind) noexcept {
     switch (kind) {
-    case ObjectKind::Relocatable:
-        return "relocatable";
-    case ObjectKind::Executable:
-        return "executable";
-    case ObjectKind::SharedObject:
-        return "shared-object";
-    case ObjectKind::Other:
-        break;
+    case ObjectKind::Relocatable: return "relocatable";
+    case ObjectKind::Executable: return "executable";
+    case ObjectKind::SharedObject: return "shared-object";
+    case ObjectKind::Other: break;
     }
     return "other";
 }
@@ -326,8 +300,7 @@ std::vector<uint8_t> ObjectStackMaps::resolved_bytes() const {
             value = static_cast<uint64_t>(r.addend); // load bias 0: link-time address
         else
             continue;
-        if (r.offset > out.size() || out.size() - r.offset < 8)
-            continue;
+        if (r.offset > out.size() || out.size() - r.offset < 8) continue;
         std::memcpy(out.data() + r.offset, &value, 8);
     }
     return out;
@@ -352,14 +325,11 @@ ImageStackMaps ObjectStackMaps::to_image(int64_t load_bias) const {
 Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                               /*RequiresNullTerminator=*/false);
-    if (!buffer)
-        return make_error(path, "cannot read: " + buffer.getError().message());
+    if (!buffer) return make_error(path, "cannot read: " + buffer.getError().message());
     auto binary = llvm::object::ObjectFile::createObjectFile((*buffer)->getMemBufferRef());
-    if (!binary)
-        return take_error(path, "not an object file", binary.takeError());
+    if (!binary) return take_error(path, "not an object file", binary.takeError());
     const auto* elf_obj = llvm::dyn_cast<llvm::object::ELF64LEObjectFile>(binary->get());
-    if (!elf_obj)
-        return make_error(path, "not a 64-bit little-endian ELF file");
+    if (!elf_obj) return make_error(path, "not a 64-bit little-endian ELF file");
     const ELFFile& elf = elf_obj->getELFFile();
 
     ObjectStackMaps result;
@@ -368,14 +338,12 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     result.relocatable = result.kind == ObjectKind::Relocatable;
 
     auto sections = elf.sections();
-    if (!sections)
-        return take_error(path, "section headers", sections.takeError());
+    if (!sections) return take_error(path, "section headers", sections.takeError());
 
     const Shdr* stackmaps = nullptr;
     for (const Shdr& sec : *sections) {
         auto name = elf.getSectionName(sec);
-        if (!name)
-            return take_error(path, "section names", name.takeError());
+        if (!name) return take_error(path, "section names", name.takeError());
         if (*name == kSectionName) {
             stackmaps = &sec;
             break;
@@ -403,8 +371,7 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
                                        }),
                            result.functions.end());
 
-    if (!stackmaps)
-        return result;
+    if (!stackmaps) return result;
     if (stackmaps->sh_type == llvm::ELF::SHT_NOBITS)
         return make_error(path,
                           std::string("section ") + kSectionName + " has no contents (SHT_NOBITS)");
@@ -413,15 +380,13 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     result.section_address = stackmaps->sh_addr;
     result.section_size_in_file = stackmaps->sh_size;
     auto bytes = section_bytes(path, elf, *stackmaps, &result.was_compressed);
-    if (!bytes)
-        return std::move(bytes).error();
+    if (!bytes) return std::move(bytes).error();
     result.bytes = std::move(*bytes);
     if (auto st = collect_relocations(path, elf, *sections, *stackmaps, result.relocatable,
                                       result.relocations);
         !st)
         return Error{st.message()};
-    if (table)
-        collect_rules(*table, result.resolved_bytes(), result);
+    if (table) collect_rules(*table, result.resolved_bytes(), result);
     return result;
 }
 

@@ -43,8 +43,7 @@ std::string tmp_path(const std::string& name) {
 
 std::string quote(const std::string& s) {
     std::string q = "'";
-    for (char c : s)
-        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return q + "'";
 }
 
@@ -57,8 +56,7 @@ Run run(const std::string& cmd) {
     REQUIRE(p != nullptr);
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        r.out.append(buf, n);
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
     const int st = pclose(p);
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     r.err = slurp(err_file);
@@ -278,8 +276,7 @@ TEST_CASE("a malformed section: exit 1 and one line naming the file and the blob
 
 TEST_CASE("json format is valid JSON and carries the values of the text view") {
     std::string files;
-    for (const fx::File& file : fx::kFiles)
-        files += " " + quote(file.path);
+    for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
     files += " " + quote(GCWALK_COMPRESSED_FIXTURE) + " " + quote(GCWALK_NO_SECTION_FIXTURE);
     Run json = dump("--format=json" + files);
     REQUIRE(json.status == 0);
@@ -301,8 +298,7 @@ TEST_CASE("the frames and statepoints views print valid JSON for every fixture")
     for (const char* view : {"frames", "statepoints"}) {
         INFO(view);
         std::string files;
-        for (const fx::File& file : fx::kFiles)
-            files += " " + quote(file.path);
+        for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
         Run json = dump(std::string("--format=json --view=") + view + files);
         REQUIRE(json.status == 0);
         CHECK(json.err.empty());
@@ -355,8 +351,7 @@ TEST_CASE("corrupt sections never crash gcwalk-dump in any view or format") {
     int failures = 0, successes = 0;
     for (int i = 0; i < 6; ++i) {
         std::vector<uint8_t> bytes = original;
-        for (int k = 0; k < 3; ++k)
-            bytes[next() % bytes.size()] = static_cast<uint8_t>(next());
+        for (int k = 0; k < 3; ++k) bytes[next() % bytes.size()] = static_cast<uint8_t>(next());
         const std::string path = with_section(fx::kExecutable, bytes, "mutant_exe");
         for (const char* view : {"raw", "frames", "statepoints"}) {
             for (const char* format : {"llvm", "json"}) {
@@ -365,8 +360,7 @@ TEST_CASE("corrupt sections never crash gcwalk-dump in any view or format") {
                     dump(std::string("--view=") + view + " --format=" + format + " " + quote(path));
                 REQUIRE((r.status == 0 || r.status == 1));
                 (r.status == 0 ? successes : failures)++;
-                if (r.status == 1)
-                    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+                if (r.status == 1) CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
                 if (r.status == 0 && std::string(format) == "json") {
                     const std::string json_path = tmp_path("mutant.json");
                     std::ofstream(json_path) << r.out;

@@ -38,8 +38,7 @@ uint64_t read64(const std::vector<uint8_t>& b, uint64_t off) {
 
 const NamedFunctionRange* find_function(const ObjectStackMaps& f, const std::string& name) {
     for (const auto& fn : f.functions)
-        if (fn.name == name)
-            return &fn;
+        if (fn.name == name) return &fn;
     return nullptr;
 }
 
@@ -208,9 +207,7 @@ TEST_CASE("corrupt files never crash the reader or the parser behind it") {
         for (int i = 0; i < 150; ++i) {
             std::string bytes = original;
             switch (i % 3) {
-            case 0:
-                bytes.resize(next() % bytes.size());
-                break;
+            case 0: bytes.resize(next() % bytes.size()); break;
             case 1:
                 for (int k = 0; k < 4; ++k)
                     bytes[next() % bytes.size()] = static_cast<char>(next());
@@ -269,7 +266,7 @@ TEST_CASE("a stripped executable still gives function ranges from .eh_frame FDEs
 
 TEST_CASE(
     "frame rules from .eh_frame agree with the stack sizes except where arguments were pushed") {
-    // FACTS.md: caller SP = SP + StackSize + 8 at ordinary call sites, plus the pushed bytes at
+    // docs/DUMP.md: caller SP = SP + StackSize + 8 at ordinary call sites, plus the pushed bytes at
     // sites that push stack arguments. The rules come from the CFI (gcwalk's evaluator, the
     // runtime's), the stack sizes from the stack map: two independent sources. (That the rules are
     // the runtime's own at the loaded image is test_rule_agreement.cpp.)
@@ -297,8 +294,7 @@ TEST_CASE(
                     CHECK(rule.cfa_reg == 6); // dynamic alloca: RBP-based CFA
                     continue;
                 }
-                if (rule.cfa_reg != 7)
-                    continue; // frame-pointer functions: nothing to compare
+                if (rule.cfa_reg != 7) continue; // frame-pointer functions: nothing to compare
                 const int64_t extra = rule.cfa_offset - static_cast<int64_t>(fn.stack_size + 8);
                 INFO("return address " << ra << " extra " << extra);
                 CHECK((extra == 0 || extra == 32)); // fr_pushed_args pushes 4 arguments
@@ -386,8 +382,7 @@ TEST_CASE("what LLVM emits on purpose is indexed with the meaning docs/FORMATS.m
         const auto expected = test::parse_readobj_stackmap(test::read_text_file(readobj_txt));
         std::string all;
         for (const auto& r : expected.records)
-            for (const auto& l : r.locations)
-                all += l + "\n";
+            for (const auto& l : r.locations) all += l + "\n";
         // The fixture holds every class (else this test would prove nothing).
         for (const char* shape :
              {"size: 8192", "size: 3200", "size: 792", "size: 2048", "Direct R#7"})
@@ -415,8 +410,7 @@ TEST_CASE("what LLVM emits on purpose is indexed with the meaning docs/FORMATS.m
                 CHECK(std::find(want.begin(), want.end(),
                                 std::make_pair(text(p.base), text(p.derived))) != want.end());
             }
-            if (it->id == 16)
-                CHECK(roots.size() == 256); // the <256 x ptr> vector
+            if (it->id == 16) CHECK(roots.size() == 256); // the <256 x ptr> vector
             ++checked;
         }
         CHECK(checked == expected.records.size()); // every record is a statepoint's

@@ -73,8 +73,7 @@ struct Dlopened {
     void* handle = nullptr;
     LoadedFrames frames;
     ~Dlopened() {
-        if (handle)
-            dlclose(handle);
+        if (handle) dlclose(handle);
     }
 };
 
@@ -91,8 +90,7 @@ std::unique_ptr<Dlopened> load_library(const std::string& path) {
     dl_iterate_phdr(
         [](struct dl_phdr_info* info, size_t, void* data) {
             auto* s = static_cast<Search*>(data);
-            if (!info->dlpi_name || *s->path != info->dlpi_name)
-                return 0;
+            if (!info->dlpi_name || *s->path != info->dlpi_name) return 0;
             *s->out = pick_headers(info->dlpi_phdr, info->dlpi_phnum, info->dlpi_addr);
             s->found = true;
             return 1;
@@ -109,8 +107,7 @@ struct LaidOut {
     size_t size = 0;
     LoadedFrames frames;
     ~LaidOut() {
-        if (base != MAP_FAILED)
-            munmap(base, size);
+        if (base != MAP_FAILED) munmap(base, size);
     }
 };
 
@@ -173,8 +170,7 @@ std::string at_bias(std::string why, uint64_t ra, uint64_t bias) {
     auto move = [&](const std::string& before, uint64_t address) {
         const std::string from = before + hex(address), to = before + hex(address + bias);
         const size_t at = why.find(from);
-        if (at != std::string::npos)
-            why.replace(at, from.size(), to);
+        if (at != std::string::npos) why.replace(at, from.size(), to);
     };
     const std::string fde_at = ": FDE at ";
     const size_t at = why.find(fde_at);
@@ -257,8 +253,7 @@ Compared check_library(const std::string& path, bool with_registry) {
     REQUIRE(file->has_section);
     auto lib = load_library(path);
     const Compared c = compare_with_loaded(*file, lib->frames);
-    if (with_registry)
-        compare_with_registry(*file, lib->frames.bias, c);
+    if (with_registry) compare_with_registry(*file, lib->frames.bias, c);
     // Laid out by hand too (at another bias): the same answers.
     auto copy = lay_out(path);
     const Compared again = compare_with_loaded(*file, copy->frames);
@@ -301,8 +296,7 @@ TEST_CASE(
     auto file = read_stackmaps_from_file(GCWALK_CFI_REFUSED_SO);
     REQUIRE(file.has_value());
     std::string all;
-    for (const auto& [ra, why] : file->refused_rules)
-        all += why + "\n";
+    for (const auto& [ra, why] : file->refused_rules) all += why + "\n";
     for (const char* reason :
          {"callee-saved register 3 is undefined", "the CFA is a DWARF expression",
           "callee-saved register 12 has a rule other than same-value or offset",
@@ -332,6 +326,5 @@ TEST_CASE("the e2e programs, laid out as loaded: the same rule at every return a
         addresses += c.addresses;
     }
     std::printf("e2e: %zu files, %zu return addresses\n", files, addresses);
-    if (files == 0)
-        WARN("no e2e programs in this build (GCWALK_BUILD_RUNTIME=OFF)");
+    if (files == 0) WARN("no e2e programs in this build (GCWALK_BUILD_RUNTIME=OFF)");
 }

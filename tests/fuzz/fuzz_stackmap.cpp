@@ -23,10 +23,12 @@ void walk(const gcwalk::StackMapBlob& blob) {
         acc += rec.id() + rec.instruction_offset() + rec.flags() + rec.size_bytes();
         for (uint16_t l = 0; l < rec.num_locations(); ++l) {
             const gcwalk::Location loc = rec.location(l);
-            acc += loc.size + loc.dwarf_reg + static_cast<uint32_t>(loc.offset) + gcwalk::constant_value(blob, loc);
+            acc += loc.size + loc.dwarf_reg + static_cast<uint32_t>(loc.offset) +
+                   gcwalk::constant_value(blob, loc);
             acc += *gcwalk::to_string(loc.kind);
         }
-        for (uint16_t i = 0; i < rec.num_live_outs(); ++i) acc += rec.live_out(i).dwarf_reg + rec.live_out(i).size;
+        for (uint16_t i = 0; i < rec.num_live_outs(); ++i)
+            acc += rec.live_out(i).dwarf_reg + rec.live_out(i).size;
         auto sp = gcwalk::decode_statepoint(blob, rec, "fuzz");
         if (sp) {
             acc += sp->num_pairs + sp->num_gc_allocas + sp->num_deopt;

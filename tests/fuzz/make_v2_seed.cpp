@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::ifstream in(argv[1], std::ios::binary);
-    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in),
+                                     std::istreambuf_iterator<char>()};
     auto blobs = gcwalk::parse_stackmap_section(bytes, argv[1]);
     if (!blobs) {
         std::fprintf(stderr, "%s\n", blobs.error().message.c_str());
@@ -29,7 +30,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", out.error().message.c_str());
         return 1;
     }
-    std::ofstream(argv[2], std::ios::binary).write(reinterpret_cast<const char*>(out->data()),
-                                                   static_cast<std::streamsize>(out->size()));
+    std::ofstream(argv[2], std::ios::binary)
+        .write(reinterpret_cast<const char*>(out->data()),
+               static_cast<std::streamsize>(out->size()));
     return 0;
 }

@@ -11,18 +11,18 @@ int64_t gr_sum(int64_t a, int64_t b);
 int64_t gr_recurse(int64_t n);
 
 static int failures = 0;
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                      \
-        }                                                                    \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            ++failures;                                                                            \
+        }                                                                                          \
     } while (0)
 
 enum { kObjectSize = 32 };
 static gcwalk_registry* registry;
-static int visiting;              /* rt_collect visits instead of relocating */
-static gcwalk_walk_cache* cache;  /* relocation with the fast walker and this cache, when set */
+static int visiting;             /* rt_collect visits instead of relocating */
+static gcwalk_walk_cache* cache; /* relocation with the fast walker and this cache, when set */
 static uint64_t moves, frames_seen, roots_seen;
 static gcwalk_walk_stats stats;
 static gcwalk_walk_error error;
@@ -37,8 +37,12 @@ static void* track(void* p) {
     return p;
 }
 
-void* rt_alloc(int64_t size) { return track(calloc(1, (size_t)size)); }
-int64_t rt_native(int64_t b) { return b; }
+void* rt_alloc(int64_t size) {
+    return track(calloc(1, (size_t)size));
+}
+int64_t rt_native(int64_t b) {
+    return b;
+}
 
 /* Copies the object and poisons the old copy (never freed: a stale root would read 0xdd). */
 static void* move(void* old_base, void* user) {
@@ -50,8 +54,14 @@ static void* move(void* old_base, void* user) {
     return fresh;
 }
 
-static void on_frame(uint64_t ra, uint64_t sp, void* user) { (void)ra, (void)sp, (void)user; ++frames_seen; }
-static void on_root(void** slot, void* user) { (void)user; if (*slot) ++roots_seen; }
+static void on_frame(uint64_t ra, uint64_t sp, void* user) {
+    (void)ra, (void)sp, (void)user;
+    ++frames_seen;
+}
+static void on_root(void** slot, void* user) {
+    (void)user;
+    if (*slot) ++roots_seen;
+}
 
 static void at_safepoint(gcwalk_context* ctx, void* arg) {
     (void)arg;
@@ -69,7 +79,9 @@ static void at_safepoint(gcwalk_context* ctx, void* arg) {
     }
 }
 
-void rt_collect(void) { gcwalk_enter(at_safepoint, NULL); }
+void rt_collect(void) {
+    gcwalk_enter(at_safepoint, NULL);
+}
 
 int main(void) {
     registry = gcwalk_registry_create();
@@ -122,7 +134,9 @@ int main(void) {
 
     gcwalk_registry_destroy(registry);
     while (num_blocks > 0) free(blocks[--num_blocks]);
-    if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-    else printf("c api: all checks passed\n");
+    if (failures)
+        fprintf(stderr, "%d failure(s)\n", failures);
+    else
+        printf("c api: all checks passed\n");
     return failures ? 1 : 0;
 }

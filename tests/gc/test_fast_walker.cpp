@@ -100,8 +100,7 @@ const gcwalk::FrameIndex& unaided_index() {
     static gcwalk::FrameIndex* index = [] {
         auto images = registry().index().images();
         auto built = gcwalk::FrameIndex::build({images.begin(), images.end()});
-        if (!built)
-            FAIL(built.error().message);
+        if (!built) FAIL(built.error().message);
         return new gcwalk::FrameIndex(std::move(*built));
     }();
     return *index;
@@ -111,8 +110,7 @@ void walk_unaided(const gcwalk::SafepointContext& ctx) {
     gcwalk::WalkOptions opts;
     opts.walker = gcwalk::WalkerKind::Fast;
     gcwalk::Walker w(ctx, unaided_index(), opts);
-    for (; w.valid(); w.next())
-        g_probe.unaided.push_back(Seen::of(w));
+    for (; w.valid(); w.next()) g_probe.unaided.push_back(Seen::of(w));
     g_probe.unaided_failed = w.failed();
     g_probe.unaided_libunwind_steps = w.libunwind_steps();
 }
@@ -122,8 +120,7 @@ void walk_unaided(const gcwalk::SafepointContext& ctx) {
 void check_rules(const gcwalk::SafepointContext& ctx) {
     unw_cursor_t c;
     auto* uc = reinterpret_cast<unw_context_t*>(const_cast<unsigned char*>(ctx.unwind_context));
-    if (unw_init_local(&c, uc) != 0)
-        return;
+    if (unw_init_local(&c, uc) != 0) return;
     const gcwalk::FrameIndex& index = registry().index();
     for (int guard = 0; guard < 10000; ++guard) {
         unw_word_t ip = 0, sp = 0;
@@ -145,8 +142,7 @@ void check_rules(const gcwalk::SafepointContext& ctx) {
             rc.native = !cs;
             rc.rule = cs ? index.rule(*cs) : native_rule;
             unw_word_t base = sp;
-            if (rc.rule.cfa_reg != gcwalk::kDwarfRsp)
-                unw_get_reg(&c, rc.rule.cfa_reg, &base);
+            if (rc.rule.cfa_reg != gcwalk::kDwarfRsp) unw_get_reg(&c, rc.rule.cfa_reg, &base);
             rc.cfa = base + static_cast<int64_t>(rc.rule.cfa_offset);
             for (int i = 0; i < 6; ++i) {
                 unw_save_loc_t loc{};
@@ -185,8 +181,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void*) {
 
 void reset() {
     g_probe = Probe{};
-    for (auto& w : g_probe.walks)
-        w.reserve(256);
+    for (auto& w : g_probe.walks) w.reserve(256);
     g_probe.rules.reserve(256);
 }
 
@@ -276,8 +271,7 @@ TEST_CASE("every call site of the fixture gets an exact CFI rule", "[cfi]") {
     CHECK(checked == 7);
     CHECK(registry().diagnostics().empty() ==
           registry().diagnostics().empty()); // printed below if any
-    for (const std::string& d : registry().diagnostics())
-        WARN(d);
+    for (const std::string& d : registry().diagnostics()) WARN(d);
 }
 
 TEST_CASE("CFI rules give the CFA and save slots libunwind finds", "[cfi]") {
@@ -288,8 +282,7 @@ TEST_CASE("CFI rules give the CFA and save slots libunwind finds", "[cfi]") {
         bool rbp_based = false, pushed = false, saves = false;
         for (const RuleCheck& rc : g_probe.rules) {
             check_against_libunwind(rc);
-            for (int i = 0; i < 6; ++i)
-                saves |= rc.rule.saved[i] != 0;
+            for (int i = 0; i < 6; ++i) saves |= rc.rule.saved[i] != 0;
             rbp_based |= rc.rule.cfa_reg == gcwalk::kDwarfRbp;
             const gcwalk::FrameRecord* fr = registry().index().function_containing(rc.ra - 1);
             if (fr && fr->stack_size != gcwalk::kDynamicStackSize &&
@@ -353,8 +346,7 @@ TEST_CASE("native frames are stepped by their CFI rules, as libunwind steps them
         REQUIRE(g_probe.probes == 1);
         int native_checked = 0;
         for (const RuleCheck& rc : g_probe.rules) {
-            if (!rc.native)
-                continue;
+            if (!rc.native) continue;
             check_against_libunwind(rc);
             ++native_checked;
         }
@@ -391,8 +383,7 @@ TEST_CASE("a thread's stack ends by rule too (its clone frame's return address i
     CHECK(g_probe.libunwind_steps == 0);
     CHECK(g_probe.walks[1] == g_probe.walks[0]);
     CHECK(g_probe.roots[1] == g_probe.roots[0]);
-    for (const RuleCheck& rc : g_probe.rules)
-        check_against_libunwind(rc);
+    for (const RuleCheck& rc : g_probe.rules) check_against_libunwind(rc);
 }
 
 TEST_CASE("a native frame without an exact rule is handed to libunwind", "[fast][native]") {
@@ -486,8 +477,7 @@ Image make_image(std::vector<uint8_t> fde_insns) {
     im.put32(p + 8, static_cast<int32_t>(code - (p + 8))); // pc begin, pcrel
     im.put32(p + 12, 16);                                  // pc range 16
     im.bytes[p + 16] = 0;                                  // augmentation data length 0
-    if (!fde_insns.empty())
-        std::memcpy(im.bytes + p + 17, fde_insns.data(), fde_insns.size());
+    if (!fde_insns.empty()) std::memcpy(im.bytes + p + 17, fde_insns.data(), fde_insns.size());
     im.put32(4, static_cast<int32_t>(im.cie - 4)); // eh_frame_ptr: pcrel to .eh_frame
     im.put32(8, 1);                                // fde_count 1
     im.put32(12, static_cast<int32_t>(code));      // table: initial location (datarel)
@@ -498,8 +488,7 @@ Image make_image(std::vector<uint8_t> fde_insns) {
 std::string rule_error(const Image& im, uint64_t ra_offset) {
     auto t = gcwalk::EhFrameTable::open("fixture", im.base() + im.hdr, im.hdr_size, im.base(),
                                         im.base() + sizeof im.bytes);
-    if (!t)
-        return t.error().message;
+    if (!t) return t.error().message;
     auto r = t->rule_at(im.base() + ra_offset);
     return r ? std::string() : r.error().message;
 }

@@ -4,9 +4,9 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "../process_registry.hpp"
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
-#include "../process_registry.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,9 +15,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -45,11 +45,11 @@ using gcwalk::test::registry;
 
 // The test heap: malloc'd blocks; moving copies to a fresh block and poisons the old one.
 struct Heap {
-    std::unordered_map<uintptr_t, size_t> live;      // object -> size
-    std::unordered_map<uintptr_t, uintptr_t> moved;  // old -> new (forwarding, this collection)
-    std::vector<void*> dead;                         // poisoned blocks, freed at reset
-    uint64_t moves = 0;                              // calls to move() that copied
-    uint64_t forwards = 0;                           // calls to move() for an already moved object
+    std::unordered_map<uintptr_t, size_t> live;     // object -> size
+    std::unordered_map<uintptr_t, uintptr_t> moved; // old -> new (forwarding, this collection)
+    std::vector<void*> dead;                        // poisoned blocks, freed at reset
+    uint64_t moves = 0;                             // calls to move() that copied
+    uint64_t forwards = 0;                          // calls to move() for an already moved object
     void reset() {
         for (auto& [p, n] : live) std::free(reinterpret_cast<void*>(p));
         for (void* p : dead) std::free(p);
@@ -123,9 +123,9 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
     g_heap.moved.clear();
     for (gcwalk::Walker w(*ctx, index); w.valid(); w.next())
         for (const gcwalk::RootPair& p : index.roots(*w.frame().site)) {
-            g_collect.register_roots += (p.base.kind() == gcwalk::RootLoc::kRegister) +
-                                        (p.derived.bits != p.base.bits &&
-                                         p.derived.kind() == gcwalk::RootLoc::kRegister);
+            g_collect.register_roots +=
+                (p.base.kind() == gcwalk::RootLoc::kRegister) +
+                (p.derived.bits != p.base.bits && p.derived.kind() == gcwalk::RootLoc::kRegister);
             g_collect.derived_pairs += p.derived.bits != p.base.bits;
         }
     if (g_collect.mode == Mode::Visit) {
@@ -144,7 +144,8 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
             auto& slots = g_collect.for_each_slots[k];
             slots.reserve(64);
             g_collect.for_each_ok[k] = gcwalk::for_each_root(
-                *ctx, index, [&](void** slot) { slots.push_back(slot); }, opts, &g_collect.for_each_stats[k], &error);
+                *ctx, index, [&](void** slot) { slots.push_back(slot); }, opts,
+                &g_collect.for_each_stats[k], &error);
             g_collect.for_each_error[k] = error.message;
         }
         Counter c;
@@ -166,7 +167,8 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
         }
         return;
     }
-    g_collect.ok = gcwalk::relocate_roots(*ctx, index, move, &g_heap, {}, &g_collect.stats, &g_collect.error);
+    g_collect.ok =
+        gcwalk::relocate_roots(*ctx, index, move, &g_heap, {}, &g_collect.stats, &g_collect.error);
 }
 
 void reset(Mode mode = Mode::Relocate) {
@@ -204,12 +206,13 @@ void rt_relocate_raw(gcwalk::SafepointContext* ctx) {
         auto& slots = g_collect.for_each_slots[1];
         slots.reserve(64);
         g_collect.ok = gcwalk::for_each_root(
-            *ctx, registry().index(), [&](void** slot) { slots.push_back(slot); }, opts, &g_collect.stats, &error);
+            *ctx, registry().index(), [&](void** slot) { slots.push_back(slot); }, opts,
+            &g_collect.stats, &error);
         g_collect.error = error;
         return;
     }
-    g_collect.ok = gcwalk::relocate_roots(*ctx, registry().index(), move, &g_heap, {}, &g_collect.stats,
-                                          &g_collect.error);
+    g_collect.ok = gcwalk::relocate_roots(*ctx, registry().index(), move, &g_heap, {},
+                                          &g_collect.stats, &g_collect.error);
 }
 }
 
@@ -365,14 +368,16 @@ TEST_CASE("recursion: every frame's object is moved once", "[roots]") {
     }
 }
 
-TEST_CASE("a collector that drops one root makes the managed code read poisoned memory", "[roots]") {
+TEST_CASE("a collector that drops one root makes the managed code read poisoned memory",
+          "[roots]") {
     reset(Mode::DropOne);
     const int64_t r = gr_sum(1000, 234);
     CHECK(g_collect.ok);
     REQUIRE(g_collect.visited_roots == 2);
     // One of the two loads now reads the poisoned old copy.
     CHECK(r != 1234);
-    CHECK((static_cast<uint64_t>(r) - 1000 == kPoison || static_cast<uint64_t>(r) - 234 == kPoison));
+    CHECK(
+        (static_cast<uint64_t>(r) - 1000 == kPoison || static_cast<uint64_t>(r) - 234 == kPoison));
 }
 
 TEST_CASE("another thread relocates the roots of a thread parked in the stub", "[roots]") {
@@ -388,8 +393,8 @@ TEST_CASE("another thread relocates the roots of a thread parked in the stub", "
         gcwalk::SafepointContext* ctx;
         while (!(ctx = g_parked.load(std::memory_order_acquire))) std::this_thread::yield();
         g_heap.moved.clear();
-        g_collect.ok = gcwalk::relocate_roots(*ctx, registry().index(), move, &g_heap, {}, &g_collect.stats,
-                                              &g_collect.error);
+        g_collect.ok = gcwalk::relocate_roots(*ctx, registry().index(), move, &g_heap, {},
+                                              &g_collect.stats, &g_collect.error);
         CHECK(g_collect.ok);
         CHECK(g_collect.stats.frames == frames);
         g_parked.store(nullptr, std::memory_order_release); // let the mutator leave the stub
@@ -452,7 +457,8 @@ TEST_CASE("the per-frame limit of root pairs", "[roots]") {
         CHECK(g_heap.moves == 0);
         char expected[256];
         std::snprintf(expected, sizeof expected,
-                      "frame at return address 0x%" PRIx64 " has 513 root pairs, more than the limit of 512",
+                      "frame at return address 0x%" PRIx64
+                      " has 513 root pairs, more than the limit of 512",
                       g_collect.error.address);
         CHECK(std::string(g_collect.error.message) == expected);
         CHECK(registry().index().find(g_collect.error.address) != nullptr);

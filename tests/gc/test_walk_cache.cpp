@@ -3,11 +3,11 @@
 // frames, register slots and values, and root slots (through Walker, visit_roots and
 // for_each_root), and take from the cache exactly the frames whose steps still hold. The stack is
 // changed on purpose (an outer caller, a return address, a saved RBP) to see the replay stop.
+#include "../process_registry.hpp"
+#include "frame_snapshot.hpp"
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
-#include "../process_registry.hpp"
-#include "frame_snapshot.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -34,12 +34,12 @@ alignas(16) char g_obj[64], g_obj2[64];
 using Frame = gcwalk::test::FrameSnapshot;
 
 struct Result {
-    std::vector<Frame> frames;       // Walker::next()
-    std::vector<uint64_t> visited;   // visit_roots: frame, root and derived events
-    std::vector<void**> each;        // for_each_root: base slots
+    std::vector<Frame> frames;     // Walker::next()
+    std::vector<uint64_t> visited; // visit_roots: frame, root and derived events
+    std::vector<void**> each;      // for_each_root: base slots
     bool failed[3] = {};
     std::string error[3];
-    uint64_t cached[3] = {};         // frames taken from the cache, per way
+    uint64_t cached[3] = {}; // frames taken from the cache, per way
     gcwalk::WalkStats visit_stats, each_stats;
 };
 
@@ -70,8 +70,8 @@ Result walk(const gcwalk::SafepointContext& ctx, gcwalk::WalkCache* cache, uint6
     r.error[1] = err.message;
     r.cached[1] = r.visit_stats.cached;
     r.visited = std::move(v.seen);
-    r.failed[2] = !gcwalk::for_each_root(ctx, index, [&](void** s) { r.each.push_back(s); }, opts,
-                                         &r.each_stats, &err);
+    r.failed[2] = !gcwalk::for_each_root(
+        ctx, index, [&](void** s) { r.each.push_back(s); }, opts, &r.each_stats, &err);
     r.error[2] = err.message;
     r.cached[2] = r.each_stats.cached;
     return r;
@@ -101,7 +101,9 @@ bool in_function(uint64_t ra, void (*fn)()) {
     const gcwalk::FrameRecord* f = registry().index().function_containing(ra - 1);
     return f && f->function_address == reinterpret_cast<uint64_t>(fn);
 }
-template <class F> void (*as_fn(F* f))() { return reinterpret_cast<void (*)()>(f); }
+template <class F> void (*as_fn(F* f))() {
+    return reinterpret_cast<void (*)()>(f);
+}
 
 // Frames before the first one in `fn` (all frames when none is).
 template <class F> size_t frames_before(const Result& r, F* fn) {
@@ -113,7 +115,8 @@ template <class F> size_t frames_before(const Result& r, F* fn) {
 std::function<void(const gcwalk::SafepointContext&)> g_scenario;
 int g_runs = 0;
 
-void run(int64_t depth, int64_t which, std::function<void(const gcwalk::SafepointContext&)> scenario) {
+void run(int64_t depth, int64_t which,
+         std::function<void(const gcwalk::SafepointContext&)> scenario) {
     g_scenario = std::move(scenario);
     g_runs = 0;
     wc_top(g_obj, g_obj2, depth, which);
@@ -128,8 +131,12 @@ void wc_in_stub(void* ctx, void*) {
     ++g_runs;
     g_scenario(*static_cast<gcwalk::SafepointContext*>(ctx));
 }
-__attribute__((noinline)) void wc_use(void* p) { asm volatile("" : : "r"(p) : "memory"); }
-__attribute__((noinline)) void wc_sink(char* p) { asm volatile("" : : "r"(p) : "memory"); }
+__attribute__((noinline)) void wc_use(void* p) {
+    asm volatile("" : : "r"(p) : "memory");
+}
+__attribute__((noinline)) void wc_sink(char* p) {
+    asm volatile("" : : "r"(p) : "memory");
+}
 __attribute__((noinline)) void wc_native(void* obj, void* obj2, int64_t n, int64_t) {
     wc_outer_a(obj, obj2, n);
     asm volatile("" ::: "memory");
@@ -145,12 +152,14 @@ TEST_CASE("a cached walk yields what an uncached walk yields", "[cache]") {
                 REQUIRE_FALSE(ref.failed[0]);
                 REQUIRE(ref.frames.size() >= static_cast<size_t>(depth) + 5);
                 CHECK(ref.each_stats.roots > 0);
-                // Frames reached by rule from the stub: all of them, or those above the native frame.
+                // Frames reached by rule from the stub: all of them, or those above the native
+                // frame.
                 const size_t by_rule = which == 2 ? frames_before(ref, &wc_top) : ref.frames.size();
                 if (which == 2) CHECK(by_rule < ref.frames.size());
 
                 gcwalk::WalkCache cache(4096);
-                const Result first = walk(ctx, &cache); // the Walker loop records, the others replay
+                const Result first =
+                    walk(ctx, &cache); // the Walker loop records, the others replay
                 same(ref, first);
                 CHECK(first.cached[0] == 0);
                 CHECK(first.cached[1] == by_rule);
@@ -180,15 +189,17 @@ TEST_CASE("a changed top: the unchanged outer frames are taken, the new ones rec
         const Result ref = walk(ctx, nullptr);
         size_t shared = 0; // frames equal (SP, return address) counted from the outermost
         while (shared < before.size() && shared < ref.frames.size() &&
-               before[before.size() - 1 - shared].sp == ref.frames[ref.frames.size() - 1 - shared].sp &&
-               before[before.size() - 1 - shared].ra == ref.frames[ref.frames.size() - 1 - shared].ra)
+               before[before.size() - 1 - shared].sp ==
+                   ref.frames[ref.frames.size() - 1 - shared].sp &&
+               before[before.size() - 1 - shared].ra ==
+                   ref.frames[ref.frames.size() - 1 - shared].ra)
             ++shared;
         REQUIRE(shared > 8);
         REQUIRE(shared < ref.frames.size());
         const Result got = walk(ctx, &cache);
         same(ref, got);
-        CHECK(got.cached[0] == shared);             // stepped to the first shared frame, the rest cached
-        CHECK(got.cached[1] == ref.frames.size());  // the new top was recorded after them
+        CHECK(got.cached[0] == shared); // stepped to the first shared frame, the rest cached
+        CHECK(got.cached[1] == ref.frames.size()); // the new top was recorded after them
         CHECK(got.cached[2] == ref.frames.size());
         CHECK(cache.frames() == ref.frames.size());
     });
@@ -229,7 +240,8 @@ TEST_CASE("a changed outer frame: nothing is taken, and the stack is recorded ag
     });
 }
 
-TEST_CASE("a changed return address or saved RBP is seen, and the walk follows the stack", "[cache]") {
+TEST_CASE("a changed return address or saved RBP is seen, and the walk follows the stack",
+          "[cache]") {
     run(12, 0, [](const gcwalk::SafepointContext& ctx) {
         gcwalk::WalkCache cache(4096);
         const Result ref = walk(ctx, nullptr);
@@ -246,7 +258,8 @@ TEST_CASE("a changed return address or saved RBP is seen, and the walk follows t
         *ra_slot = saved_ra;
         CHECK(cut.frames.size() == 6);
         same(cut, cut_cached);
-        CHECK(cut_cached.cached[0] == 0); // the word changed: nothing holds; recorded again (6 frames)
+        CHECK(cut_cached.cached[0] ==
+              0); // the word changed: nothing holds; recorded again (6 frames)
         CHECK(cut_cached.cached[1] == 6);
         CHECK(cache.frames() == 6);
 
@@ -343,11 +356,13 @@ TEST_CASE("a stack that keeps changing is recorded less and less often", "[cache
                 CHECK(w.cached() == 0);
             }
             // A walk that recorded left the cache for its own index.
-            recorded.push_back(cache.serial() == indexes[walk % 2].serial() && cache.frames() == frames ? 1 : 0);
+            recorded.push_back(
+                cache.serial() == indexes[walk % 2].serial() && cache.frames() == frames ? 1 : 0);
         }
     });
     // Misses in a row n = 1, 2, 3, ... hold off recording for min(2^(n-1) - 1, 7) walks.
-    const std::vector<int> expected = {1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+    const std::vector<int> expected = {1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0,
+                                       0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
     CHECK(recorded == expected);
 }
 
@@ -363,7 +378,8 @@ TEST_CASE("a long run of adjacent checked words: a change anywhere in it is seen
         for (size_t k : {size_t{3}, size_t{11}, size_t{20}, size_t{29}, size_t{37}}) {
             for (int which : {0, 1}) { // frame k's return address, or its saved RBP
                 INFO("frame " << k << (which ? ": saved RBP" : ": return address"));
-                auto* word = which ? ref.frames[k].slots[1] : reinterpret_cast<uint64_t*>(ref.frames[k].sp - 8);
+                auto* word = which ? ref.frames[k].slots[1]
+                                   : reinterpret_cast<uint64_t*>(ref.frames[k].sp - 8);
                 REQUIRE(word != nullptr);
                 const uint64_t saved = *word;
                 *word = which ? ref.frames[k].sp - 64 : 0; // a CFA below the frame, or the end
@@ -379,7 +395,8 @@ TEST_CASE("a long run of adjacent checked words: a change anywhere in it is seen
     });
 }
 
-TEST_CASE("any stack word zeroed: the cached walk still yields what the uncached one does", "[cache]") {
+TEST_CASE("any stack word zeroed: the cached walk still yields what the uncached one does",
+          "[cache]") {
     // Every word from the stub's save slots up to the outermost managed frame's SP, zeroed one at
     // a time (0 is a safe value for every word: a return address of 0 ends a walk, a saved RBP of
     // 0 gives an implausible CFA), with a cache recorded on the intact stack.
@@ -404,7 +421,7 @@ TEST_CASE("any stack word zeroed: the cached walk still yields what the uncached
             // The intact stack again: recorded anew where the zeroed word was checked.
             same(ref, walk(ctx, &cache));
         }
-        CHECK(seen_changed > 5);          // some words mattered (return addresses, saved RBPs)
-        CHECK(words - seen_changed > 5);  // and some did not (spills, root slots)
+        CHECK(seen_changed > 5);         // some words mattered (return addresses, saved RBPs)
+        CHECK(words - seen_changed > 5); // and some did not (spills, root slots)
     });
 }

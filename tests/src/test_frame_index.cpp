@@ -54,8 +54,7 @@ gcwalk::ImageRegistry& registry() {
 }
 
 std::string describe(gcwalk::RootLoc l) {
-    if (l.kind() == gcwalk::RootLoc::kRegister)
-        return "R#" + std::to_string(l.dwarf_reg());
+    if (l.kind() == gcwalk::RootLoc::kRegister) return "R#" + std::to_string(l.dwarf_reg());
     return "[R#" + std::to_string(l.dwarf_reg()) + " + " + std::to_string(l.offset()) + "]";
 }
 
@@ -156,13 +155,11 @@ namespace {
 std::vector<uint8_t> make_blob(uint64_t base, uint32_t nfunc) {
     std::vector<uint8_t> b;
     auto put = [&](uint64_t v, size_t n) {
-        for (size_t i = 0; i < n; ++i)
-            b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+        for (size_t i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
     };
     put(3, 1), put(0, 1), put(0, 2);         // version, reserved
     put(nfunc, 4), put(0, 4), put(nfunc, 4); // functions, constants, records
-    for (uint32_t f = 0; f < nfunc; ++f)
-        put(base + 0x100 * f, 8), put(24, 8), put(1, 8);
+    for (uint32_t f = 0; f < nfunc; ++f) put(base + 0x100 * f, 8), put(24, 8), put(1, 8);
     for (uint32_t f = 0; f < nfunc; ++f) {
         put(0xABCDEF00, 8), put(8, 4), put(0, 2), put(5, 2); // id, offset, flags, 5 locations
         for (int c = 0; c < 3; ++c)
@@ -248,8 +245,7 @@ namespace {
 const gcwalk::StackMapBlob* blob_at(const gcwalk::FrameIndex& idx, uint64_t ra) {
     const gcwalk::CallSite* cs = idx.find(ra);
     gcwalk::RecordRef ref;
-    if (!cs || !idx.record(*cs, &ref))
-        return nullptr;
+    if (!cs || !idx.record(*cs, &ref)) return nullptr;
     return &idx.blob(ref);
 }
 

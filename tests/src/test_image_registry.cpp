@@ -17,8 +17,7 @@ std::string run(const std::string& cmd) {
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
     char buf[512];
-    while (std::fgets(buf, sizeof buf, p))
-        out += buf;
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
     CHECK(pclose(p) == 0);
     return out;
 }

@@ -39,8 +39,7 @@ void check_against(const StackMapBlob& blob, const RefStackMap& ref) {
         CHECK(blob.first_record_of(f) == first);
         first += fe.record_count;
     }
-    for (uint32_t c = 0; c < blob.num_constants(); ++c)
-        CHECK(blob.constant(c) == ref.constants[c]);
+    for (uint32_t c = 0; c < blob.num_constants(); ++c) CHECK(blob.constant(c) == ref.constants[c]);
     for (uint32_t r = 0; r < blob.num_records(); ++r) {
         INFO("record " << r);
         const RecordView rec = blob.record(r);
@@ -56,9 +55,7 @@ void check_against(const StackMapBlob& blob, const RefStackMap& ref) {
             CHECK(to_string(loc.kind) == rl.kind);
             CHECK(loc.size == rl.size);
             switch (loc.kind) {
-            case LocationKind::Register:
-                CHECK(loc.dwarf_reg == rl.reg);
-                break;
+            case LocationKind::Register: CHECK(loc.dwarf_reg == rl.reg); break;
             case LocationKind::Direct:
             case LocationKind::Indirect:
                 CHECK(loc.dwarf_reg == rl.reg);
@@ -117,10 +114,8 @@ TEST_CASE("the fixture covers every location kind, live-outs and a dynamic frame
             vector_reg |= l.kind == "Register" && l.reg > gcwalk::kDwarfReturnAddress;
         }
     }
-    for (const auto& f : ref.functions)
-        dynamic |= f.stack_size == kDynamicStackSize;
-    for (int k = 1; k <= 5; ++k)
-        CHECK(kinds[k]);
+    for (const auto& f : ref.functions) dynamic |= f.stack_size == kDynamicStackSize;
+    for (int k = 1; k <= 5; ++k) CHECK(kinds[k]);
     CHECK(live_outs);
     CHECK(dynamic);
     CHECK(vector_reg); // <4 x float> in xmm0 is `Register R#17`: Register accepts non-GPR numbers
@@ -234,8 +229,7 @@ TEST_CASE("bad locations are refused with their position", "[stackmap][errors]")
     // Record 0 (stackmap ID 1) has locations of every kind; find each one in the reference.
     auto find = [&](const char* kind) {
         for (size_t l = 0; l < ref.records[0].locations.size(); ++l)
-            if (ref.records[0].locations[l].kind == kind)
-                return l;
+            if (ref.records[0].locations[l].kind == kind) return l;
         FAIL("no " << kind << " location in record 0");
         return size_t{0};
     };
@@ -305,8 +299,7 @@ TEST_CASE("padding and live-outs are checked", "[stackmap][errors]") {
                                 " after the locations of record 0");
     // A record with live-outs: its first live-out.
     size_t r = 0;
-    while (ref.records[r].live_outs.empty())
-        ++r;
+    while (ref.records[r].live_outs.empty()) ++r;
     const uint64_t lo =
         ((fixtures::location_offset(ref, r, ref.records[r].locations.size()) + 7) & ~uint64_t{7}) +
         4;

@@ -101,8 +101,7 @@ TEST_CASE("v2_from_v3 keeps every function, record and location of llc's output"
                 REQUIRE(vr.num_live_outs == rec.num_live_outs());
                 CHECK((vr.flags & kV2RecordHasLiveOutInfo) ==
                       (rec.num_live_outs() ? kV2RecordHasLiveOutInfo : 0));
-                if (rec.num_live_outs())
-                    CHECK(fr.flags & kV2HasLiveOutInfo);
+                if (rec.num_live_outs()) CHECK(fr.flags & kV2HasLiveOutInfo);
                 for (uint16_t i = 0; i < vr.num_live_outs; ++i) {
                     CHECK(m.live_outs.at(vr.live_out_index + i).dwarf_reg ==
                           rec.live_out(i).dwarf_reg);
@@ -242,8 +241,7 @@ TEST_CASE("v2 table errors", "[stackmap_v2][errors]") {
     CHECK(parse_error(b) ==
           prefix + "location 0 at offset " + hex(locs) + " has non-zero flags 0x1");
     size_t ci = 0;
-    while (m.locations[ci].kind != LocationKind::ConstantIndex)
-        ++ci;
+    while (m.locations[ci].kind != LocationKind::ConstantIndex) ++ci;
     b = orig;
     poke<int32_t>(b, locs + 8 * ci + 4, static_cast<int32_t>(m.constants.size()));
     CHECK(parse_error(b) == prefix + "location " + std::to_string(ci) + " at offset " +

@@ -22,7 +22,8 @@ std::string hex(uint64_t v) {
 // The value readobj shows for a constant location (it prints Constant as unsigned 32 bits).
 uint64_t ref_value(const fixtures::RefLocation& l) {
     if (l.kind == "ConstantIndex") return l.value;
-    return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(l.offset))));
+    return static_cast<uint64_t>(
+        static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(l.offset))));
 }
 
 StackMapBlob only_blob(const std::vector<uint8_t>& bytes) {
@@ -32,7 +33,8 @@ StackMapBlob only_blob(const std::vector<uint8_t>& bytes) {
     return (*blobs)[0];
 }
 
-void check_layout(const StackMapBlob& blob, uint32_t r, const fixtures::RefRecord& ref, const StatepointLayout& sp) {
+void check_layout(const StackMapBlob& blob, uint32_t r, const fixtures::RefRecord& ref,
+                  const StatepointLayout& sp) {
     INFO("record " << r);
     const RecordView rec = blob.record(r);
     CHECK(sp.calling_convention == ref_value(ref.locations[0]));
@@ -42,7 +44,8 @@ void check_layout(const StackMapBlob& blob, uint32_t r, const fixtures::RefRecor
     CHECK(sp.first_pair == 3 + sp.num_deopt);
     CHECK(sp.first_gc_alloca == sp.first_pair + 2 * sp.num_pairs);
     CHECK(sp.first_gc_alloca + sp.num_gc_allocas == ref.locations.size());
-    for (uint16_t i = sp.first_gc_alloca; i < rec.num_locations(); ++i) CHECK(ref.locations[i].kind == "Direct");
+    for (uint16_t i = sp.first_gc_alloca; i < rec.num_locations(); ++i)
+        CHECK(ref.locations[i].kind == "Direct");
     if (sp.num_pairs > 0) CHECK(ref.locations[sp.first_gc_alloca - 1].kind != "Direct");
     for (uint16_t i = sp.first_deopt; i < sp.first_pair; ++i) {
         const Location loc = rec.location(i);
@@ -77,7 +80,8 @@ TEST_CASE("a hand-written statepoint has its deopt values, pairs and gc alloca",
     const RefStackMap ref = fixtures::readobj("kinds.txt");
     const StackMapBlob blob = only_blob(bytes);
     uint32_t r = 0;
-    while (r < ref.records.size() && ref.records[r].id != 77) ++r; // the ID written in stackmap_kinds.ll
+    while (r < ref.records.size() && ref.records[r].id != 77)
+        ++r; // the ID written in stackmap_kinds.ll
     REQUIRE(r < ref.records.size());
     auto sp = decode_statepoint(blob, blob.record(r), "t.o");
     REQUIRE(sp.has_value());
@@ -105,10 +109,12 @@ TEST_CASE("constant_value sign-extends small constants and reads the pool", "[st
             }
         }
     CHECK(checked > 4);
-    CHECK(constant_value(blob, Location{LocationKind::Constant, 8, 0, -1}) == UINT64_MAX); // the fixture's i64 -1
+    CHECK(constant_value(blob, Location{LocationKind::Constant, 8, 0, -1}) ==
+          UINT64_MAX); // the fixture's i64 -1
 }
 
-TEST_CASE("records without the statepoint shape are refused with their position", "[statepoint][errors]") {
+TEST_CASE("records without the statepoint shape are refused with their position",
+          "[statepoint][errors]") {
     const auto orig = fixtures::bytes("kinds.bin");
     const RefStackMap ref = fixtures::readobj("kinds.txt");
     const StackMapBlob blob = only_blob(orig);
@@ -120,8 +126,9 @@ TEST_CASE("records without the statepoint shape are refused with their position"
     };
     // Record 0 is a plain stackmap whose first location is a register.
     REQUIRE(ref.records[0].locations[0].kind == "Register");
-    CHECK(error(blob, 0) == prefix + "record 0 at offset " + hex(fixtures::record_offset(ref, 0)) +
-                                ": location 0 (the calling convention) is Register, expected Constant");
+    CHECK(error(blob, 0) ==
+          prefix + "record 0 at offset " + hex(fixtures::record_offset(ref, 0)) +
+              ": location 0 (the calling convention) is Register, expected Constant");
     for (uint32_t r = 0; r < ref.records.size(); ++r) {
         if (ref.records[r].locations.size() >= 3) continue;
         CHECK(error(blob, r) == prefix + "record " + std::to_string(r) + " at offset " +
@@ -136,10 +143,10 @@ TEST_CASE("records without the statepoint shape are refused with their position"
     auto b = orig;
     const int32_t too_many = static_cast<int32_t>(n - 2);
     std::memcpy(b.data() + fixtures::location_offset(ref, r, 2) + 8, &too_many, 4);
-    CHECK(error(only_blob(b), r) == prefix + "record " + std::to_string(r) + " at offset " +
-                                        hex(fixtures::record_offset(ref, r)) + ": deopt count " +
-                                        std::to_string(too_many) + " exceeds the " + std::to_string(n - 3) +
-                                        " locations after the leading constants");
+    CHECK(error(only_blob(b), r) ==
+          prefix + "record " + std::to_string(r) + " at offset " +
+              hex(fixtures::record_offset(ref, r)) + ": deopt count " + std::to_string(too_many) +
+              " exceeds the " + std::to_string(n - 3) + " locations after the leading constants");
 
     // Turning the last pair's derived slot into a Direct leaves an odd number of paired locations.
     b = orig;
@@ -147,11 +154,11 @@ TEST_CASE("records without the statepoint shape are refused with their position"
     REQUIRE(sp.has_value());
     const uint16_t last_derived = static_cast<uint16_t>(sp->first_gc_alloca - 1);
     b[fixtures::location_offset(ref, r, last_derived)] = static_cast<uint8_t>(LocationKind::Direct);
-    CHECK(error(only_blob(b), r) == prefix + "record " + std::to_string(r) + " at offset " +
-                                        hex(fixtures::record_offset(ref, r)) + ": " +
-                                        std::to_string(2 * sp->num_pairs - 1) + " gc locations between location " +
-                                        std::to_string(sp->first_pair) +
-                                        " and the trailing Direct ones do not form (base, derived) pairs");
+    CHECK(error(only_blob(b), r) ==
+          prefix + "record " + std::to_string(r) + " at offset " +
+              hex(fixtures::record_offset(ref, r)) + ": " + std::to_string(2 * sp->num_pairs - 1) +
+              " gc locations between location " + std::to_string(sp->first_pair) +
+              " and the trailing Direct ones do not form (base, derived) pairs");
 }
 
 TEST_CASE("decoding every record of a linked section never fails badly", "[statepoint]") {
@@ -166,7 +173,8 @@ TEST_CASE("decoding every record of a linked section never fails badly", "[state
             if (sp) {
                 ++statepoints;
             } else {
-                CHECK(sp.error().message.find("both.o: blob " + std::to_string(blob.index_in_section())) == 0);
+                CHECK(sp.error().message.find("both.o: blob " +
+                                              std::to_string(blob.index_in_section())) == 0);
             }
         }
     CHECK(statepoints >= 4); // 3 from RS4GC + the hand-written one

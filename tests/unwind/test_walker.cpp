@@ -58,12 +58,10 @@ void walk(gcwalk::SafepointContext* ctx, void* arg) {
             {f.return_address, f.sp, f.depth, w.register_slot(gcwalk::kDwarfRbx) != nullptr});
         if (g_seen.frames.size() == 1) {
             gcwalk::RecordRef ref;
-            if (!w.record(&ref) || !ref.is_statepoint)
-                continue;
+            if (!w.record(&ref) || !ref.is_statepoint) continue;
             const gcwalk::StackMapBlob& blob = index.blob(ref);
             auto layout = gcwalk::decode_statepoint(blob, ref.view);
-            if (!layout)
-                continue;
+            if (!layout) continue;
             g_seen.deopt_ok = true;
             for (uint16_t i = 0; i < layout->num_deopt; ++i) {
                 gcwalk::ResolvedLocation v;
@@ -161,11 +159,9 @@ TEST_CASE("stop_sp ends the walk above a chosen frame", "[walker]") {
     std::vector<FrameSeen> full;
     for (int run = 0; run < 2; ++run) {
         reset();
-        if (run == 1)
-            g_seen.options.stop_sp = full[2].sp; // same call chain: same SPs
+        if (run == 1) g_seen.options.stop_sp = full[2].sp; // same call chain: same SPs
         wt_recurse(5);
-        if (run == 0)
-            full = g_seen.frames;
+        if (run == 0) full = g_seen.frames;
     }
     REQUIRE(full.size() == 6);
     CHECK_FALSE(g_seen.failed);

@@ -34,7 +34,9 @@ inline GCWALK_PRINTF(1, 2) std::string format(const char* fmt, ...) {
 }
 
 // "0x1f"
-inline std::string hex(uint64_t v) { return format("0x%" PRIx64, v); }
+inline std::string hex(uint64_t v) {
+    return format("0x%" PRIx64, v);
+}
 
 // "a.out: " or "" when the source has no name.
 inline std::string source_prefix(std::string_view source) {

@@ -21,10 +21,10 @@
 namespace gcwalk {
 
 class NativeFrames {
-public:
+  public:
     struct Image {
-        EhFrameTable table;                               // its .eh_frame_hdr, opened
-        std::vector<std::pair<uint64_t, uint64_t>> text;  // its executable segments [lo, hi)
+        EhFrameTable table;                              // its .eh_frame_hdr, opened
+        std::vector<std::pair<uint64_t, uint64_t>> text; // its executable segments [lo, hi)
     };
     // Allocates the rule table here (zeroed and touched, so that no walk pays its page faults).
     explicit NativeFrames(std::vector<Image> images);
@@ -48,7 +48,7 @@ public:
     static constexpr uint32_t kSlots = 4096; // 32 bytes each: 128 KiB per published index
     static constexpr uint32_t kProbes = 8;   // slots tried per address before evaluating uncached
 
-private:
+  private:
     Kind evaluate(uint64_t ra, const FrameIndex& index, FrameRule* rule) const noexcept;
 
     // key: 0 empty, ra | kFilling while its first finder writes rule and kind, then ra (release:

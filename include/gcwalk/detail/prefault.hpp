@@ -16,12 +16,10 @@ namespace gcwalk {
 inline void prefault(void* p, size_t bytes) noexcept {
 #ifdef MADV_POPULATE_WRITE
     constexpr uintptr_t kPage = 4096;
-    if (bytes < 64 * kPage)
-        return;
+    if (bytes < 64 * kPage) return;
     const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
     const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kPage - 1);
-    if (begin < end)
-        madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+    if (begin < end) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 #else
     (void)p, (void)bytes;
 #endif

@@ -47,18 +47,15 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
                 slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
             } else if (!(slot = resolve_root_or_report(w, p.base))) {
                 --roots;
-                if (w.failed())
-                    break; // precise: the walk is over (the step below is false)
+                if (w.failed()) break; // precise: the walk is over (the step below is false)
                 continue;
             }
             visit(slot);
         }
         if constexpr (kRecord) {
-            if (!WalkerAccess::advance_recording(w, ix, f))
-                return false;
+            if (!WalkerAccess::advance_recording(w, ix, f)) return false;
         } else {
-            if (!WalkerAccess::advance(w, ix, f))
-                return false;
+            if (!WalkerAccess::advance(w, ix, f)) return false;
         }
     }
 }
@@ -76,10 +73,8 @@ __attribute__((always_inline)) inline bool replay_roots(Walker& w, Visit& visit,
         if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
             void** batch[kMaxRootPairsPerFrame];
             const uint32_t m = replay_frame_slots(w, static_cast<uint32_t>(e >> 1), batch);
-            if (w.failed())
-                return false;
-            for (uint32_t j = 0; j < m; ++j)
-                visit(batch[j]);
+            if (w.failed()) return false;
+            for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
             roots += m;
         } else {
             visit(reinterpret_cast<void**>(e));

@@ -97,8 +97,7 @@ __attribute__((always_inline)) inline Appended append_frame(WalkState& s, uint64
     if (s.rec_n >= s.rec_capacity) [[unlikely]]
         return Appended::kFull;
     s.fresh[s.rec_n++] = {sp, site};
-    while (s.next_cached >= 0 && s.cache_frames[s.next_cached].sp < sp)
-        --s.next_cached;
+    while (s.next_cached >= 0 && s.cache_frames[s.next_cached].sp < sp) --s.next_cached;
     if (s.next_cached >= 0 && s.cache_frames[s.next_cached].sp == sp) [[unlikely]]
         return Appended::kJunction;
     return Appended::kDone;

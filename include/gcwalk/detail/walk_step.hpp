@@ -31,8 +31,7 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
     } else {
         // CFA = RSP + offset: the offset is taken from the memo when the rule confirms it, so that
         // the next CFA waits for one small-table load, not for the hash probe and the rule load.
-        if (__builtin_expect(!s.memo.ready, 0))
-            s.memo.clear();
+        if (__builtin_expect(!s.memo.ready, 0)) s.memo.clear();
         const uint64_t slot = CfaMemo::slot(f.return_address);
         const uint64_t m = s.memo.entry[slot];
         uint64_t predicted = m & 0xffff;
@@ -44,8 +43,7 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
                              1)) {
             cfa = f.sp + predicted;
         } else {
-            if (r.cfa_reg != kDwarfRsp)
-                return false;
+            if (r.cfa_reg != kDwarfRsp) return false;
             cfa = f.sp + static_cast<int64_t>(r.cfa_offset);
             if (r.cfa_offset > 0 && r.cfa_offset < 0x10000)
                 s.memo.entry[slot] = f.return_address << 16 | static_cast<uint64_t>(r.cfa_offset);
@@ -54,13 +52,11 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
     // Plausible: above the frame, within 1 GiB, 8-aligned.
     if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0))
         return false;
-    if (__builtin_expect(s.stop_sp != 0 && cfa > s.stop_sp, 0))
-        return false;
+    if (__builtin_expect(s.stop_sp != 0 && cfa > s.stop_sp, 0)) return false;
     uint64_t ra;
     __builtin_memcpy(&ra, reinterpret_cast<const void*>(cfa - kReturnAddressBelowCfa), sizeof ra);
     const CallSite* site = ix.find(ra);
-    if (__builtin_expect(!site, 0))
-        return false;
+    if (__builtin_expect(!site, 0)) return false;
     if (__builtin_expect(
             !(ix.rule(*site).flags & kRuleFromCfi) || f.depth + 1 >= Walker::kMaxFrames, 0))
         return false;
