@@ -7,6 +7,14 @@
 
 namespace gcwalk {
 
+namespace {
+
+bool slot_in_frame(uint64_t sp, uint64_t slot) noexcept {
+    return slot >= sp && slot - sp < (uint64_t{1} << 30);
+}
+
+} // namespace
+
 void** resolve_root(const Walker& walker, RootLoc loc) noexcept {
     if (loc.is_sp_slot()) [[likely]]
         return reinterpret_cast<void**>(walker.frame().sp + static_cast<int64_t>(loc.offset()));
@@ -15,7 +23,11 @@ void** resolve_root(const Walker& walker, RootLoc loc) noexcept {
     case RootLoc::kMemory: {
         uint64_t base = 0;
         if (!walker.register_value(loc.dwarf_reg(), &base)) return nullptr;
-        return reinterpret_cast<void**>(base + static_cast<int64_t>(loc.offset()));
+        const uint64_t slot = base + static_cast<int64_t>(loc.offset());
+        // A slot of this frame (or its incoming arguments) lies above its SP, as a caller's frame
+        // does (fast_walker.cpp's plausible_step): a frame pointer the stack lost says otherwise.
+        if (!slot_in_frame(walker.frame().sp, slot)) return nullptr;
+        return reinterpret_cast<void**>(slot);
     }
     default: return nullptr;
     }
@@ -54,6 +66,11 @@ void report_unresolved(Walker& w, RootLoc loc) noexcept {
         w.report(ra,
                  "register root r%u of the frame at return address 0x%" PRIx64 " has no save slot",
                  loc.dwarf_reg(), ra);
+    else if (uint64_t base = 0; w.register_value(loc.dwarf_reg(), &base))
+        w.report(ra,
+                 "root at [r%u %+d] of the frame at return address 0x%" PRIx64 " with SP 0x%" PRIx64
+                 ": r%u = 0x%" PRIx64 " puts it outside the frame (corrupt stack?)",
+                 loc.dwarf_reg(), loc.offset(), ra, w.frame().sp, loc.dwarf_reg(), base);
     else
         w.report(ra,
                  "root at [r%u %+d] of the frame at return address 0x%" PRIx64

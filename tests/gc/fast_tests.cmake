@@ -17,3 +17,9 @@ gcwalk_compile_ir(cache_frames_obj ${CMAKE_CURRENT_SOURCE_DIR}/cache_frames.ll
 add_executable(test_walk_cache test_walk_cache.cpp ${cache_frames_obj})
 target_link_libraries(test_walk_cache PRIVATE gcwalk_roots gcwalk_catch_main gcwalk_warnings)
 add_test(NAME walk_cache COMMAND test_walk_cache)
+# The same walks with every root in a stack slot: the replay's runs of plain slots (above, most
+# frames have a root in a register and are resolved again on replay).
+gcwalk_compile_ir(cache_frames_stack_obj ${CMAKE_CURRENT_SOURCE_DIR}/cache_frames.ll NAME cache_frames_stack)
+add_executable(test_walk_cache_stack test_walk_cache.cpp ${cache_frames_stack_obj})
+target_link_libraries(test_walk_cache_stack PRIVATE gcwalk_roots gcwalk_catch_main gcwalk_warnings)
+add_test(NAME walk_cache_stack_roots COMMAND test_walk_cache_stack)

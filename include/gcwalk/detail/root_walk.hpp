@@ -46,8 +46,11 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
             if (p.base.is_sp_slot()) [[likely]] {
                 slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
             } else if (!(slot = resolve_root_or_report(w, p.base))) {
+                if (w.failed()) { // precise: the walk is over (the step below is false)
+                    roots -= static_cast<uint64_t>(pairs.data() + pairs.size() - &p);
+                    break;
+                }
                 --roots;
-                if (w.failed()) break; // precise: the walk is over (the step below is false)
                 continue;
             }
             visit(slot);
@@ -60,6 +63,29 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
     }
 }
 
+// One entry of the walk cache's slots: a base slot, or (odd) a frame whose roots are resolved
+// again. False when the walk failed there: the slots before the failing root are visited, as an
+// uncached walk visits them, and frames counts the frames replayed, the failing one included.
+template <class Visit>
+__attribute__((always_inline)) inline bool
+replay_entry(Walker& w, uintptr_t e, Visit& visit, uint64_t& frames, uint64_t& roots) noexcept {
+    if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
+        void** batch[kMaxRootPairsPerFrame];
+        const uint32_t k = static_cast<uint32_t>(e >> 1);
+        const uint32_t m = replay_frame_slots(w, k, batch);
+        for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
+        roots += m;
+        if (w.failed()) [[unlikely]] {
+            frames += WalkerAccess::replay_first(w) - k + 1;
+            return false;
+        }
+    } else {
+        visit(reinterpret_cast<void**>(e));
+        ++roots;
+    }
+    return true;
+}
+
 // The rest of the walk from the WalkCache, while the walker is replaying: the recorded slots,
 // visited without stepping. Frames are stored outermost first, each one's slots reversed: read
 // backwards, the slots come innermost frame first, each frame's in order. False when the walk
@@ -68,19 +94,26 @@ template <class Visit>
 __attribute__((always_inline)) inline bool replay_roots(Walker& w, Visit& visit, uint64_t& frames,
                                                         uint64_t& roots) noexcept {
     const uintptr_t* cached = WalkerAccess::replay_slots(w);
-    for (uint32_t i = WalkerAccess::replay_slot_end(w); i-- > 0;) {
-        const uintptr_t e = cached[i];
-        if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
-            void** batch[kMaxRootPairsPerFrame];
-            const uint32_t m = replay_frame_slots(w, static_cast<uint32_t>(e >> 1), batch);
-            if (w.failed()) return false;
-            for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
-            roots += m;
-        } else {
-            visit(reinterpret_cast<void**>(e));
-            ++roots;
+    uint32_t i = WalkerAccess::replay_slot_end(w);
+    // Four slots per test while none of them is a frame to resolve: one branch per four roots,
+    // so the loop's speed does not hang on where the compiler happened to place it.
+    while (i >= 4) {
+        const uintptr_t e0 = cached[i - 1], e1 = cached[i - 2], e2 = cached[i - 3],
+                        e3 = cached[i - 4];
+        if (((e0 | e1 | e2 | e3) & 1u) == 0) [[likely]] {
+            visit(reinterpret_cast<void**>(e0));
+            visit(reinterpret_cast<void**>(e1));
+            visit(reinterpret_cast<void**>(e2));
+            visit(reinterpret_cast<void**>(e3));
+            roots += 4;
+            i -= 4;
+            continue;
         }
+        if (!replay_entry(w, e0, visit, frames, roots)) return false;
+        --i;
     }
+    while (i-- > 0)
+        if (!replay_entry(w, cached[i], visit, frames, roots)) return false;
     frames += WalkerAccess::replay_first(w) + 1;
     return true;
 }
