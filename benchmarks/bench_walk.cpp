@@ -8,6 +8,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <gcwalk/gcwalk.h>
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
@@ -209,12 +210,86 @@ enum Kind {
     kFastCached, // fast walker with a WalkCache holding this stack: frames re-checked, roots read
     kFastCachedMark, // the same, every root's object marked
     kFastRecord,     // fast walker recording into a WalkCache cleared before each walk
+    kDayOne,         // the minimal precise walker (DayOneTable below), every root slot read
+    kRelocate,       // relocate_roots (fast walker) with a move that keeps every object in place
+    kCBatch,         // C API gcwalk_visit_frames (fast walker), every root slot read
+    kCVisit,         // C API gcwalk_visit_roots (fast walker), a callback per root
     kNumKinds
 };
 const char* const kKindName[kNumKinds] = {
-    "fast",          "fast_mark",        "libunwind_walker",  "unw_step",
-    "frame_pointer", "conservative",     "conservative_find", "range_scan",
-    "fast_cached",   "fast_cached_mark", "fast_record"};
+    "fast",         "fast_mark",         "libunwind_walker", "unw_step",    "frame_pointer",
+    "conservative", "conservative_find", "range_scan",       "fast_cached", "fast_cached_mark",
+    "fast_record",  "day_one",           "relocate",         "c_batch",     "c_visit"};
+
+// The minimal precise walker a runtime author writes in a day: a hash table keyed by return
+// address holding each call site's frame size (the stack map's stack size) and root offsets from
+// RSP; the caller's SP is SP + frame size + 8 and its return address the word below that. No CFI,
+// no register tracking; it stops at the first return address it does not know. Wrong on dynamic
+// and realigned frames, pushed arguments, register roots and native frames between managed ones
+// (its call sites with those are left out, so a walk through one stops short and the benchmark's
+// frame and root counts refuse the figure).
+class DayOneTable {
+  public:
+    struct Entry {
+        uint64_t ra; // 0: empty
+        uint32_t frame_size;
+        uint32_t first; // into offsets
+        uint32_t count;
+    };
+    explicit DayOneTable(const gcwalk::FrameIndex& index) {
+        const std::vector<gcwalk::CallSite> sites = index.call_sites();
+        nslots_ = 1;
+        while (nslots_ < sites.size() * 2) nslots_ <<= 1;
+        table_.assign(nslots_, Entry{0, 0, 0, 0});
+        for (const gcwalk::CallSite& cs : sites) {
+            const gcwalk::FrameRecord* fr = index.frame(cs);
+            if (!fr || (fr->flags & gcwalk::kFrameDynamic)) continue;
+            Entry e{cs.return_address(), static_cast<uint32_t>(fr->stack_size),
+                    static_cast<uint32_t>(offsets_.size()), 0};
+            bool plain = true;
+            for (const gcwalk::RootPair& p : index.roots(cs)) {
+                plain &= p.base.is_sp_slot() && p.base.bits == p.derived.bits;
+                offsets_.push_back(p.base.offset());
+                ++e.count;
+            }
+            if (!plain) {
+                offsets_.resize(e.first);
+                continue;
+            }
+            uint64_t i = slot(e.ra);
+            while (table_[i].ra != 0) i = (i + 1) & (nslots_ - 1);
+            table_[i] = e;
+        }
+    }
+    const Entry* find(uint64_t ra) const noexcept {
+        for (uint64_t i = slot(ra);; i = (i + 1) & (nslots_ - 1)) {
+            const Entry& e = table_[i];
+            if (e.ra == ra) return &e;
+            if (e.ra == 0) return nullptr;
+        }
+    }
+    // Visits every root slot from the stub's caller outward; returns the frames walked.
+    template <class Visit> uint64_t walk(uint64_t sp, uint64_t ra, Visit&& visit) const noexcept {
+        uint64_t frames = 0;
+        while (const Entry* e = find(ra)) {
+            ++frames;
+            const int32_t* off = offsets_.data() + e->first;
+            for (uint32_t i = 0; i < e->count; ++i)
+                visit(reinterpret_cast<void**>(sp + static_cast<int64_t>(off[i])));
+            sp += e->frame_size + 8;
+            std::memcpy(&ra, reinterpret_cast<const void*>(sp - 8), sizeof ra);
+        }
+        return frames;
+    }
+
+  private:
+    uint64_t slot(uint64_t ra) const noexcept {
+        return ((ra * 0x9E3779B97F4A7C15ull) >> 32) & (nslots_ - 1);
+    }
+    uint64_t nslots_ = 0;
+    std::vector<Entry> table_;
+    std::vector<int32_t> offsets_;
+};
 
 // The benchmark thread's WalkCache (kFastCached, kFastRecord): deep enough for every ring.
 gcwalk::WalkCache& walk_cache() {
@@ -257,6 +332,72 @@ uint64_t walk_roots(const gcwalk::SafepointContext& ctx, gcwalk::WalkerKind kind
     benchmark::DoNotOptimize(result);
     *roots = stats.roots;
     g_cached_frames = stats.cached;
+    return stats.frames;
+}
+
+const DayOneTable& day_one() {
+    static const DayOneTable* t = new DayOneTable(registry().index());
+    return *t;
+}
+
+uint64_t day_one_walk(const gcwalk::SafepointContext& ctx, uint64_t* roots) {
+    uint64_t sum = 0, n = 0;
+    const uint64_t frames =
+        day_one().walk(ctx.caller_sp, ctx.caller_return_address, [&](void** slot) {
+            sum += reinterpret_cast<uintptr_t>(*slot);
+            ++n;
+        });
+    benchmark::DoNotOptimize(sum);
+    *roots = n;
+    return frames;
+}
+
+// The same stack maps through the C API (its own registry, as a C runtime has).
+gcwalk_registry* c_registry() {
+    static gcwalk_registry* r = [] {
+        gcwalk_registry* reg = gcwalk_registry_create();
+        if (!reg || gcwalk_registry_rescan(reg) != 0) std::abort();
+        return reg;
+    }();
+    return r;
+}
+
+void* keep_in_place(void* old_base, void*) {
+    return old_base;
+}
+
+uint64_t relocate_walk(const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
+    gcwalk::WalkOptions opts;
+    opts.walker = gcwalk::WalkerKind::Fast;
+    opts.stop_sp = stop_sp;
+    gcwalk::WalkStats stats;
+    gcwalk::relocate_roots(ctx, registry().index(), keep_in_place, nullptr, opts, &stats, nullptr);
+    *roots = stats.roots;
+    return stats.frames;
+}
+
+void c_batch_frame(const gcwalk_frame_roots* f, void* user) {
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < f->num_slots; ++i) sum += reinterpret_cast<uintptr_t>(*f->slots[i]);
+    *static_cast<uint64_t*>(user) += sum;
+}
+void c_visit_root(void** slot, void* user) {
+    *static_cast<uint64_t*>(user) += reinterpret_cast<uintptr_t>(*slot);
+}
+
+uint64_t c_walk(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
+    const auto* c = reinterpret_cast<const gcwalk_context*>(&ctx);
+    const gcwalk_walk_options opts = {GCWALK_WALKER_FAST, 1, stop_sp, nullptr};
+    gcwalk_walk_stats stats{};
+    uint64_t sum = 0;
+    if (kind == kCBatch) {
+        gcwalk_visit_frames(c, c_registry(), c_batch_frame, &sum, &opts, &stats, nullptr);
+    } else {
+        const gcwalk_visitor v = {nullptr, c_visit_root, nullptr, &sum};
+        gcwalk_visit_roots(c, c_registry(), &v, &opts, &stats, nullptr);
+    }
+    benchmark::DoNotOptimize(sum);
+    *roots = stats.roots;
     return stats.frames;
 }
 
@@ -332,6 +473,10 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
     case kFastRecord:
         walk_cache().clear();
         return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
+    case kDayOne: return day_one_walk(ctx, roots);
+    case kRelocate: return relocate_walk(ctx, s.stop_sp, roots);
+    case kCBatch:
+    case kCVisit: return c_walk(kind, ctx, s.stop_sp, roots);
     default: return 0;
     }
 }
@@ -409,7 +554,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
     for (auto _ : state) count = walk_once(run.kind, *ctx, s, &roots);
     const bool walk = run.kind == kFast || run.kind == kFastMark || run.kind == kLibunwindWalker ||
                       run.kind == kFastCached || run.kind == kFastCachedMark ||
-                      run.kind == kFastRecord;
+                      run.kind == kFastRecord || run.kind >= kDayOne;
     if ((run.kind == kFastCached || run.kind == kFastCachedMark) &&
         (walk_cache().frames() != s.frames || g_cached_frames != s.frames))
         state.SkipWithError("the WalkCache does not hold every frame");
@@ -439,6 +584,16 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
             if (k == kFramePointer && !run.fp) continue;
             state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / fast;
         }
+    }
+    if (run.kind == kDayOne) {
+        // The targets: each precise path's time over the minimal walker's on the same stack, and
+        // the fast walker's over the bare frame-pointer chain.
+        const double day = time_walk(kDayOne, *ctx, s);
+        for (Kind k : {kFast, kRelocate, kCBatch, kCVisit})
+            state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / day;
+        if (run.fp)
+            state.counters["fast_over_fp"] =
+                time_walk(kFast, *ctx, s) / time_walk(kFramePointer, *ctx, s);
     }
     if (run.kind == kFastCached) {
         const double fast = time_walk(kFastCached, *ctx, s);

@@ -74,6 +74,12 @@ struct CVisitor final : gcwalk::RootVisitor {
 
 } // namespace
 
+namespace gcwalk::detail {
+bool visit_frames_c(const SafepointContext& ctx, const FrameIndex& index, gcwalk_frame_fn fn,
+                    void* user, const WalkOptions& options, WalkStats* stats,
+                    WalkError* error) noexcept; // gc/roots.cpp
+} // namespace gcwalk::detail
+
 extern "C" {
 
 gcwalk_registry* gcwalk_registry_create(void) {
@@ -192,6 +198,17 @@ int gcwalk_visit_roots(const gcwalk_context* context, const gcwalk_registry* reg
     gcwalk::WalkError e;
     bool ok = gcwalk::visit_roots(cxx(context), registry->registry.index(), v, options_of(options),
                                   &s, &e);
+    copy_out(s, e, stats, error);
+    return ok ? 0 : -1;
+}
+
+int gcwalk_visit_frames(const gcwalk_context* context, const gcwalk_registry* registry,
+                        gcwalk_frame_fn fn, void* user, const gcwalk_walk_options* options,
+                        gcwalk_walk_stats* stats, gcwalk_walk_error* error) {
+    gcwalk::WalkStats s;
+    gcwalk::WalkError e;
+    bool ok = gcwalk::detail::visit_frames_c(cxx(context), registry->registry.index(), fn, user,
+                                             options_of(options), &s, &e);
     copy_out(s, e, stats, error);
     return ok ? 0 : -1;
 }

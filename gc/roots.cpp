@@ -1,8 +1,10 @@
 // Root resolution, visiting and relocation: turns each frame's RootPairs into slots and moves
 // the objects they hold, reading every old value of a frame before any slot is written.
+#include <gcwalk/gcwalk.h>
 #include <gcwalk/roots.hpp>
 
 #include <cinttypes>
+#include <cstddef>
 #include <cstring>
 
 namespace gcwalk {
@@ -151,15 +153,17 @@ void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept {
     return slot;
 }
 
-uint32_t replay_frame_slots(Walker& w, uint32_t i, void*** out) noexcept {
-    WalkerAccess::replay_seek(w, i);
-    uint32_t k = 0;
-    for (const RootPair& p : w.index().roots(*w.frame().site)) {
-        if (void** slot = resolve_root_or_report(w, p.base))
+uint32_t replay_frame_slots(Walker& w, uint32_t i, uint32_t* next, void*** out) noexcept {
+    if (*next == 0) WalkerAccess::replay_seek(w, i);
+    const std::span<const RootPair> pairs = w.index().roots(*w.frame().site);
+    uint32_t k = 0, j = *next;
+    for (; j < pairs.size() && k < kMaxRootPairsPerFrame; ++j) {
+        if (void** slot = resolve_root_or_report(w, pairs[j].base))
             out[k++] = slot;
         else if (w.failed())
             break;
     }
+    *next = j < pairs.size() && !w.failed() ? j : 0;
     return k;
 }
 
@@ -181,55 +185,223 @@ void finish_walk(const Walker& w, WalkStats* stats, WalkError* error, uint64_t f
 
 } // namespace detail
 
-bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn move, void* user,
-                    const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
-    Frame f;
-    uint64_t frames = 0, roots = 0;
-    Walker w(ctx, index, options);
-    for (; w.valid(); w.next()) {
-        if (!resolve_frame(w, f)) break;
-        ++frames;
-        roots += count_roots(f);
-        // Move each distinct non-null base once, then give every pair its new base.
-        for (uint32_t i = 0; i < f.count; ++i) {
-            Pair& p = f.pairs[i];
-            if (!p.base_first || p.old_base == 0) continue;
-            p.new_base =
-                reinterpret_cast<uintptr_t>(move(reinterpret_cast<void*>(p.old_base), user));
-            for (uint32_t j = i; j < f.count; ++j)
-                if (f.pairs[j].base == p.base) f.pairs[j].new_base = p.new_base;
-            std::memcpy(p.base, &p.new_base, sizeof p.new_base);
+namespace {
+
+using detail::WalkerAccess;
+
+// The rest of the walk from the walk cache (see replay_roots in detail/root_walk.hpp).
+template <class Plain, class General>
+__attribute__((always_inline)) inline bool replay_by_frame(Walker& w, Plain& plain,
+                                                           General& general, uint64_t& frames,
+                                                           uint64_t& roots) noexcept {
+    const uintptr_t* cached = WalkerAccess::replay_slots(w);
+    for (uint32_t i = WalkerAccess::replay_slot_end(w); i-- > 0;) {
+        const uintptr_t e = cached[i];
+        if (e & 1u) [[unlikely]] {
+            const uint32_t k = static_cast<uint32_t>(e >> 1);
+            WalkerAccess::replay_seek(w, k);
+            if (!general(w, roots)) {
+                frames += WalkerAccess::replay_first(w) - k + 1;
+                return false;
+            }
+        } else {
+            roots += plain(reinterpret_cast<void**>(e));
         }
-        // Derived slots keep their offset from the base (any offset: interior, one past the end).
-        for (uint32_t i = 0; i < f.count; ++i) {
-            const Pair& p = f.pairs[i];
-            if (!p.derived_write || p.old_base == 0) continue;
-            const uintptr_t v = p.new_base + (p.old_derived - p.old_base);
-            std::memcpy(p.derived, &v, sizeof v);
+    }
+    frames += WalkerAccess::replay_first(w) + 1;
+    return true;
+}
+
+// The loop relocate_roots, visit_roots and visit_frames share: the inline rule step, and per
+// frame (after begin(frame)) either the frame's plain roots, each [RSP + offset] slot handed to
+// `plain` without resolution (CallSite::kPlainRoots), then done(), or the whole frame to
+// `general` (out of line, from the walker's current frame). Each returns the roots it counted
+// (general: false when the walk failed). With kReplay, a walk cache's replay hands `plain` the
+// recorded slots (frames with other roots are recorded as "resolve again" and go to `general`);
+// without, the walker steps through cached frames one at a time (for visitors that are told about
+// each frame).
+template <bool kReplay, class Begin, class Plain, class Done, class General>
+__attribute__((always_inline)) inline bool
+walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options,
+              WalkStats* stats, WalkError* error, Begin&& begin, Plain&& plain, Done&& done,
+              General&& general) noexcept {
+    uint64_t frames = 0, roots = 0;
+    const FrameIndex::Hot ix = index.hot();
+    Walker w(ctx, index, options);
+    if (w.valid()) {
+        WalkFrame f = w.frame();
+        for (;;) {
+            if constexpr (kReplay) {
+                if (WalkerAccess::replaying(w)) [[unlikely]] {
+                    if (!replay_by_frame(w, plain, general, frames, roots)) break;
+                    f = WalkerAccess::replay_finish(w);
+                    if (!w.valid()) break;
+                }
+            }
+            ++frames;
+            begin(f);
+            if (f.site->plain_roots()) [[likely]] {
+                const std::span<const RootPair> pairs = ix.roots(*f.site);
+#pragma GCC unroll 2
+                for (const RootPair& p : pairs)
+                    roots += plain(
+                        reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset())));
+                done();
+            } else if (!general(w, roots)) {
+                break;
+            }
+            if (kReplay && WalkerAccess::recording(w)) {
+                if (!WalkerAccess::advance_recording(w, ix, f)) break;
+            } else if (!WalkerAccess::advance(w, ix, f)) {
+                break;
+            }
         }
     }
     detail::finish_walk(w, stats, error, frames, roots);
     return !w.failed();
 }
 
-bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisitor& visitor,
-                 const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
-    Frame f;
-    uint64_t frames = 0, roots = 0;
-    Walker w(ctx, index, options);
-    for (; w.valid(); w.next()) {
-        if (!resolve_frame(w, f)) break;
-        ++frames;
-        roots += count_roots(f);
-        visitor.frame(w.frame().return_address, w.frame().sp);
-        for (uint32_t i = 0; i < f.count; ++i)
-            if (f.pairs[i].base_first && f.pairs[i].old_base != 0) visitor.root(f.pairs[i].base);
-        for (uint32_t i = 0; i < f.count; ++i)
-            if (f.pairs[i].derived_write && f.pairs[i].old_derived != 0)
-                visitor.derived(f.pairs[i].base, f.pairs[i].derived);
+// Moves the roots of the walker's current frame (any pairs): every old value read first, each
+// distinct non-null base moved once, then derived slots rewritten from their base.
+bool relocate_frame(Walker& w, Frame& f, MoveFn move, void* user, uint64_t& roots) noexcept {
+    if (!resolve_frame(w, f)) return false;
+    roots += count_roots(f);
+    for (uint32_t i = 0; i < f.count; ++i) {
+        Pair& p = f.pairs[i];
+        if (!p.base_first || p.old_base == 0) continue;
+        p.new_base = reinterpret_cast<uintptr_t>(move(reinterpret_cast<void*>(p.old_base), user));
+        for (uint32_t j = i; j < f.count; ++j)
+            if (f.pairs[j].base == p.base) f.pairs[j].new_base = p.new_base;
+        std::memcpy(p.base, &p.new_base, sizeof p.new_base);
     }
-    detail::finish_walk(w, stats, error, frames, roots);
+    // Derived slots keep their offset from the base (any offset: interior, one past the end).
+    for (uint32_t i = 0; i < f.count; ++i) {
+        const Pair& p = f.pairs[i];
+        if (!p.derived_write || p.old_base == 0) continue;
+        const uintptr_t v = p.new_base + (p.old_derived - p.old_base);
+        std::memcpy(p.derived, &v, sizeof v);
+    }
     return !w.failed();
 }
+
+} // namespace
+
+bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn move, void* user,
+                    const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
+    Frame scratch;
+    return walk_by_frame<true>(
+        ctx, index, options, stats, error, [](const WalkFrame&) {},
+        [&](void** slot) -> uint64_t {
+            void* v = *slot;
+            if (!v) return 0;
+            *slot = move(v, user);
+            return 1;
+        },
+        [] {},
+        [&](Walker& w, uint64_t& roots) { return relocate_frame(w, scratch, move, user, roots); });
+}
+
+bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisitor& visitor,
+                 const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
+    Frame scratch;
+    return walk_by_frame<false>(
+        ctx, index, options, stats, error,
+        [&](const WalkFrame& f) { visitor.frame(f.return_address, f.sp); },
+        [&](void** slot) -> uint64_t {
+            if (!*slot) return 0;
+            visitor.root(slot);
+            return 1;
+        },
+        [] {},
+        [&](Walker& w, uint64_t& roots) {
+            Frame& f = scratch;
+            if (!resolve_frame(w, f)) return false;
+            roots += count_roots(f);
+            for (uint32_t i = 0; i < f.count; ++i)
+                if (f.pairs[i].base_first && f.pairs[i].old_base != 0)
+                    visitor.root(f.pairs[i].base);
+            for (uint32_t i = 0; i < f.count; ++i)
+                if (f.pairs[i].derived_write && f.pairs[i].old_derived != 0)
+                    visitor.derived(f.pairs[i].base, f.pairs[i].derived);
+            return true;
+        });
+}
+
+namespace {
+
+template <class Deliver>
+bool visit_frames_with(const SafepointContext& ctx, const FrameIndex& index,
+                       const WalkOptions& options, WalkStats* stats, WalkError* error,
+                       Deliver&& deliver) noexcept {
+    // One batch per walk, on this stack: filled as the frame's pairs are read (plain frames) or
+    // resolved (the others), handed over when the frame is done.
+    struct Batch {
+        FrameRoots frame;
+        void** slots[kMaxRootPairsPerFrame];
+        DerivedSlot derived[kMaxRootPairsPerFrame];
+        Frame resolved;
+    } b;
+    b.frame.slots = b.slots;
+    b.frame.derived = b.derived;
+    return walk_by_frame<false>(
+        ctx, index, options, stats, error,
+        [&](const WalkFrame& f) {
+            b.frame.return_address = f.return_address;
+            b.frame.sp = f.sp;
+            b.frame.num_slots = 0;
+            b.frame.num_derived = 0;
+        },
+        [&](void** slot) -> uint64_t {
+            if (b.frame.num_slots == kMaxRootPairsPerFrame) [[unlikely]] { // a huge frame: in parts
+                deliver(b.frame);
+                b.frame.num_slots = 0;
+            }
+            b.slots[b.frame.num_slots++] = slot;
+            return 1;
+        },
+        [&] { deliver(b.frame); },
+        [&](Walker& w, uint64_t& roots) {
+            Frame& f = b.resolved;
+            if (!resolve_frame(w, f)) return false;
+            for (uint32_t i = 0; i < f.count; ++i) {
+                const Pair& p = f.pairs[i];
+                if (p.base_first) b.slots[b.frame.num_slots++] = p.base;
+                if (p.derived_write) b.derived[b.frame.num_derived++] = {p.base, p.derived};
+            }
+            roots += b.frame.num_slots + b.frame.num_derived;
+            deliver(b.frame);
+            return true;
+        });
+}
+
+} // namespace
+
+bool visit_frames(const SafepointContext& ctx, const FrameIndex& index, FrameRootsFn fn, void* user,
+                  const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
+    return visit_frames_with(ctx, index, options, stats, error,
+                             [&](const FrameRoots& f) { fn(f, user); });
+}
+
+namespace detail {
+
+// gcwalk_visit_frames (gc/c_api.cpp): the same loop, the C callback called directly.
+bool visit_frames_c(const SafepointContext& ctx, const FrameIndex& index, gcwalk_frame_fn fn,
+                    void* user, const WalkOptions& options, WalkStats* stats,
+                    WalkError* error) noexcept {
+    static_assert(sizeof(FrameRoots) == sizeof(gcwalk_frame_roots) &&
+                  offsetof(FrameRoots, return_address) ==
+                      offsetof(gcwalk_frame_roots, return_address) &&
+                  offsetof(FrameRoots, sp) == offsetof(gcwalk_frame_roots, sp) &&
+                  offsetof(FrameRoots, slots) == offsetof(gcwalk_frame_roots, slots) &&
+                  offsetof(FrameRoots, derived) == offsetof(gcwalk_frame_roots, derived) &&
+                  offsetof(FrameRoots, num_slots) == offsetof(gcwalk_frame_roots, num_slots) &&
+                  offsetof(FrameRoots, num_derived) == offsetof(gcwalk_frame_roots, num_derived) &&
+                  sizeof(DerivedSlot) == sizeof(gcwalk_derived_slot));
+    return visit_frames_with(ctx, index, options, stats, error, [&](const FrameRoots& f) {
+        fn(reinterpret_cast<const gcwalk_frame_roots*>(&f), user);
+    });
+}
+
+} // namespace detail
 
 } // namespace gcwalk

@@ -193,21 +193,20 @@ __attribute__((always_inline)) inline bool WalkerImpl::finalize_frame(uint32_t k
     if (npairs > c.slot_capacity - c.slots) [[unlikely]]
         return false;
 
-    // Root slots: all [RSP + offset] (the usual case), or one entry saying "resolve frame k".
-    const RootPair* pair = ix.root_pool + site.first_root;
+    // Root slots: all plain [RSP + offset] roots (the usual case), or one entry saying "resolve
+    // frame k" (a root elsewhere, or a derived pointer: relocation needs the whole frame).
+    const RootPair* pair = ix.root_pool + site.root_index();
     uintptr_t* const slots = c.slot + c.slots;
     uint8_t uses = 0;
-    bool other = false;
     for (uint32_t i = 0; i < npairs; ++i) {
         const RootLoc b = pair[i].base, d = pair[i].derived;
         slots[npairs - 1 - i] =
             static_cast<uintptr_t>(sp + static_cast<int64_t>(b.offset())); // (reversed)
         if (!b.is_sp_slot() || !d.is_sp_slot()) [[unlikely]] {
             uses |= register_bit(b) | register_bit(d);
-            other |= !b.is_sp_slot();
         }
     }
-    if (other) {
+    if (!site.plain_roots()) {
         slots[0] = static_cast<uintptr_t>(k) << 1 | 1u;
         c.slots += 1;
     } else {

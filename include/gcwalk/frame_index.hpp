@@ -81,14 +81,26 @@ struct RootPair {
     RootLoc derived;
 };
 
+// The most (base, derived) pairs a frame's roots may have for relocation and visiting (they are
+// resolved into fixed-size arrays): more is an error at walk time (gcwalk/roots.hpp).
+inline constexpr uint32_t kMaxRootPairsPerFrame = 512;
+
 // One safepoint, as stored inline in the return-address hash table: 16 bytes.
 // x86-64 user-space addresses fit in 48 bits; the index refuses any that do not.
 struct CallSite {
-    uint64_t key;        // bits 0-47: return address (absolute); bits 48-63: number of RootPairs
-    uint32_t first_root; // index of the first RootPair in the pool
-    uint32_t rule;       // index into the FrameRule table
+    uint64_t key; // bits 0-47: return address (absolute); bits 48-63: number of RootPairs
+    // bits 0-30: index of the first RootPair in the pool; bit 31: kPlainRoots
+    uint32_t first_root;
+    uint32_t rule; // index into the FrameRule table
+    // Every pair is a plain root (base == derived) in an [RSP + offset] slot, no two share a slot,
+    // and there are at most kMaxRootPairsPerFrame: relocating the frame is moving each slot's
+    // object in place, in any order (decided at index build time, where the roots are sorted and
+    // duplicates removed).
+    static constexpr uint32_t kPlainRoots = 1u << 31;
     uint64_t return_address() const noexcept { return key & ((uint64_t{1} << 48) - 1); }
     uint32_t num_roots() const noexcept { return static_cast<uint32_t>(key >> 48); }
+    uint32_t root_index() const noexcept { return first_root & ~kPlainRoots; }
+    bool plain_roots() const noexcept { return (first_root & kPlainRoots) != 0; }
 };
 
 // Where a call site's full stack map record lives (cold: found by search, not stored per site).
@@ -161,7 +173,7 @@ class FrameIndex {
             }
         }
         std::span<const RootPair> roots(const CallSite& cs) const noexcept {
-            return {root_pool + cs.first_root, cs.num_roots()};
+            return {root_pool + cs.root_index(), cs.num_roots()};
         }
         const FrameRule& rule(const CallSite& cs) const noexcept { return rules[cs.rule]; }
     };

@@ -115,6 +115,34 @@ int gcwalk_visit_roots(const gcwalk_context* context, const gcwalk_registry* reg
                        const gcwalk_visitor* visitor, const gcwalk_walk_options* options,
                        gcwalk_walk_stats* stats, gcwalk_walk_error* error);
 
+/* One managed frame's roots, as gcwalk_visit_frames hands them over (gcwalk::FrameRoots): the
+ * distinct base slots of its pairs (a slot may hold null) and each derived slot that is nobody's
+ * base with its base's slot. To relocate: read every old value of the frame first, move each
+ * non-null base once, then set each derived slot to new base + (old derived - old base). The
+ * arrays live until the callback returns. */
+typedef struct gcwalk_derived_slot {
+    void** base;
+    void** derived;
+} gcwalk_derived_slot;
+
+typedef struct gcwalk_frame_roots {
+    uint64_t return_address;
+    uint64_t sp;
+    void** const* slots;
+    const gcwalk_derived_slot* derived;
+    uint32_t num_slots;
+    uint32_t num_derived;
+} gcwalk_frame_roots;
+
+typedef void (*gcwalk_frame_fn)(const gcwalk_frame_roots* frame, void* user);
+
+/* One call per managed frame with its roots as arrays (the batch form of gcwalk_visit_roots);
+ * stats->roots counts the slots handed over. Errors as gcwalk_relocate_roots. See
+ * gcwalk::visit_frames. */
+int gcwalk_visit_frames(const gcwalk_context* context, const gcwalk_registry* registry,
+                        gcwalk_frame_fn fn, void* user, const gcwalk_walk_options* options,
+                        gcwalk_walk_stats* stats, gcwalk_walk_error* error);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -18,8 +18,8 @@
 namespace gcwalk {
 
 // A frame's roots are resolved into fixed-size scratch arrays: a frame with more (base, derived)
-// pairs than this is an error ("... root pairs, more than the limit of 512"), never a partial move.
-inline constexpr uint32_t kMaxRootPairsPerFrame = 512;
+// pairs than kMaxRootPairsPerFrame (<gcwalk/frame_index.hpp>) is an error ("... root pairs, more
+// than the limit of 512"), never a partial move.
 
 // Moves one object (non-null old base, the address of its first field); returns the new address.
 // Called at most once per distinct base slot per frame; the collector forwards already-moved
@@ -51,6 +51,30 @@ struct RootVisitor {
 
 bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisitor& visitor,
                  const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept;
+
+// One managed frame's roots as visit_frames hands them over: the distinct base slots of its pairs
+// (gc allocas included; a slot may hold null), and each derived slot that is nobody's base with
+// its base's slot. To relocate, read every old value of the frame first, move each non-null base
+// once, then set each derived slot to new base + (old derived - old base). The arrays live until
+// the callback returns.
+struct DerivedSlot {
+    void** base;
+    void** derived;
+};
+struct FrameRoots {
+    uint64_t return_address;
+    uint64_t sp;
+    void** const* slots;
+    const DerivedSlot* derived;
+    uint32_t num_slots;
+    uint32_t num_derived;
+};
+using FrameRootsFn = void (*)(const FrameRoots& frame, void* user);
+
+// One call per managed frame with its roots as arrays. stats->roots counts the slots handed over
+// (base and derived, null or not). Errors as relocate_roots.
+bool visit_frames(const SafepointContext& ctx, const FrameIndex& index, FrameRootsFn fn, void* user,
+                  const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept;
 
 // The slot of one RootLoc in the walker's current frame, or nullptr (kNone, or a register whose
 // save location is the context copy, or a base register whose value is unknown).

@@ -190,7 +190,7 @@ class Builder {
     // Queues the call site of `rec`, with its roots when it is a statepoint record.
     Status add_call_site(const ImageStackMaps& img, const StackMapBlob& blob, const RecordView& rec,
                          const RecordWhere& where, uint32_t rule, CallSiteInserter& sites) {
-        uint32_t first_root = 0, num_roots = 0;
+        uint32_t first_root = CallSite::kPlainRoots, num_roots = 0; // no roots: plain
         bool statepoint = false;
         if (looks_like_statepoint(rec)) {
             if (auto sp = decode_statepoint(blob, rec, img.name)) {
@@ -198,8 +198,14 @@ class Builder {
                 if (auto st = roots_.encode(rec, *sp, where); !st) return st;
                 first_root = static_cast<uint32_t>(impl_.roots.size());
                 num_roots = static_cast<uint32_t>(roots_.pairs().size());
-                for (const RootPair& p : roots_.pairs())
+                bool plain = true;
+                for (const RootPair& p : roots_.pairs()) {
                     impl_.roots.push_back(p); // short: cheaper than insert's memmove
+                    plain &= p.base.bits == p.derived.bits && p.base.is_sp_slot();
+                }
+                if (first_root & CallSite::kPlainRoots) return Error{where("root pool overflow")};
+                if (plain && num_roots <= kMaxRootPairsPerFrame)
+                    first_root |= CallSite::kPlainRoots;
             }
         }
         sites.add(CallSite{where.ra | (uint64_t{num_roots} << 48), first_root, rule}, statepoint);

@@ -63,10 +63,23 @@ static void on_root(void** slot, void* user) {
     if (*slot) ++roots_seen;
 }
 
+/* The batch form: relocates each frame from its arrays (no derived pointers in these frames). */
+static void on_frame_roots(const gcwalk_frame_roots* f, void* user) {
+    ++frames_seen;
+    CHECK(f->num_derived == 0);
+    for (uint32_t i = 0; i < f->num_slots; ++i) {
+        void* old = *f->slots[i];
+        if (old) *f->slots[i] = move(old, user);
+    }
+}
+
 static void at_safepoint(gcwalk_context* ctx, void* arg) {
     (void)arg;
     caller_ra = gcwalk_context_caller_return_address(ctx);
-    if (visiting) {
+    if (visiting == 2) {
+        gcwalk_walk_options opts = {GCWALK_WALKER_FAST, 1, 0, NULL};
+        result = gcwalk_visit_frames(ctx, registry, on_frame_roots, NULL, &opts, &stats, &error);
+    } else if (visiting) {
         gcwalk_visitor v = {on_frame, on_root, NULL, NULL};
         result = gcwalk_visit_roots(ctx, registry, &v, NULL, &stats, &error);
     } else {
@@ -122,6 +135,13 @@ int main(void) {
     CHECK(gr_recurse(4) == 10);
     CHECK(result == 0 && moves == 0);
     CHECK(frames_seen == 5 && roots_seen == 5);
+
+    /* The batch form: one call per frame with its slots, relocated by the callback. */
+    visiting = 2;
+    moves = frames_seen = 0;
+    CHECK(gr_recurse(6) == 21);
+    CHECK(result == 0 && moves == 7 && frames_seen == 7 && stats.frames == 7 && stats.roots == 7);
+    visiting = 0;
 
     /* A JIT blob that is not a stack map: an error with a message. */
     {

@@ -80,7 +80,7 @@ void* move(void* old_base, void* user) {
     return fresh;
 }
 
-enum class Mode { Relocate, Visit, DropOne, ContextCopy, Parked, ForEach };
+enum class Mode { Relocate, Visit, DropOne, ContextCopy, Parked, ForEach, Frames };
 
 // What rt_collect did (filled inside the stub; read after it returns).
 struct Collect {
@@ -99,7 +99,66 @@ struct Collect {
     gcwalk::WalkStats for_each_stats[2];
     std::string for_each_error[2];
     std::vector<void**> visit_slots;
+    // Mode::Frames: visit_frames' frames (by WalkerKind) and visit_roots' in the same form, and
+    // the results of the relocation done from visit_frames' batches.
+    std::vector<std::vector<uintptr_t>> frames_seen[2], roots_seen;
+    bool frames_ok[2] = {};
+    gcwalk::WalkStats frames_stats[2];
 } g_collect;
+
+// A frame as a list: return address, SP, its base slots in order of address, a 0, then its
+// (base, derived) slot pairs in order.
+struct FrameEvents final : gcwalk::RootVisitor {
+    std::vector<std::vector<uintptr_t>> frames;
+    std::vector<uintptr_t> bases, pairs;
+    void flush() {
+        if (frames.empty()) return;
+        std::sort(bases.begin(), bases.end());
+        std::vector<std::pair<uintptr_t, uintptr_t>> d;
+        for (size_t i = 0; i < pairs.size(); i += 2) d.emplace_back(pairs[i], pairs[i + 1]);
+        std::sort(d.begin(), d.end());
+        auto& f = frames.back();
+        f.insert(f.end(), bases.begin(), bases.end());
+        f.push_back(0);
+        for (auto [b, x] : d) f.insert(f.end(), {b, x});
+        bases.clear();
+        pairs.clear();
+    }
+    void frame(uint64_t ra, uint64_t sp) override {
+        flush();
+        frames.push_back({ra, sp});
+    }
+    void root(void** slot) override { bases.push_back(reinterpret_cast<uintptr_t>(slot)); }
+    void derived(void** base, void** slot) override {
+        pairs.insert(pairs.end(),
+                     {reinterpret_cast<uintptr_t>(base), reinterpret_cast<uintptr_t>(slot)});
+    }
+    static void batch(const gcwalk::FrameRoots& f, void* user) {
+        auto& e = *static_cast<FrameEvents*>(user);
+        e.frame(f.return_address, f.sp);
+        for (uint32_t i = 0; i < f.num_slots; ++i) e.root(f.slots[i]);
+        for (uint32_t i = 0; i < f.num_derived; ++i)
+            e.derived(f.derived[i].base, f.derived[i].derived);
+    }
+};
+
+// Relocation as a collector does it from visit_frames' batches (the recipe in roots.hpp).
+void relocate_batch(const gcwalk::FrameRoots& f, void* user) {
+    uintptr_t old_base[gcwalk::kMaxRootPairsPerFrame], old_derived[gcwalk::kMaxRootPairsPerFrame];
+    for (uint32_t i = 0; i < f.num_slots; ++i)
+        old_base[i] = reinterpret_cast<uintptr_t>(*f.slots[i]);
+    for (uint32_t i = 0; i < f.num_derived; ++i)
+        old_derived[i] = reinterpret_cast<uintptr_t>(*f.derived[i].derived);
+    for (uint32_t i = 0; i < f.num_slots; ++i)
+        if (old_base[i]) *f.slots[i] = move(reinterpret_cast<void*>(old_base[i]), user);
+    for (uint32_t i = 0; i < f.num_derived; ++i) {
+        const uintptr_t base = reinterpret_cast<uintptr_t>(*f.derived[i].base);
+        uint32_t j = 0;
+        while (f.slots[j] != f.derived[i].base) ++j; // every derived pair's base is in slots
+        if (old_base[j])
+            *f.derived[i].derived = reinterpret_cast<void*>(base + (old_derived[i] - old_base[j]));
+    }
+}
 
 struct Counter final : gcwalk::RootVisitor {
     std::vector<void**> roots;
@@ -133,6 +192,28 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
         c.roots.reserve(64);
         g_collect.ok = gcwalk::visit_roots(*ctx, index, c, {}, &g_collect.stats, &g_collect.error);
         g_collect.visited_roots = c.roots.size();
+        return;
+    }
+    if (g_collect.mode == Mode::Frames) {
+        FrameEvents ref;
+        g_collect.ok =
+            gcwalk::visit_roots(*ctx, index, ref, {}, &g_collect.stats, &g_collect.error);
+        ref.flush();
+        g_collect.roots_seen = ref.frames;
+        for (gcwalk::WalkerKind kind : {gcwalk::WalkerKind::Libunwind, gcwalk::WalkerKind::Fast}) {
+            const int k = static_cast<int>(kind);
+            gcwalk::WalkOptions opts;
+            opts.walker = kind;
+            FrameEvents got;
+            g_collect.frames_ok[k] = gcwalk::visit_frames(
+                *ctx, index, FrameEvents::batch, &got, opts, &g_collect.frames_stats[k], nullptr);
+            got.flush();
+            g_collect.frames_seen[k] = got.frames;
+        }
+        gcwalk::WalkOptions opts;
+        opts.walker = gcwalk::WalkerKind::Fast;
+        g_collect.ok &= gcwalk::visit_frames(*ctx, index, relocate_batch, &g_heap, opts, nullptr,
+                                             &g_collect.error);
         return;
     }
     if (g_collect.mode == Mode::ForEach) {
@@ -330,6 +411,30 @@ TEST_CASE("for_each_root visits the base slots visit_roots reports, with both wa
             CHECK(distinct(g_collect.for_each_slots[k]) == distinct(g_collect.visit_slots));
         }
         CHECK(g_collect.for_each_slots[0] == g_collect.for_each_slots[1]); // same order too
+    }
+}
+
+TEST_CASE("visit_frames hands over each frame's slots as visit_roots visits them, and relocates",
+          "[roots]") {
+    for (int shape = 0; shape < 4; ++shape) {
+        INFO("shape " << shape);
+        reset(Mode::Frames);
+        // The values read back after the collection check the relocation done from the batches.
+        if (shape == 0) CHECK(gr_recurse(20) == 210);
+        if (shape == 1) CHECK(gr_derived(5) == 12);
+        if (shape == 2) CHECK(gr_many(10, rt_collect) == 75); // register roots in variant 2
+        if (shape == 3) CHECK(gr_outer(100, 7) == 114);       // a native frame between
+        REQUIRE(g_collect.ok);
+        CHECK(g_heap.moves > 0);
+        REQUIRE_FALSE(g_collect.roots_seen.empty());
+        for (int k = 0; k < 2; ++k) {
+            INFO("walker " << k);
+            CHECK(g_collect.frames_ok[k]);
+            CHECK(g_collect.frames_stats[k].frames == g_collect.stats.frames);
+            // Every slot holds an object here: the slots handed over are the ones visited.
+            CHECK(g_collect.frames_stats[k].roots == g_collect.stats.roots);
+            CHECK(g_collect.frames_seen[k] == g_collect.roots_seen);
+        }
     }
 }
 

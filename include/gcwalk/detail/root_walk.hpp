@@ -19,10 +19,11 @@ void** resolve_root_or_report(Walker& walker, RootLoc loc) noexcept;
 // The results of a walk into stats and error (either may be null).
 void finish_walk(const Walker& walker, WalkStats* stats, WalkError* error, uint64_t frames,
                  uint64_t roots) noexcept;
-// The replay of cached frame i with a root that is not [RSP + offset]: its base slots as
-// for_each_root visits them (those that resolve), written to out; on a precise-mode error the
-// walker has failed.
-uint32_t replay_frame_slots(Walker& walker, uint32_t i, void*** out) noexcept;
+// The replay of cached frame i, which has a root that is not a plain [RSP + offset] one: its base
+// slots as for_each_root visits them (those that resolve), from pair *next on, up to
+// kMaxRootPairsPerFrame of them written to out; *next is then the pair to go on from, or 0 when
+// the frame is done. On a precise-mode error the walker has failed.
+uint32_t replay_frame_slots(Walker& walker, uint32_t i, uint32_t* next, void*** out) noexcept;
 
 // The frames the walk steps, from f, the walker's current frame: each frame's base slots visited,
 // then the step (with kRecord, appending each frame to the walk's WalkCache). With kRecord, a
@@ -72,13 +73,16 @@ replay_entry(Walker& w, uintptr_t e, Visit& visit, uint64_t& frames, uint64_t& r
     if (e & 1u) [[unlikely]] { // a frame with a root that is not [RSP + offset]
         void** batch[kMaxRootPairsPerFrame];
         const uint32_t k = static_cast<uint32_t>(e >> 1);
-        const uint32_t m = replay_frame_slots(w, k, batch);
-        for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
-        roots += m;
-        if (w.failed()) [[unlikely]] {
-            frames += WalkerAccess::replay_first(w) - k + 1;
-            return false;
-        }
+        uint32_t next = 0;
+        do {
+            const uint32_t m = replay_frame_slots(w, k, &next, batch);
+            for (uint32_t j = 0; j < m; ++j) visit(batch[j]);
+            roots += m;
+            if (w.failed()) [[unlikely]] {
+                frames += WalkerAccess::replay_first(w) - k + 1;
+                return false;
+            }
+        } while (next != 0);
     } else {
         visit(reinterpret_cast<void**>(e));
         ++roots;
