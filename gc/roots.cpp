@@ -247,7 +247,7 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
                     roots += plain(
                         reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset())));
                 done();
-            } else if (!general(w, roots)) {
+            } else if (WalkerAccess::sync(w, f), !general(w, roots)) {
                 break;
             }
             if (kReplay && WalkerAccess::recording(w)) {

@@ -46,7 +46,7 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
             void** slot;
             if (p.base.is_sp_slot()) [[likely]] {
                 slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
-            } else if (!(slot = resolve_root_or_report(w, p.base))) {
+            } else if (WalkerAccess::sync(w, f), !(slot = resolve_root_or_report(w, p.base))) {
                 if (w.failed()) { // precise: the walk is over (the step below is false)
                     roots -= static_cast<uint64_t>(pairs.data() + pairs.size() - &p);
                     break;

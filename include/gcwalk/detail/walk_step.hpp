@@ -84,17 +84,21 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
 // What for_each_root's loops use of a Walker besides its public API.
 struct WalkerAccess {
     // next() for loops that keep the frame in registers (ix = index().hot(), f = frame() on
-    // entry): on return f = frame(), and the result is valid().
+    // entry): on return f is the current frame, and the result is valid(). The walker's own copy
+    // (frame()) is brought up to date only when the step leaves the inline path: a loop that
+    // hands the walker to anything else first calls sync(w, f). (Not storing it every frame keeps
+    // the loop free of stores to the walker, whose state lives on a stack beside the frames it
+    // reads.)
     __attribute__((always_inline)) static bool advance(Walker& w, const FrameIndex::Hot& ix,
                                                        WalkFrame& f) noexcept {
-        if (w.hot_.by_rule && rule_step(w.hot_, ix, f)) [[likely]] {
-            w.frame_ = f; // for the caller's use of the walker, and for next_slow()
+        if (w.hot_.by_rule && rule_step(w.hot_, ix, f)) [[likely]]
             return true;
-        }
+        w.frame_ = f;
         w.next_slow();
         f = w.frame_;
         return w.hot_.valid;
     }
+    static void sync(Walker& w, const WalkFrame& f) noexcept { w.frame_ = f; }
     // advance() for a walk that records into its WalkCache (recording()): the same inline rule
     // step, and the frame reached is appended to the cache. A frame the cache holds starts a
     // replay (replaying()).
