@@ -741,4 +741,112 @@ BENCHMARK(BM_WalkNative)
 
 } // namespace
 
+// Placement: the same walk with the managed stack moved by 16-byte steps (an alloca before the
+// ring) and, on each such stack, with the walking code's own frame (where the walker's state
+// lives) moved by 16-byte steps below it. Each of the 16 x 16 placements is timed as the ratios
+// are (best of five batches, in each of three passes); the counters are the fastest and slowest ns
+// per frame and the spread (slowest / fastest - 1), over the stack shifts, over the walker shifts,
+// and over all.
+constexpr int kShifts = 16;
+
+struct PlacementRun {
+    benchmark::State* state;
+    Kind kind;
+    int64_t depth, roots;
+    int ring_shift = 0;
+    bool failed = false;
+    double ns[kShifts][kShifts] = {}; // [ring shift][walker shift], ns per frame
+};
+
+__attribute__((noinline)) double
+time_walk_shifted(int shift, Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s) {
+    volatile char* pad = static_cast<char*>(__builtin_alloca(16 * shift + 16));
+    pad[0] = 0;
+    const double ns = time_walk(kind, ctx, s);
+    asm volatile("" : : "r"(pad) : "memory");
+    return ns;
+}
+
+void placement_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
+    PlacementRun& run = *static_cast<PlacementRun*>(arg);
+    Stack s;
+    if (!measure_stack(*ctx, &s) || s.frames != static_cast<uint64_t>(run.depth) + 1) {
+        run.failed = true;
+        return;
+    }
+    uint64_t roots = 0;
+    if (walk_once(run.kind, *ctx, s, &roots) != s.frames ||
+        roots != expected_roots(run.roots, run.depth)) {
+        run.failed = true;
+        return;
+    }
+    for (int w = 0; w < kShifts; ++w) {
+        double& best = run.ns[run.ring_shift][w];
+        const double ns = time_walk_shifted(w, run.kind, *ctx, s) / static_cast<double>(s.frames);
+        best = best == 0 ? ns : std::min(best, ns);
+    }
+}
+
+using Ring = void (*)(int64_t, gcwalk::SafepointFn, void*);
+
+__attribute__((noinline)) void ring_shifted(int shift, Ring ring, PlacementRun* run) {
+    volatile char* pad = static_cast<char*>(__builtin_alloca(16 * shift + 16));
+    pad[0] = 0;
+    ring(run->depth, placement_in_stub, run);
+    asm volatile("" : : "r"(pad) : "memory");
+}
+
+void BM_Placement(benchmark::State& state) {
+    PlacementRun run;
+    run.state = &state;
+    run.kind = static_cast<Kind>(state.range(0));
+    const bool fp = state.range(1) != 0;
+    run.depth = 1000;
+    run.roots = 2;
+    state.SetLabel(std::string(kKindName[run.kind]) + (fp ? "" : ", no frame pointers") +
+                   ", depth 1000, 2 roots");
+    ring_objects();
+    // Three passes over every placement, each placement's best kept: this VM's speed changes
+    // for a while at a time (its other tenants), which would otherwise show as placement.
+    for (int pass = 0; pass < 3; ++pass)
+        for (run.ring_shift = 0; run.ring_shift < kShifts && !run.failed; ++run.ring_shift)
+            ring_shifted(run.ring_shift, fp ? bw2_0 : bn2_0, &run);
+    if (run.failed) {
+        state.SkipWithError("the walk saw a different number of frames or roots");
+        for (auto _ : state) {
+        }
+        return;
+    }
+    for (auto _ : state) {
+    }
+    auto span = [&](auto&& pick) {
+        double lo = 1e300, hi = 0;
+        for (int r = 0; r < kShifts; ++r)
+            for (int w = 0; w < kShifts; ++w)
+                if (pick(r, w)) lo = std::min(lo, run.ns[r][w]), hi = std::max(hi, run.ns[r][w]);
+        return std::pair{lo, hi};
+    };
+    if (std::getenv("GCWALK_BENCH_PLACEMENTS")) { // the whole table, to stderr
+        std::fprintf(stderr, "%s, fp %d: ns per frame, a row per stack shift of 16 bytes\n",
+                     kKindName[run.kind], fp ? 1 : 0);
+        for (int r = 0; r < kShifts; ++r) {
+            for (int w = 0; w < kShifts; ++w) std::fprintf(stderr, " %5.1f", run.ns[r][w]);
+            std::fprintf(stderr, "\n");
+        }
+    }
+    const auto all = span([](int, int) { return true; });
+    const auto stack = span([](int, int w) { return w == 0; });
+    const auto walker = span([](int r, int) { return r == 0; });
+    state.counters["min_ns_per_frame"] = all.first;
+    state.counters["max_ns_per_frame"] = all.second;
+    state.counters["spread"] = all.second / all.first - 1;
+    state.counters["spread_stack"] = stack.second / stack.first - 1;
+    state.counters["spread_walker"] = walker.second / walker.first - 1;
+}
+BENCHMARK(BM_Placement)
+    ->ArgsProduct({{kFast, kDayOne, kRelocate, kCBatch}, {1, 0}})
+    ->ArgNames({"kind", "fp"})
+    ->Iterations(1)
+    ->Unit(benchmark::kMicrosecond);
+
 BENCHMARK_MAIN();

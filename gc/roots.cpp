@@ -230,11 +230,13 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
     Walker w(ctx, index, options);
     if (w.valid()) {
         WalkFrame f = w.frame();
+        uint64_t* rbp_at = WalkerAccess::rbp_at(w);
         for (;;) {
             if constexpr (kReplay) {
                 if (WalkerAccess::replaying(w)) [[unlikely]] {
                     if (!replay_by_frame(w, plain, general, frames, roots)) break;
                     f = WalkerAccess::replay_finish(w);
+                    rbp_at = WalkerAccess::rbp_at(w);
                     if (!w.valid()) break;
                 }
             }
@@ -247,12 +249,14 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
                     roots += plain(
                         reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset())));
                 done();
-            } else if (WalkerAccess::sync(w, f), !general(w, roots)) {
+            } else if (WalkerAccess::sync(w, f, rbp_at), !general(w, roots)) {
                 break;
             }
             if (kReplay && WalkerAccess::recording(w)) {
+                WalkerAccess::sync(w, f, rbp_at);
                 if (!WalkerAccess::advance_recording(w, ix, f)) break;
-            } else if (!WalkerAccess::advance(w, ix, f)) {
+                rbp_at = WalkerAccess::rbp_at(w);
+            } else if (!WalkerAccess::advance(w, ix, f, rbp_at)) {
                 break;
             }
         }

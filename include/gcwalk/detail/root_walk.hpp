@@ -33,6 +33,7 @@ template <bool kRecord, class Visit>
 __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameIndex::Hot& ix,
                                                        WalkFrame& f, Visit& visit, uint64_t& frames,
                                                        uint64_t& roots) noexcept {
+    uint64_t* rbp_at = WalkerAccess::rbp_at(w); // (advance(): kept in a register)
     for (;;) {
         if constexpr (kRecord) {
             if (WalkerAccess::replaying(w)) [[unlikely]]
@@ -46,7 +47,8 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
             void** slot;
             if (p.base.is_sp_slot()) [[likely]] {
                 slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
-            } else if (WalkerAccess::sync(w, f), !(slot = resolve_root_or_report(w, p.base))) {
+            } else if (WalkerAccess::sync(w, f, rbp_at),
+                       !(slot = resolve_root_or_report(w, p.base))) {
                 if (w.failed()) { // precise: the walk is over (the step below is false)
                     roots -= static_cast<uint64_t>(pairs.data() + pairs.size() - &p);
                     break;
@@ -58,8 +60,9 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
         }
         if constexpr (kRecord) {
             if (!WalkerAccess::advance_recording(w, ix, f)) return false;
+            rbp_at = WalkerAccess::rbp_at(w);
         } else {
-            if (!WalkerAccess::advance(w, ix, f)) return false;
+            if (!WalkerAccess::advance(w, ix, f, rbp_at)) return false;
         }
     }
 }

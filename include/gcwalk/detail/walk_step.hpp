@@ -19,10 +19,13 @@ namespace gcwalk::detail {
 // computed from the rule's fields, so that the next CFA depends on the saved RBP alone and not on
 // the hash probe and rule load before it: the CPU overlaps the lookups of successive frames, the
 // branch predictor confirming them.
+//
+// rbp_at stands for s.regs.where[kSavedRbp], which the step neither reads nor writes: a loop keeps
+// it in a register from frame to frame (the frame-pointer chain then never goes through memory
+// the step stored to) and writes it back when it hands the walker to anything else.
 __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIndex::Hot& ix,
-                                                     WalkFrame& f) noexcept {
+                                                     WalkFrame& f, uint64_t*& rbp_at) noexcept {
     const FrameRule& r = ix.rule(*f.site);
-    uint64_t* const rbp_at = s.regs.where[kSavedRbp];
     const bool fp_frame = r.cfa_reg == kDwarfRbp && r.cfa_offset == kFpCfaOffset &&
                           r.saved[kSavedRbp] == kFpSavedRbp && rbp_at != nullptr;
     uint64_t cfa;
@@ -65,9 +68,12 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
 #pragma GCC unroll 6
     for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
         if (i == kSavedRbp && fp_frame) {
-            s.regs.where[kSavedRbp] = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
+            rbp_at = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
             moved |= 1u << kSavedRbp;
-        } else if (r.saved[i] != 0) {
+        } else if (i == kSavedRbp && r.saved[i] != 0) {
+            rbp_at = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
+            moved |= 1u << kSavedRbp;
+        } else if (i != kSavedRbp && r.saved[i] != 0) {
             s.regs.where[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
             moved |= static_cast<uint8_t>(1u << i);
         }
@@ -81,24 +87,39 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
     return true;
 }
 
+// rule_step on the walker's own register map.
+__attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIndex::Hot& ix,
+                                                     WalkFrame& f) noexcept {
+    uint64_t* rbp_at = s.regs.where[kSavedRbp];
+    if (!rule_step(s, ix, f, rbp_at)) return false;
+    s.regs.where[kSavedRbp] = rbp_at;
+    return true;
+}
+
 // What for_each_root's loops use of a Walker besides its public API.
 struct WalkerAccess {
-    // next() for loops that keep the frame in registers (ix = index().hot(), f = frame() on
-    // entry): on return f is the current frame, and the result is valid(). The walker's own copy
-    // (frame()) is brought up to date only when the step leaves the inline path: a loop that
-    // hands the walker to anything else first calls sync(w, f). (Not storing it every frame keeps
-    // the loop free of stores to the walker, whose state lives on a stack beside the frames it
-    // reads.)
+    // next() for loops that keep the frame and RBP's save location in registers (ix =
+    // index().hot(), f = frame() and rbp_at = rbp_at(w) on entry): on return f is the current
+    // frame, and the result is valid(). The walker's own copies (frame(), its register map) are
+    // brought up to date only when the step leaves the inline path: a loop that hands the walker
+    // to anything else first calls sync(w, f, rbp_at). (Not storing them every frame keeps the
+    // frame-pointer chain out of memory, and the loop clear of stores to the walker, whose state
+    // lives on a stack beside the frames it reads.)
     __attribute__((always_inline)) static bool advance(Walker& w, const FrameIndex::Hot& ix,
-                                                       WalkFrame& f) noexcept {
-        if (w.hot_.by_rule && rule_step(w.hot_, ix, f)) [[likely]]
+                                                       WalkFrame& f, uint64_t*& rbp_at) noexcept {
+        if (w.hot_.by_rule && rule_step(w.hot_, ix, f, rbp_at)) [[likely]]
             return true;
-        w.frame_ = f;
+        sync(w, f, rbp_at);
         w.next_slow();
         f = w.frame_;
+        rbp_at = w.hot_.regs.where[kSavedRbp];
         return w.hot_.valid;
     }
-    static void sync(Walker& w, const WalkFrame& f) noexcept { w.frame_ = f; }
+    static uint64_t* rbp_at(const Walker& w) noexcept { return w.hot_.regs.where[kSavedRbp]; }
+    static void sync(Walker& w, const WalkFrame& f, uint64_t* rbp_at) noexcept {
+        w.frame_ = f;
+        w.hot_.regs.where[kSavedRbp] = rbp_at;
+    }
     // advance() for a walk that records into its WalkCache (recording()): the same inline rule
     // step, and the frame reached is appended to the cache. A frame the cache holds starts a
     // replay (replaying()).
