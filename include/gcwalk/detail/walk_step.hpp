@@ -65,18 +65,23 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
         return false;
     // Registers this frame saved now live in its slots (real stack memory, not the context).
     uint8_t moved = 0;
+    // Without branches on which registers the frame saved (frames of different functions save
+    // different sets: a branch per register would be mispredicted on mixed stacks).
+    if (fp_frame) {
+        rbp_at = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
+        moved |= 1u << kSavedRbp;
+    } else if (r.saved[kSavedRbp] != 0) {
+        rbp_at = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[kSavedRbp]));
+        moved |= 1u << kSavedRbp;
+    }
 #pragma GCC unroll 6
     for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
-        if (i == kSavedRbp && fp_frame) {
-            rbp_at = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
-            moved |= 1u << kSavedRbp;
-        } else if (i == kSavedRbp && r.saved[i] != 0) {
-            rbp_at = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
-            moved |= 1u << kSavedRbp;
-        } else if (i != kSavedRbp && r.saved[i] != 0) {
-            s.regs.where[i] = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[i]));
-            moved |= static_cast<uint8_t>(1u << i);
-        }
+        if (i == kSavedRbp) continue;
+        const int64_t off = r.saved[i];
+        uint64_t* const at = reinterpret_cast<uint64_t*>(cfa + off);
+        uint64_t* const old = s.regs.where[i];
+        s.regs.where[i] = off != 0 ? at : old;
+        moved |= static_cast<uint8_t>((off != 0) << i);
     }
     if (__builtin_expect(s.regs.in_context != 0, 0))
         s.regs.in_context &= static_cast<uint8_t>(~moved);
