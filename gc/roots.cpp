@@ -363,7 +363,9 @@ bool visit_frames_with(const SafepointContext& ctx, const FrameIndex& index,
             b.slots[b.frame.num_slots++] = slot;
             return 1;
         },
-        [&] { deliver(b.frame); },
+        [&] {
+            if (b.frame.num_slots != 0) deliver(b.frame);
+        },
         [&](Walker& w, uint64_t& roots) {
             Frame& f = b.resolved;
             if (!resolve_frame(w, f)) return false;
@@ -373,7 +375,7 @@ bool visit_frames_with(const SafepointContext& ctx, const FrameIndex& index,
                 if (p.derived_write) b.derived[b.frame.num_derived++] = {p.base, p.derived};
             }
             roots += b.frame.num_slots + b.frame.num_derived;
-            deliver(b.frame);
+            if (b.frame.num_slots + b.frame.num_derived != 0) deliver(b.frame);
             return true;
         });
 }

@@ -136,7 +136,8 @@ typedef struct gcwalk_frame_roots {
 
 typedef void (*gcwalk_frame_fn)(const gcwalk_frame_roots* frame, void* user);
 
-/* One call per managed frame with its roots as arrays (the batch form of gcwalk_visit_roots);
+/* One call per managed frame that has roots, with them as arrays (the batch form of
+ * gcwalk_visit_roots; frames without a root slot are counted in stats->frames, not handed over);
  * stats->roots counts the slots handed over. Errors as gcwalk_relocate_roots. See
  * gcwalk::visit_frames. */
 int gcwalk_visit_frames(const gcwalk_context* context, const gcwalk_registry* registry,

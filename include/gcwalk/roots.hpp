@@ -71,7 +71,8 @@ struct FrameRoots {
 };
 using FrameRootsFn = void (*)(const FrameRoots& frame, void* user);
 
-// One call per managed frame with its roots as arrays. stats->roots counts the slots handed over
+// One call per managed frame that has roots, with them as arrays (frames without a root slot are
+// walked and counted in stats->frames, not handed over). stats->roots counts the slots handed over
 // (base and derived, null or not). Errors as relocate_roots.
 bool visit_frames(const SafepointContext& ctx, const FrameIndex& index, FrameRootsFn fn, void* user,
                   const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept;

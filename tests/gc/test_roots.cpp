@@ -199,7 +199,8 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
         g_collect.ok =
             gcwalk::visit_roots(*ctx, index, ref, {}, &g_collect.stats, &g_collect.error);
         ref.flush();
-        g_collect.roots_seen = ref.frames;
+        for (auto& f : ref.frames) // visit_frames hands over only frames with roots
+            if (f.size() > 3) g_collect.roots_seen.push_back(f);
         for (gcwalk::WalkerKind kind : {gcwalk::WalkerKind::Libunwind, gcwalk::WalkerKind::Fast}) {
             const int k = static_cast<int>(kind);
             gcwalk::WalkOptions opts;
