@@ -40,6 +40,16 @@ bool SemispaceHeap::init(uint64_t semispace_bytes, std::string* message) {
         }
         space = reinterpret_cast<uintptr_t>(p);
     }
+    // forward()'s list: at most one entry per 16 bytes of from-space (object_size >= 16).
+    static_assert(sizeof(Pending) == 16);
+    void* pending = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (pending == MAP_FAILED) {
+        *message = "gcwalk-rt: cannot map the forwarding list of " + std::to_string(size_ >> 20) +
+                   " MiB (GCWALK_HEAP_MB): " + std::strerror(errno);
+        return false;
+    }
+    pending_ = static_cast<Pending*>(pending);
     from_ = spaces_[0];
     top_.store(from_, std::memory_order_relaxed);
     // The other space stays inaccessible until a collection copies into it.
@@ -75,6 +85,7 @@ void SemispaceHeap::begin_collection() {
         std::abort();
     }
     if (poisoned_ == to_) poisoned_ = 0;
+    pending_count_ = 0;
 }
 
 void SemispaceHeap::corrupt(const char* what, uintptr_t value) const noexcept {
@@ -95,25 +106,57 @@ void SemispaceHeap::corrupt(const char* what, uintptr_t value) const noexcept {
     std::abort();
 }
 
-void* SemispaceHeap::evacuate(void* old_base) noexcept {
-    const uintptr_t old = reinterpret_cast<uintptr_t>(old_base);
+bool SemispaceHeap::reserve(uintptr_t old, uintptr_t* moved, uint64_t* header) noexcept {
     if (old < from_ + 8 || old >= from_limit_ || (old & 7) != 0)
         corrupt("root or field value", old);
-    uint64_t* header = reinterpret_cast<uint64_t*>(old - 8);
-    const uint64_t h = *header;
-    if (h & kForwarded) return reinterpret_cast<void*>(h & ~kForwarded);
+    uint64_t* slot = reinterpret_cast<uint64_t*>(old - 8);
+    const uint64_t h = *slot;
+    if (h & kForwarded) {
+        *moved = h & ~kForwarded;
+        return false;
+    }
     const uint64_t size = object_size(header_ptr_fields(h), header_data_bytes(h));
     if (size > from_limit_ - (old - 8)) corrupt("object header of", old);
-    // to-space holds at most what from-space held: the copy always fits.
-    std::memcpy(reinterpret_cast<void*>(to_top_), header, size);
-    const uintptr_t moved = to_top_ + 8;
+    // to-space holds at most what from-space held: the room always fits.
+    *moved = to_top_ + 8;
     to_top_ += size;
+    *slot = *moved | kForwarded;
+    *header = h;
+    return true;
+}
+
+void SemispaceHeap::copy(uintptr_t moved, uintptr_t old, uint64_t header) noexcept {
+    const uint64_t size = object_size(header_ptr_fields(header), header_data_bytes(header));
+    *reinterpret_cast<uint64_t*>(moved - 8) = header;
+    std::memcpy(reinterpret_cast<void*>(moved), reinterpret_cast<const void*>(old), size - 8);
     copied_total_ += size;
-    *header = moved | kForwarded;
+}
+
+void* SemispaceHeap::forward(void* old_base) noexcept {
+    const uintptr_t old = reinterpret_cast<uintptr_t>(old_base);
+    uintptr_t moved = 0;
+    uint64_t header = 0;
+    // Room in to-space and a forwarding address, but no copy: copy_live copies the bytes.
+    if (reserve(old, &moved, &header)) pending_[pending_count_++] = {old, header};
     return reinterpret_cast<void*>(moved);
 }
 
-void SemispaceHeap::finish_collection() {
+void* SemispaceHeap::evacuate(void* old_base) noexcept {
+    const uintptr_t old = reinterpret_cast<uintptr_t>(old_base);
+    uintptr_t moved = 0;
+    uint64_t header = 0;
+    if (reserve(old, &moved, &header)) copy(moved, old, header);
+    return reinterpret_cast<void*>(moved);
+}
+
+void SemispaceHeap::copy_live() noexcept {
+    if (pending_count_ == ~uint64_t{0}) return; // already ran in this collection
+    // The forwarded objects first: their to-space room lies before anything evacuate copies.
+    for (uint64_t i = 0; i < pending_count_; ++i) {
+        const Pending& p = pending_[i];
+        copy((*reinterpret_cast<const uint64_t*>(p.old - 8) & ~kForwarded), p.old, p.header);
+    }
+    pending_count_ = ~uint64_t{0};
     // Cheney: every object between scan and to_top_ has been copied, its fields not yet forwarded.
     for (uintptr_t scan = to_; scan < to_top_;) {
         const uint64_t h = *reinterpret_cast<uint64_t*>(scan);
@@ -122,6 +165,10 @@ void SemispaceHeap::finish_collection() {
             if (field[i]) field[i] = evacuate(field[i]);
         scan += object_size(header_ptr_fields(h), header_data_bytes(h));
     }
+}
+
+void SemispaceHeap::finish_collection() {
+    copy_live();
     // Poison the old space: drop its pages (so it is zero when it becomes to-space again) and make
     // any access through a stale pointer fault.
     // MADV_DONTNEED, then PROT_NONE on the now empty range: mprotect of populated pages costs far

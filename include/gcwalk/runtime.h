@@ -40,10 +40,16 @@ struct gcwalk_rt_stats {
     uint64_t collections;  /* collections run */
     uint64_t frames;       /* frames walked that have a stack map record */
     uint64_t roots;        /* distinct non-null root slots visited (base and derived) */
-    uint64_t walk_ns;      /* nanoseconds spent walking stacks and visiting roots */
+    uint64_t walk_ns;      /* = root_ns (kept for existing readers) */
     uint64_t copied_bytes; /* bytes of objects copied, headers included */
     uint64_t
         cached_frames; /* of `frames`, those re-checked from the thread's walk cache, not stepped */
+    /* Phases of the collections, in nanoseconds; each one a clock interval, never a difference of
+     * sums. Disjoint parts of total_ns: stw_ns + root_ns + copy_ns <= total_ns. */
+    uint64_t stw_ns;   /* from a collection request until every other attached thread is parked */
+    uint64_t root_ns;  /* walking every stack and forwarding its roots; no object bytes copied */
+    uint64_t copy_ns;  /* copying the forwarded objects, then the Cheney scan of what they reach */
+    uint64_t total_ns; /* from the request until the world is released (poisoning included) */
 };
 void gcwalk_rt_get_stats(struct gcwalk_rt_stats* out);
 

@@ -14,5 +14,10 @@ int main(int argc, char** argv) {
     gcwalk_rt_get_stats(&st);
     /* Three collections at the bottom, each walking every frame. */
     ok &= e2e_check("frames walked at least 3 x depth", st.frames >= (uint64_t)(3 * depth), 1);
+    /* The phases are disjoint intervals of each collection, the root phase is the walk time. */
+    ok &= e2e_check("walk_ns == root_ns", st.walk_ns == st.root_ns, 1);
+    ok &= e2e_check("stw_ns + root_ns + copy_ns <= total_ns",
+                    st.stw_ns + st.root_ns + st.copy_ns <= st.total_ns, 1);
+    ok &= e2e_check("root and copy phases timed", st.root_ns > 0 && st.copy_ns > 0, 1);
     return e2e_finish(ok);
 }
