@@ -25,6 +25,29 @@ void finish_walk(const Walker& walker, WalkStats* stats, WalkError* error, uint6
 // the frame is done. On a precise-mode error the walker has failed.
 uint32_t replay_frame_slots(Walker& walker, uint32_t i, uint32_t* next, void*** out) noexcept;
 
+// The roots of a frame that is not CallSite::kPlainRoots, for walk_frames: [RSP + offset] slots
+// inline, the others resolved (the walker's copies of f and rbp_at brought up to date first).
+template <class Visit>
+__attribute__((always_inline)) inline void
+visit_frame_roots(Walker& w, const WalkFrame& f, uint64_t* rbp_at, std::span<const RootPair> pairs,
+                  Visit& visit, uint64_t& roots) noexcept {
+#pragma GCC unroll 2
+    for (const RootPair& p : pairs) {
+        void** slot;
+        if (p.base.is_sp_slot()) [[likely]] {
+            slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
+        } else if (WalkerAccess::sync(w, f, rbp_at), !(slot = resolve_root_or_report(w, p.base))) {
+            if (w.failed()) { // precise: the walk is over (the step below is false)
+                roots -= static_cast<uint64_t>(pairs.data() + pairs.size() - &p);
+                break;
+            }
+            --roots;
+            continue;
+        }
+        visit(slot);
+    }
+}
+
 // The frames the walk steps, from f, the walker's current frame: each frame's base slots visited,
 // then the step (with kRecord, appending each frame to the walk's WalkCache). With kRecord, a
 // frame the cache holds ends the loop with true (the walker is replaying; f is that frame).
@@ -41,22 +64,13 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
         }
         ++frames;
         const std::span<const RootPair> pairs = ix.roots(*f.site);
-        roots += pairs.size(); // less the ones passed over below
-#pragma GCC unroll 2
-        for (const RootPair& p : pairs) {
-            void** slot;
-            if (p.base.is_sp_slot()) [[likely]] {
-                slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
-            } else if (WalkerAccess::sync(w, f, rbp_at),
-                       !(slot = resolve_root_or_report(w, p.base))) {
-                if (w.failed()) { // precise: the walk is over (the step below is false)
-                    roots -= static_cast<uint64_t>(pairs.data() + pairs.size() - &p);
-                    break;
-                }
-                --roots;
-                continue;
-            }
-            visit(slot);
+        roots += pairs.size();                  // less the ones passed over below
+        if (f.site->plain_roots()) [[likely]] { // every base an [RSP + offset] slot: no test each
+#pragma GCC unroll 4
+            for (const RootPair& p : pairs)
+                visit(reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset())));
+        } else {
+            visit_frame_roots(w, f, rbp_at, pairs, visit, roots);
         }
         if constexpr (kRecord) {
             if (!WalkerAccess::advance_recording(w, ix, f)) return false;
