@@ -7,6 +7,6 @@ set -e
 build=${1:-build-bench}
 out=${2:-$build/benchmark-results}
 mkdir -p "$out"
-for b in bench_index bench_parse bench_walk bench_stw; do
+for b in bench_index bench_parse bench_walk bench_stw bench_boehm; do
     "$build/benchmarks/$b" --benchmark_min_time=0.1 | tee "$out/$b.txt"
 done
