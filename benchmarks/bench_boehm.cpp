@@ -31,6 +31,8 @@
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
 
+#include "rings.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -39,38 +41,12 @@
 #include <string>
 #include <vector>
 
-extern "C" {
-void bw2_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // frame pointers
-void bw8_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bwm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, frame pointers
-void bn2_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // no frame pointers
-void bn8_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bnm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, no frame pointers
-void* bw_obj(int64_t n, int64_t j);
-int64_t bw_int(int64_t n, int64_t j) {
-    return n * 8 + j;
-}
-void bw_use(void* p) {
-    benchmark::DoNotOptimize(p);
-}
-void bw_use_int(int64_t v) {
-    benchmark::DoNotOptimize(v);
-}
-}
-
 namespace {
 
-constexpr int64_t kMaxDepth = 10000;
-constexpr int64_t kMaxRoots = 8;
-constexpr int64_t kMixed = -1; // the `roots` argument of the mixed ring
-constexpr int64_t kRing = 64;  // functions per ring (benchmarks/CMakeLists.txt)
+using namespace rings; // NOLINT: the rings' shape and registry (rings.hpp)
+
 constexpr int64_t kShallow = 10;
 constexpr int kRounds = 30; // of the two depths, alternated
-
-// GC pointers of function i of a ring (the mixed ring's as benchmarks/CMakeLists.txt generates it).
-int64_t frame_roots(int64_t shape, int64_t i) {
-    return shape == kMixed ? i * 7 % 9 : shape;
-}
 
 // The objects the ring's frames keep live: frame n's j-th GC pointer, a GC_MALLOC object of 16 to
 // 64 bytes (most objects of a managed heap are small; larger ones only add marking time common to
@@ -98,17 +74,6 @@ extern "C" void* bw_obj(int64_t n, int64_t j) {
 }
 
 namespace {
-
-gcwalk::ImageRegistry& registry() {
-    static gcwalk::ImageRegistry* r = [] {
-        auto* reg = new gcwalk::ImageRegistry;
-        if (auto st = reg->rescan(); !st)
-            std::fprintf(stderr, "rescan: %s\n", st.message().c_str());
-        for (const auto& d : reg->diagnostics()) std::fprintf(stderr, "registry: %s\n", d.c_str());
-        return reg;
-    }();
-    return *r;
-}
 
 // The fast walker as a precise collector would use it on Boehm's heap: every root's object marked
 // in Boehm's mark bits (GC_set_mark_bit, an out-of-line call that finds the block header, under
@@ -175,12 +140,6 @@ struct Probe {
     uint64_t caller_sp = 0, frames = 0, roots = 0;
     double gc_ns = 0, fast_ns = 0, visit_ns = 0;
 };
-
-uint64_t expected_roots(int64_t shape, int64_t depth) {
-    uint64_t n = 0;
-    for (int64_t t = 0; t <= depth; ++t) n += static_cast<uint64_t>(frame_roots(shape, t % kRing));
-    return n;
-}
 
 // Objects held only by the outermost 64 managed frames (their table entries hidden for one
 // collection) are marked by GC_gcollect only if Boehm scanned those frames.

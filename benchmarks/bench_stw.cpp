@@ -20,6 +20,8 @@
 #include <gcwalk/safepoint.hpp>
 #include <gcwalk/walker.hpp>
 
+#include "rings.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <sched.h>
@@ -35,36 +37,9 @@
 #include <thread>
 #include <vector>
 
-extern "C" {
-void bn2_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // 2 GC pointers per frame
-void bnm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames
-void* bw_obj(int64_t n, int64_t j);
-int64_t bw_int(int64_t n, int64_t j) {
-    return n * 8 + j;
-}
-void bw_use(void* p) {
-    benchmark::DoNotOptimize(p);
-}
-void bw_use_int(int64_t v) {
-    benchmark::DoNotOptimize(v);
-}
-}
-
 namespace {
 
-constexpr int64_t kMaxDepth = 10000;
-constexpr int64_t kMaxRoots = 8;
-constexpr int64_t kMixed = -1; // the `roots` argument of the mixed ring
-constexpr int64_t kRing = 64;  // functions per ring (benchmarks/CMakeLists.txt)
-
-// GC pointers of a stack of the ring `shape` (2 or kMixed): the outermost frame is function 0,
-// mixed function i holds i * 7 mod 9 (benchmarks/CMakeLists.txt).
-uint64_t expected_roots(int64_t shape, int64_t depth) {
-    if (shape != kMixed) return static_cast<uint64_t>(shape * (depth + 1));
-    uint64_t n = 0;
-    for (int64_t t = 0; t <= depth; ++t) n += static_cast<uint64_t>(t % kRing * 7 % 9);
-    return n;
-}
+using namespace rings; // NOLINT: the rings' shape and registry (rings.hpp)
 
 // The objects the frames keep live (never dereferenced here: the walk reads the slots).
 std::vector<uint64_t>& objects() {
@@ -79,17 +54,6 @@ extern "C" void* bw_obj(int64_t n, int64_t j) {
 }
 
 namespace {
-
-gcwalk::ImageRegistry& registry() {
-    static gcwalk::ImageRegistry* r = [] {
-        auto* reg = new gcwalk::ImageRegistry;
-        if (auto st = reg->rescan(); !st)
-            std::fprintf(stderr, "rescan: %s\n", st.message().c_str());
-        for (const auto& d : reg->diagnostics()) std::fprintf(stderr, "registry: %s\n", d.c_str());
-        return reg;
-    }();
-    return *r;
-}
 
 // A spin-wait step: pause, and every 64 steps give the core away (2 cores, many threads).
 inline void spin(unsigned& i) {

@@ -13,6 +13,8 @@
 #include <gcwalk/roots.hpp>
 #include <gcwalk/walker.hpp>
 
+#include "rings.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -23,45 +25,9 @@
 #include <string>
 #include <vector>
 
-extern "C" {
-void bw0_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // frame pointers
-void bw2_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bw8_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bn0_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // no frame pointers
-void bn2_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bn8_0(int64_t n, gcwalk::SafepointFn fn, void* arg);
-void bwm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, frame pointers
-void bnm_0(int64_t n, gcwalk::SafepointFn fn, void* arg); // mixed frames, no frame pointers
-void* bw_obj(int64_t n, int64_t j);
-int64_t bw_int(int64_t n, int64_t j) {
-    return n * 8 + j;
-}
-void bw_use(void* p) {
-    benchmark::DoNotOptimize(p);
-}
-void bw_use_int(int64_t v) {
-    benchmark::DoNotOptimize(v);
-}
-}
-
 namespace {
 
-constexpr int64_t kMaxDepth = 10000;
-constexpr int64_t kMaxRoots = 8;
-constexpr int64_t kMixed = -1; // the `roots` argument of the mixed ring
-constexpr int64_t kRing = 64;  // functions per ring (benchmarks/CMakeLists.txt)
-
-// GC pointers of the mixed ring's function i (benchmarks/CMakeLists.txt), and of a whole stack:
-// the outermost frame is function 0, the innermost function `depth` mod 64.
-int64_t mixed_roots(int64_t i) {
-    return i * 7 % 9;
-}
-uint64_t expected_roots(int64_t shape, int64_t depth) {
-    if (shape != kMixed) return static_cast<uint64_t>(shape * (depth + 1));
-    uint64_t n = 0;
-    for (int64_t t = 0; t <= depth; ++t) n += static_cast<uint64_t>(mixed_roots(t % kRing));
-    return n;
-}
+using namespace rings; // NOLINT: the rings' shape and registry (rings.hpp)
 
 // A non-moving heap as a conservative collector keeps it (Boehm's layout, simplified): 4 KiB
 // blocks of one size class each, a class byte per block (the block header), per class a map from
@@ -186,17 +152,6 @@ extern "C" void* bw_obj(int64_t n, int64_t j) {
 }
 
 namespace {
-
-gcwalk::ImageRegistry& registry() {
-    static gcwalk::ImageRegistry* r = [] {
-        auto* reg = new gcwalk::ImageRegistry;
-        if (auto st = reg->rescan(); !st)
-            std::fprintf(stderr, "rescan: %s\n", st.message().c_str());
-        for (const auto& d : reg->diagnostics()) std::fprintf(stderr, "registry: %s\n", d.c_str());
-        return reg;
-    }();
-    return *r;
-}
 
 enum Kind {
     kFast,             // fast walker, every root slot read (visited)
