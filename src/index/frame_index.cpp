@@ -28,6 +28,7 @@ void FrameIndex::cache_pointers() noexcept {
     roots_ = impl_->roots.data();
     rules_ = impl_->rules.data();
     serial_ = impl_->serial;
+    register_roots_ = impl_->register_roots;
 }
 FrameIndex::~FrameIndex() = default;
 

@@ -21,7 +21,8 @@ struct FrameIndex::Impl {
     LargeArray<RootPair> roots;
     std::vector<FrameRule> rules;
     size_t num_sites = 0;
-    uint64_t serial = 0; // unique per build in this process (FrameIndex::serial)
+    uint64_t serial = 0;         // unique per build in this process (FrameIndex::serial)
+    bool register_roots = false; // FrameIndex::register_roots
     std::shared_ptr<const NativeFrames> native; // FrameIndex::native_frames
 };
 

@@ -293,3 +293,48 @@ TEST_CASE("every index the registry publishes reads the blobs parsed when the JI
     REQUIRE(reg.remove_jit(*h2));
     CHECK(blob_at(reg.index(), base + 8) == parsed);
 }
+
+TEST_CASE("past 65535 distinct frame rules, call sites fall back to a rule that is not exact",
+          "[frame_index]") {
+    // A call site keeps its rule's index in 16 bits: an image with more distinct rules than that
+    // must still index (the extra call sites are walked by libunwind), never wrap an index.
+    constexpr uint32_t kFunctions = 70000;
+    const uint64_t base = 0x6000'0000'0000;
+    const std::vector<uint8_t> bytes = make_blob(base, kFunctions);
+    gcwalk::ImageStackMaps img;
+    img.name = "many-rules";
+    img.section = bytes;
+    for (uint32_t f = 0; f < kFunctions; ++f) {
+        gcwalk::FrameRule r{};
+        r.cfa_reg = gcwalk::kDwarfRsp;
+        r.cfa_offset = static_cast<int32_t>(16 + 8 * f); // each function's own rule
+        r.flags = gcwalk::kRuleFromCfi;
+        img.rules.emplace_back(base + 0x100 * f + 8, r);
+    }
+    std::vector<gcwalk::ImageStackMaps> images;
+    images.push_back(std::move(img));
+    auto index = gcwalk::FrameIndex::build(std::move(images));
+    REQUIRE(index);
+    REQUIRE(index->num_call_sites() == kFunctions);
+    uint32_t exact = 0, fallback = 0;
+    for (uint32_t f = 0; f < kFunctions; ++f) {
+        const gcwalk::CallSite* cs = index->find(base + 0x100 * f + 8);
+        REQUIRE(cs);
+        const gcwalk::FrameRule& r = index->rule(*cs);
+        if (r.flags & gcwalk::kRuleFromCfi) {
+            ++exact;
+            CHECK(r.cfa_offset == static_cast<int32_t>(16 + 8 * f));
+            // Small CFA offsets are in the step; larger ones leave it to the slow path.
+            CHECK(cs->step == (r.cfa_offset < 8 * (1 << 14)
+                                   ? (gcwalk::CallSite::kStepRsp | (r.cfa_offset / 8) << 2)
+                                   : gcwalk::CallSite::kStepSlow));
+        } else {
+            ++fallback;
+            CHECK(cs->rule == gcwalk::CallSite::kMaxRules - 1);
+            CHECK(cs->step == gcwalk::CallSite::kStepSlow);
+        }
+        CHECK(index->roots(*cs).size() == 1); // the roots are there either way
+    }
+    CHECK(exact == gcwalk::CallSite::kMaxRules - 1);
+    CHECK(fallback == kFunctions - exact);
+}
