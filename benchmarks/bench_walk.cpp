@@ -295,7 +295,9 @@ const DayOneTable& day_one() {
     return *t;
 }
 
-uint64_t day_one_walk(const gcwalk::SafepointContext& ctx, uint64_t* roots) {
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t day_one_walk(const gcwalk::SafepointContext& ctx,
+                                                uint64_t* roots) {
     uint64_t sum = 0, n = 0;
     const uint64_t frames =
         day_one().walk(ctx.caller_sp, ctx.caller_return_address, [&](void** slot) {
@@ -321,7 +323,9 @@ void* keep_in_place(void* old_base, void*) {
     return old_base;
 }
 
-uint64_t relocate_walk(const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t relocate_walk(const gcwalk::SafepointContext& ctx,
+                                                 uint64_t stop_sp, uint64_t* roots) {
     gcwalk::WalkOptions opts;
     opts.walker = gcwalk::WalkerKind::Fast;
     opts.stop_sp = stop_sp;
@@ -340,7 +344,9 @@ void c_visit_root(void** slot, void* user) {
     *static_cast<uint64_t*>(user) += reinterpret_cast<uintptr_t>(*slot);
 }
 
-uint64_t c_walk(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t c_walk(Kind kind, const gcwalk::SafepointContext& ctx,
+                                          uint64_t stop_sp, uint64_t* roots) {
     const auto* c = reinterpret_cast<const gcwalk_context*>(&ctx);
     const gcwalk_walk_options opts = {GCWALK_WALKER_FAST, 1, stop_sp, nullptr};
     gcwalk_walk_stats stats{};
@@ -374,7 +380,9 @@ uint64_t unw_step_loop(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
 
 // The innermost managed frame called the stub directly, which saved that frame's RBP at CFA-16.
 // The chain is followed for the managed frames only: the C++ frame below them has no frame pointer.
-uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx, uint64_t managed_frames) {
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx,
+                                                      uint64_t managed_frames) {
     const uint64_t* fp;
     std::memcpy(&fp, reinterpret_cast<const void*>(ctx.caller_sp - 16), sizeof fp);
     uint64_t frames = 0, ra_sum = 0;

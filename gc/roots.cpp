@@ -187,6 +187,7 @@ void finish_walk(const Walker& w, WalkStats* stats, WalkError* error, uint64_t f
 
 namespace {
 
+using detail::sp_slot;
 using detail::WalkerAccess;
 
 // The rest of the walk from the walk cache (see replay_roots in detail/root_walk.hpp).
@@ -228,7 +229,8 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
     uint64_t frames = 0, roots = 0;
     const FrameIndex::Hot ix = index.hot();
     Walker w(ctx, index, options);
-    if (w.valid()) {
+    // The loop, for WalkerAccess::advance<kAllRegisters> (chosen once: ix.register_roots).
+    auto loop = [&]<bool kAllRegisters>() __attribute__((always_inline)) {
         WalkFrame f = w.frame();
         uint64_t* rbp_at = WalkerAccess::rbp_at(w);
         for (;;) {
@@ -245,9 +247,7 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
             if (f.site->plain_roots()) [[likely]] {
                 const std::span<const RootPair> pairs = ix.roots(*f.site);
 #pragma GCC unroll 2
-                for (const RootPair& p : pairs)
-                    roots += plain(
-                        reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset())));
+                for (const RootPair& p : pairs) roots += plain(sp_slot(f.sp, p.base));
                 done();
             } else if (WalkerAccess::sync(w, f, rbp_at), !general(w, roots)) {
                 break;
@@ -256,10 +256,16 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
                 WalkerAccess::sync(w, f, rbp_at);
                 if (!WalkerAccess::advance_recording(w, ix, f)) break;
                 rbp_at = WalkerAccess::rbp_at(w);
-            } else if (!WalkerAccess::advance(w, ix, f, rbp_at)) {
+            } else if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at)) {
                 break;
             }
         }
+    };
+    if (w.valid()) {
+        if (ix.register_roots)
+            loop.template operator()<true>();
+        else
+            loop.template operator()<false>();
     }
     detail::finish_walk(w, stats, error, frames, roots);
     return !w.failed();

@@ -36,16 +36,21 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
     const uint32_t step = f.site->step;
     const bool fp_frame = (step & 3u) == CallSite::kStepFp;
     uint64_t cfa;
+    uint64_t* next_rbp_at; // where the caller's RBP is saved
     if (fp_frame) {
         if (__builtin_expect(rbp_at == nullptr, 0)) return false;
         cfa = *rbp_at + kFpCfaOffset;
         // Plausible: above the frame, within 1 GiB, 8-aligned.
         if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0))
             return false;
+        next_rbp_at = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
     } else {
         if (__builtin_expect(step == CallSite::kStepSlow, 0)) return false;
-        // kStepRsp: 8 * bits 2-15; kStepRspRbp: 8 * bits 7-15 (above the frame: never 0).
+        // kStepRsp: 8 * bits 2-15; kStepRspRbp: 8 * bits 7-15 (above the frame: never 0), RBP
+        // saved at CFA - 8 * bits 2-6.
         cfa = f.sp + 8 * uint64_t{(step & 2u) ? step >> 7 : step >> 2};
+        uint64_t* const rbp_slot = reinterpret_cast<uint64_t*>(cfa - 8 * uint64_t{step >> 2 & 31u});
+        next_rbp_at = (step & 2u) ? rbp_slot : rbp_at;
     }
     if (__builtin_expect(cfa > s.sp_limit, 0)) return false;
     uint64_t ra;
@@ -59,8 +64,7 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
     // without branches on which ones (frames of different functions save different sets: a branch
     // per register would be mispredicted on mixed stacks). RBP's slot is in the step.
     uint8_t moved = static_cast<uint8_t>((step >> 1 & 1u) << kSavedRbp);
-    uint64_t* const rbp_slot = reinterpret_cast<uint64_t*>(cfa - 8 * uint64_t{step >> 2 & 31u});
-    rbp_at = (step & 2u) ? rbp_slot : rbp_at;
+    rbp_at = next_rbp_at;
     if constexpr (kAllRegisters) {
         const FrameRule& r = ix.rule(*f.site);
 #pragma GCC unroll 6
@@ -103,18 +107,16 @@ struct WalkerAccess {
     // frame-pointer chain out of memory, and the loop clear of stores to the walker, whose state
     // lives on a stack beside the frames it reads.)
     //
-    // Its steps track every callee-saved register only when the index has register_roots():
-    // otherwise only RBP, and the other registers' save locations are forgotten (unknown, null)
-    // when the walk goes on outside the inline step (advance() is for root walks alone).
+    // kAllRegisters is ix.register_roots (a loop chooses once): without it, the steps track RBP
+    // only, and the other registers' save locations are forgotten (unknown, null) when the walk
+    // goes on outside the inline step (advance() is for root walks alone).
+    template <bool kAllRegisters>
     __attribute__((always_inline)) static bool advance(Walker& w, const FrameIndex::Hot& ix,
                                                        WalkFrame& f, uint64_t*& rbp_at) noexcept {
-        if (w.hot_.by_rule) [[likely]] {
-            if (ix.register_roots ? rule_step<true>(w.hot_, ix, f, rbp_at)
-                                  : rule_step<false>(w.hot_, ix, f, rbp_at)) [[likely]]
-                return true;
-        }
+        if (w.hot_.by_rule && rule_step<kAllRegisters>(w.hot_, ix, f, rbp_at)) [[likely]]
+            return true;
         sync(w, f, rbp_at);
-        if (!ix.register_roots) forget_registers(w);
+        if constexpr (!kAllRegisters) forget_registers(w);
         w.next_slow();
         f = w.frame_;
         rbp_at = w.hot_.regs.where[kSavedRbp];
