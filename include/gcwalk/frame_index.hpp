@@ -182,7 +182,7 @@ class FrameIndex {
     // valid while the index lives and is not moved from).
     struct Hot {
         const CallSite* table;
-        uint64_t nslots;
+        uint64_t nslots; // home slots (the table runs on past them; its last slot is empty)
         const RootPair* root_pool;
         const FrameRule* rules;
         bool register_roots; // FrameIndex::register_roots()
@@ -195,13 +195,11 @@ class FrameIndex {
         // empty slot (a CallSite of zeros: no roots, kStepSlow), which the step refuses.
         const CallSite* find_any(uint64_t ra) const noexcept {
             constexpr uint64_t mask = (uint64_t{1} << 48) - 1;
-            uint64_t s = slot_of(ra, nslots);
-            for (;;) {
-                const CallSite& cs = table[s];
-                if ((cs.key & mask) == ra) [[likely]]
-                    return &cs;
-                if (cs.key == 0) return nullptr;
-                s = (s + 1 == nslots) ? 0 : s + 1;
+            // From the home slot on, never wrapping: the table's last slot is empty.
+            for (const CallSite* cs = table + slot_of(ra, nslots);; ++cs) {
+                if ((cs->key & mask) == ra) [[likely]]
+                    return cs;
+                if (cs->key == 0) return nullptr;
             }
         }
         std::span<const RootPair> roots(const CallSite& cs) const noexcept {

@@ -86,6 +86,7 @@ class Builder {
             if (auto st = add_image(i, sites); !st) return st;
         sites.flush();
         impl_.num_sites = sites.num_sites();
+        impl_.home_slots = sites.home_slots();
         return finish();
     }
 
@@ -237,6 +238,7 @@ class Builder {
                              hex(next.function_address) + " (" + impl_.images[next.image].name +
                              ")"};
         }
+        impl_.table.shrink_to_fit(); // (after a tail grew)
         impl_.roots.shrink_to_fit();
         impl_.rules.shrink_to_fit();
         return {};
