@@ -174,7 +174,7 @@ class FrameIndex {
     const CallSite* find(uint64_t ra) const noexcept { return hot().find(ra); }
     // The table's slot for `ra` (multiply-shift hashing onto any table size).
     static uint64_t slot_of(uint64_t ra, uint64_t nslots) noexcept {
-        uint64_t h = (ra ^ (ra >> 29)) * 0x9E3779B97F4A7C15ull;
+        uint64_t h = ra * 0x9E3779B97F4A7C15ull; // every bit of ra reaches the high bits used
         __extension__ using u128 = unsigned __int128;
         return static_cast<uint64_t>((static_cast<u128>(h) * nslots) >> 64);
     }

@@ -9,7 +9,7 @@ size_t RuleInterner::Hash::operator()(const FrameRule& r) const noexcept {
     uint64_t h = static_cast<uint32_t>(r.cfa_offset) | (uint64_t{r.cfa_reg} << 32) |
                  (uint64_t{r.flags} << 40);
     for (int16_t s : r.saved) h = h * 31 + static_cast<uint16_t>(s);
-    return (h ^ (h >> 29)) * 0x9E3779B97F4A7C15ull; // mixed, as FrameIndex::slot_of mixes
+    return (h ^ (h >> 29)) * 0x9E3779B97F4A7C15ull; // mixed
 }
 
 uint32_t RuleInterner::lookup(const FrameRule& r) {

@@ -92,7 +92,7 @@ walk_frames_with(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f, Visit& visi
         const uint32_t n = site.num_roots();
         roots += n;                          // less the ones passed over below
         if (site.plain_roots()) [[likely]] { // every base an [RSP + offset] slot: no test each
-            visit_plain_roots(f.sp, ix.root_pool + site.root_index(), n, visit);
+            if (n != 0) visit_plain_roots(f.sp, ix.root_pool + site.root_index(), n, visit);
         } else {
             visit_frame_roots(w, f, rbp_at, ix.roots(site), visit, roots);
         }
