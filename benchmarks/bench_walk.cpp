@@ -344,20 +344,26 @@ __attribute__((noinline)) void* forward_like_runtime(void* old_base, void* user)
                              reinterpret_cast<uintptr_t>(old_base));
 }
 
-// (noinline: a profiler counts each path on its own)
-__attribute__((noinline)) uint64_t relocate_walk(const gcwalk::SafepointContext& ctx,
-                                                 uint64_t stop_sp, uint64_t* roots,
-                                                 bool forward = false) {
+uint64_t relocate_with(const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots,
+                       gcwalk::MoveFn move) {
     gcwalk::WalkOptions opts;
     opts.walker = gcwalk::WalkerKind::Fast;
     opts.stop_sp = stop_sp;
     gcwalk::WalkStats stats;
     ForwardCheck check{reinterpret_cast<uint64_t>(heap().base),
                        reinterpret_cast<uint64_t>(heap().base) + Heap::kSize};
-    gcwalk::relocate_roots(ctx, registry().index(), forward ? forward_like_runtime : keep_in_place,
-                           &check, opts, &stats, nullptr);
+    gcwalk::relocate_roots(ctx, registry().index(), move, &check, opts, &stats, nullptr);
     *roots = stats.roots;
     return stats.frames;
+}
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t relocate_walk(const gcwalk::SafepointContext& ctx,
+                                                 uint64_t stop_sp, uint64_t* roots) {
+    return relocate_with(ctx, stop_sp, roots, keep_in_place);
+}
+__attribute__((noinline)) uint64_t relocate_forward_walk(const gcwalk::SafepointContext& ctx,
+                                                         uint64_t stop_sp, uint64_t* roots) {
+    return relocate_with(ctx, stop_sp, roots, forward_like_runtime);
 }
 
 void c_batch_frame(const gcwalk_frame_roots* f, void* user) {
@@ -463,7 +469,7 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
         return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
     case kDayOne: return day_one_walk(ctx, roots);
     case kRelocate: return relocate_walk(ctx, s.stop_sp, roots);
-    case kRelocateForward: return relocate_walk(ctx, s.stop_sp, roots, true);
+    case kRelocateForward: return relocate_forward_walk(ctx, s.stop_sp, roots);
     case kCBatch:
     case kCVisit: return c_walk(kind, ctx, s.stop_sp, roots);
     default: return 0;
