@@ -1,0 +1,433 @@
+// The `.gcwalk_frames` chunk framing and a zlib/deflate decoder (RFC 1950, RFC 1951) written for
+// it: every read bounds-checked, every code table validated, the output never past the size the
+// chunk declares.
+#include <gcwalk/detail/format.hpp>
+#include <gcwalk/frame_chunks.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+
+namespace gcwalk {
+
+namespace {
+
+// Reads bits least significant first, as deflate packs them. Past the end, reads give zeros and
+// set `overrun`: callers check it where a truncated stream must be refused.
+class BitReader {
+  public:
+    explicit BitReader(std::span<const uint8_t> in) : in_(in) {}
+
+    uint32_t bits(unsigned n) noexcept { // n <= 24
+        const uint32_t v = peek(n);
+        consume(n);
+        return v;
+    }
+    // Up to 24 bits without consuming them (zeros past the end; an overrun once consumed).
+    uint32_t peek(unsigned n) noexcept {
+        while (count_ < n) {
+            const uint32_t byte = pos_ < in_.size() ? in_[pos_] : 0;
+            if (pos_ >= in_.size()) ++past_;
+            ++pos_;
+            buffer_ |= byte << count_;
+            count_ += 8;
+        }
+        return buffer_ & ((1u << n) - 1);
+    }
+    void consume(unsigned n) noexcept {
+        buffer_ >>= n;
+        count_ -= n;
+        // Bytes fetched past the end that the consumed bits reach are an overrun.
+        if (past_ != 0 && count_ < 8 * past_) overrun_ = true;
+    }
+    // Drops the bits left in the current byte (a stored block starts on a byte boundary).
+    void align() noexcept {
+        const unsigned drop = count_ % 8;
+        buffer_ >>= drop;
+        count_ -= drop;
+    }
+    // The byte position of the next unread whole byte (after align()).
+    size_t byte_pos() const noexcept { return pos_ - count_ / 8; }
+    // Moves to byte position p, dropping the bit buffer (after align()).
+    void seek(size_t p) noexcept {
+        pos_ = p;
+        buffer_ = 0;
+        count_ = 0;
+        past_ = 0;
+    }
+    bool overrun() const noexcept { return overrun_; }
+    size_t size() const noexcept { return in_.size(); }
+    std::span<const uint8_t> bytes() const noexcept { return in_; }
+
+  private:
+    std::span<const uint8_t> in_;
+    size_t pos_ = 0;
+    uint32_t buffer_ = 0;
+    unsigned count_ = 0;
+    unsigned past_ = 0; // bytes fetched into the buffer from past the end
+    bool overrun_ = false;
+};
+
+// A canonical Huffman code (RFC 1951 3.2.2) from its code lengths, decoded through a table of
+// kFastBits-bit prefixes; longer codes are decoded a bit at a time from the counts.
+class Huffman {
+  public:
+    static constexpr unsigned kMaxBits = 15, kFastBits = 9;
+
+    // False when the lengths over-subscribe the code (more codes than bit patterns).
+    // Incomplete codes are accepted; a pattern no code has is an error when it is read.
+    bool build(const uint8_t* lengths, unsigned n) noexcept {
+        count_.fill(0);
+        for (unsigned i = 0; i < n; ++i) ++count_[lengths[i]];
+        count_[0] = 0;
+        int left = 1;
+        for (unsigned len = 1; len <= kMaxBits; ++len) {
+            left = 2 * left - count_[len];
+            if (left < 0) return false;
+        }
+        // Symbols sorted by code length, then by symbol: the canonical order.
+        std::array<uint16_t, kMaxBits + 2> offset{};
+        for (unsigned len = 1; len <= kMaxBits; ++len)
+            offset[len + 1] = static_cast<uint16_t>(offset[len] + count_[len]);
+        for (unsigned i = 0; i < n; ++i)
+            if (lengths[i] != 0) sorted_[offset[lengths[i]]++] = static_cast<uint16_t>(i);
+        // The prefix table: for each kFastBits-bit pattern (read order), the symbol and length
+        // of the code it starts with, or 0 when that code is longer (or absent).
+        fast_.fill(0);
+        uint32_t code = 0;
+        unsigned index = 0;
+        for (unsigned len = 1; len <= kFastBits; ++len) {
+            for (unsigned k = 0; k < count_[len]; ++k, ++code, ++index) {
+                // The code's bits arrive most significant first: reversed in the reader's order.
+                uint32_t reversed = 0;
+                for (unsigned b = 0; b < len; ++b) reversed |= ((code >> b) & 1u) << (len - 1 - b);
+                for (uint32_t fill = reversed; fill < (1u << kFastBits); fill += 1u << len)
+                    fast_[fill] = static_cast<uint16_t>(sorted_[index] << 4 | len);
+            }
+            code <<= 1;
+        }
+        return true;
+    }
+
+    // The next symbol, or -1 for a bit pattern that is no code.
+    int decode(BitReader& r) const noexcept {
+        const uint16_t e = fast_[r.peek(kFastBits)];
+        if (e != 0) {
+            r.consume(e & 15u);
+            return e >> 4;
+        }
+        // Slow path: canonical decoding, a bit at a time (codes of any length).
+        int code = 0, first = 0, index = 0;
+        for (unsigned len = 1; len <= kMaxBits; ++len) {
+            code |= static_cast<int>(r.bits(1));
+            const int n = count_[len];
+            if (code - first < n) return sorted_[index + code - first];
+            index += n;
+            first = (first + n) << 1;
+            code <<= 1;
+        }
+        return -1;
+    }
+
+  private:
+    std::array<uint16_t, kMaxBits + 1> count_{};
+    std::array<uint16_t, 288> sorted_{};
+    std::array<uint16_t, 1u << kFastBits> fast_{};
+};
+
+constexpr uint16_t kLengthBase[29] = {3,  4,  5,  6,   7,   8,   9,   10,  11, 13,
+                                      15, 17, 19, 23,  27,  31,  35,  43,  51, 59,
+                                      67, 83, 99, 115, 131, 163, 195, 227, 258};
+constexpr uint8_t kLengthExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+constexpr uint16_t kDistBase[30] = {1,    2,    3,    4,    5,    7,    9,    13,    17,    25,
+                                    33,   49,   65,   97,   129,  193,  257,  385,   513,   769,
+                                    1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+constexpr uint8_t kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                    6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+
+// Inflating one deflate stream into `out`, up to `limit` bytes in all (the output's final size).
+class Inflater {
+  public:
+    Inflater(BitReader& r, std::vector<uint8_t>& out, size_t start, uint64_t limit)
+        : r_(r), out_(out), start_(start), limit_(limit) {}
+
+    Status run() {
+        bool last = false;
+        while (!last) {
+            last = r_.bits(1) != 0;
+            const uint32_t type = r_.bits(2);
+            Status st;
+            if (type == 0)
+                st = stored();
+            else if (type == 1)
+                st = fixed();
+            else if (type == 2)
+                st = dynamic();
+            else
+                st = Error{"a deflate block of the reserved type 3"};
+            if (!st) return st;
+            if (r_.overrun()) return Error{"the deflate stream is truncated"};
+        }
+        return {};
+    }
+
+  private:
+    Status put(uint8_t b) {
+        if (out_.size() - start_ >= limit_) return too_long();
+        if (out_.size() == out_.capacity()) grow();
+        out_.push_back(b);
+        return {};
+    }
+    Status too_long() const {
+        return Error{"the stream inflates past its declared size of " + std::to_string(limit_) +
+                     " bytes"};
+    }
+    // More room: the payload's capacity doubled, never past this stream's declared size (and
+    // at least 4 KiB or twice what it produced so far): memory grows with what the stream really
+    // produces, not with what it claims.
+    void grow() {
+        const uint64_t have = out_.size() - start_;
+        const uint64_t want = std::min<uint64_t>(limit_, std::max<uint64_t>(4096, 2 * have));
+        const uint64_t doubled = std::min<uint64_t>(2 * out_.capacity(), start_ + limit_);
+        out_.reserve(std::max<uint64_t>(start_ + want, doubled));
+    }
+
+    Status stored() {
+        r_.align();
+        const size_t p = r_.byte_pos();
+        const std::span<const uint8_t> in = r_.bytes();
+        if (p + 4 > in.size()) return Error{"a stored block's length is truncated"};
+        const uint16_t len = static_cast<uint16_t>(in[p] | in[p + 1] << 8);
+        const uint16_t nlen = static_cast<uint16_t>(in[p + 2] | in[p + 3] << 8);
+        if (static_cast<uint16_t>(~nlen) != len)
+            return Error{"a stored block's length " + std::to_string(len) +
+                         " does not match its complement"};
+        if (p + 4 + len > in.size()) return Error{"a stored block is truncated"};
+        if (out_.size() - start_ + len > limit_) return too_long();
+        out_.insert(out_.end(), in.begin() + static_cast<ptrdiff_t>(p + 4),
+                    in.begin() + static_cast<ptrdiff_t>(p + 4 + len));
+        r_.seek(p + 4 + len);
+        return {};
+    }
+
+    Status fixed() {
+        uint8_t lengths[288 + 30];
+        std::memset(lengths, 8, 144);
+        std::memset(lengths + 144, 9, 112);
+        std::memset(lengths + 256, 7, 24);
+        std::memset(lengths + 280, 8, 8);
+        std::memset(lengths + 288, 5, 30);
+        Huffman lit, dist;
+        lit.build(lengths, 288);
+        dist.build(lengths + 288, 30);
+        return codes(lit, dist);
+    }
+
+    Status dynamic() {
+        const unsigned nlit = r_.bits(5) + 257, ndist = r_.bits(5) + 1, nclen = r_.bits(4) + 4;
+        if (nlit > 286)
+            return Error{"a dynamic block declares " + std::to_string(nlit) +
+                         " literal/length codes (at most 286)"};
+        if (ndist > 30)
+            return Error{"a dynamic block declares " + std::to_string(ndist) +
+                         " distance codes (at most 30)"};
+        static constexpr uint8_t kOrder[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                               11, 4,  12, 3, 13, 2, 14, 1, 15};
+        uint8_t clen[19] = {};
+        for (unsigned i = 0; i < nclen; ++i) clen[kOrder[i]] = static_cast<uint8_t>(r_.bits(3));
+        Huffman lencode;
+        if (!lencode.build(clen, 19))
+            return Error{"a dynamic block's code-length code is over-subscribed"};
+        uint8_t lengths[286 + 30] = {};
+        for (unsigned i = 0; i < nlit + ndist;) {
+            const int sym = lencode.decode(r_);
+            if (r_.overrun()) return Error{"a dynamic block's code lengths are truncated"};
+            if (sym < 0) return Error{"a dynamic block's code lengths use a code that is absent"};
+            if (sym < 16) {
+                lengths[i++] = static_cast<uint8_t>(sym);
+                continue;
+            }
+            uint8_t value = 0;
+            unsigned repeat;
+            if (sym == 16) {
+                if (i == 0) return Error{"a dynamic block repeats a code length before the first"};
+                value = lengths[i - 1];
+                repeat = 3 + r_.bits(2);
+            } else if (sym == 17) {
+                repeat = 3 + r_.bits(3);
+            } else {
+                repeat = 11 + r_.bits(7);
+            }
+            if (i + repeat > nlit + ndist)
+                return Error{"a dynamic block's code lengths run past its codes"};
+            while (repeat-- > 0) lengths[i++] = value;
+        }
+        if (lengths[256] == 0) return Error{"a dynamic block has no end-of-block code"};
+        Huffman lit, dist;
+        if (!lit.build(lengths, nlit))
+            return Error{"a dynamic block's literal/length code is over-subscribed"};
+        if (!dist.build(lengths + nlit, ndist))
+            return Error{"a dynamic block's distance code is over-subscribed"};
+        return codes(lit, dist);
+    }
+
+    Status codes(const Huffman& lit, const Huffman& dist) {
+        for (;;) {
+            const int sym = lit.decode(r_);
+            if (r_.overrun()) return Error{"the deflate stream is truncated"};
+            if (sym < 0) return Error{"a literal/length code that is absent"};
+            if (sym < 256) {
+                if (auto st = put(static_cast<uint8_t>(sym)); !st) return st;
+                continue;
+            }
+            if (sym == 256) return {};
+            const unsigned li = static_cast<unsigned>(sym) - 257;
+            if (li >= 29) return Error{"the invalid length code " + std::to_string(sym)};
+            const uint32_t len = kLengthBase[li] + r_.bits(kLengthExtra[li]);
+            const int ds = dist.decode(r_);
+            if (r_.overrun()) return Error{"the deflate stream is truncated"};
+            if (ds < 0) return Error{"a distance code that is absent"};
+            if (ds >= 30) return Error{"the invalid distance code " + std::to_string(ds)};
+            const uint32_t d = kDistBase[ds] + r_.bits(kDistExtra[ds]);
+            const uint64_t have = out_.size() - start_;
+            if (d > have)
+                return Error{"a distance of " + std::to_string(d) + " back, with only " +
+                             std::to_string(have) + " bytes out"};
+            if (have + len > limit_) return too_long();
+            while (out_.capacity() - out_.size() < len) grow();
+            // Byte by byte: a copy may overlap what it writes (distance < length).
+            for (uint32_t k = 0; k < len; ++k) out_.push_back(out_[out_.size() - d]);
+        }
+    }
+
+    BitReader& r_;
+    std::vector<uint8_t>& out_;
+    size_t start_;
+    uint64_t limit_;
+};
+
+uint32_t adler32(const uint8_t* p, size_t n) noexcept {
+    constexpr uint32_t kMod = 65521;
+    uint32_t a = 1, b = 0;
+    while (n > 0) {
+        const size_t block = n < 5552 ? n : 5552; // no overflow of b within a block
+        for (size_t i = 0; i < block; ++i) {
+            a += p[i];
+            b += a;
+        }
+        a %= kMod;
+        b %= kMod;
+        p += block;
+        n -= block;
+    }
+    return b << 16 | a;
+}
+
+// A ULEB128 at *pos of `in` (at most 10 bytes, a value that fits 64 bits); false when truncated
+// or too long.
+bool read_uleb(std::span<const uint8_t> in, size_t* pos, uint64_t* out) noexcept {
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= in.size()) return false;
+        const uint8_t byte = in[(*pos)++];
+        const uint64_t part = byte & 0x7fu;
+        if (shift == 63 && part > 1) return false;
+        v |= part << shift;
+        if (!(byte & 0x80u)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+void write_uleb(std::vector<uint8_t>& out, uint64_t v) {
+    do {
+        uint8_t byte = v & 0x7fu;
+        v >>= 7;
+        if (v != 0) byte |= 0x80u;
+        out.push_back(byte);
+    } while (v != 0);
+}
+
+} // namespace
+
+Status inflate_zlib(std::span<const uint8_t> in, uint64_t size, std::vector<uint8_t>& out) {
+    if (in.size() < 6) return Error{"a zlib stream of " + std::to_string(in.size()) + " bytes"};
+    const uint8_t cmf = in[0], flg = in[1];
+    if ((cmf & 0x0fu) != 8 || (cmf >> 4) > 7)
+        return Error{"a zlib header that is not deflate with a window of at most 32 KiB (CMF " +
+                     hex(cmf) + ")"};
+    if ((cmf * 256u + flg) % 31 != 0) return Error{"a zlib header whose check bits are wrong"};
+    if (flg & 0x20u) return Error{"a zlib stream that needs a preset dictionary"};
+    const size_t start = out.size();
+    BitReader r(in.subspan(2, in.size() - 2 - 4));
+    Inflater inflater(r, out, start, size);
+    if (auto st = inflater.run(); !st) {
+        out.resize(start);
+        return st;
+    }
+    r.align();
+    if (r.byte_pos() != r.size()) {
+        out.resize(start);
+        return Error{"bytes after the deflate stream's end, before its checksum"};
+    }
+    if (out.size() - start != size) {
+        const uint64_t got = out.size() - start;
+        out.resize(start);
+        return Error{"the stream inflates to " + std::to_string(got) + " bytes, not the " +
+                     std::to_string(size) + " declared"};
+    }
+    const uint8_t* tail = in.data() + in.size() - 4;
+    const uint32_t want = uint32_t{tail[0]} << 24 | uint32_t{tail[1]} << 16 |
+                          uint32_t{tail[2]} << 8 | uint32_t{tail[3]};
+    const uint32_t got = adler32(out.data() + start, size);
+    if (got != want) {
+        out.resize(start);
+        return Error{"the inflated bytes' Adler-32 is " + hex(got) + ", the stream says " +
+                     hex(want)};
+    }
+    return {};
+}
+
+Expected<std::vector<uint8_t>> read_frame_chunks(std::span<const uint8_t> section,
+                                                 std::string_view name, uint64_t max_total) {
+    std::vector<uint8_t> payload;
+    size_t pos = 0;
+    for (uint32_t chunk = 0; pos < section.size(); ++chunk) {
+        const size_t at = pos;
+        auto where = [&](const std::string& what) {
+            return Error{std::string(name) + ": .gcwalk_frames chunk " + std::to_string(chunk) +
+                         " at offset " + hex(at) + ": " + what};
+        };
+        uint64_t original = 0, compressed = 0;
+        if (!read_uleb(section, &pos, &original))
+            return where("its original size (ULEB128) is truncated or too long");
+        if (!read_uleb(section, &pos, &compressed))
+            return where("its compressed size (ULEB128) is truncated or too long");
+        if (compressed > section.size() - pos)
+            return where("its compressed size " + std::to_string(compressed) + " runs past the " +
+                         "section's end (" + std::to_string(section.size() - pos) + " bytes left)");
+        if (original > max_inflated_size(compressed))
+            return where("it claims " + std::to_string(original) + " bytes from " +
+                         std::to_string(compressed) + " compressed, more than deflate can produce");
+        if (original > max_total - payload.size())
+            return where("its " + std::to_string(original) + " bytes take the payload past the " +
+                         "limit of " + std::to_string(max_total) + " bytes");
+        if (auto st = inflate_zlib(section.subspan(pos, compressed), original, payload); !st)
+            return where(st.message());
+        pos += compressed;
+    }
+    return payload;
+}
+
+void append_frame_chunk(std::vector<uint8_t>& section, uint64_t original_size,
+                        std::span<const uint8_t> zlib_stream) {
+    write_uleb(section, original_size);
+    write_uleb(section, zlib_stream.size());
+    section.insert(section.end(), zlib_stream.begin(), zlib_stream.end());
+}
+
+} // namespace gcwalk
