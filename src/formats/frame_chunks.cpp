@@ -13,32 +13,27 @@ namespace gcwalk {
 
 namespace {
 
-// Reads bits least significant first, as deflate packs them. Past the end, reads give zeros and
-// set `overrun`: callers check it where a truncated stream must be refused.
+// Reads bits least significant first, as deflate packs them, from a 64-bit buffer refilled
+// eight bytes at a time. Past the end, reads give zeros and, once such bits are consumed, set
+// `overrun`: callers check it where a truncated stream must be refused.
 class BitReader {
   public:
     explicit BitReader(std::span<const uint8_t> in) : in_(in) {}
 
-    uint32_t bits(unsigned n) noexcept { // n <= 24
+    uint32_t bits(unsigned n) noexcept { // n <= 32
         const uint32_t v = peek(n);
         consume(n);
         return v;
     }
-    // Up to 24 bits without consuming them (zeros past the end; an overrun once consumed).
+    // Up to 32 bits without consuming them.
     uint32_t peek(unsigned n) noexcept {
-        while (count_ < n) {
-            const uint32_t byte = pos_ < in_.size() ? in_[pos_] : 0;
-            if (pos_ >= in_.size()) ++past_;
-            ++pos_;
-            buffer_ |= byte << count_;
-            count_ += 8;
-        }
-        return buffer_ & ((1u << n) - 1);
+        if (count_ < n) refill();
+        return static_cast<uint32_t>(buffer_ & ((uint64_t{1} << n) - 1));
     }
     void consume(unsigned n) noexcept {
         buffer_ >>= n;
         count_ -= n;
-        // Bytes fetched past the end that the consumed bits reach are an overrun.
+        // Bits fetched from past the end are the top `past_` bytes' worth.
         if (past_ != 0 && count_ < 8 * past_) overrun_ = true;
     }
     // Drops the bits left in the current byte (a stored block starts on a byte boundary).
@@ -61,9 +56,32 @@ class BitReader {
     std::span<const uint8_t> bytes() const noexcept { return in_; }
 
   private:
+    // At least 56 bits in the buffer: whole bytes, eight at a time while the input has them.
+    void refill() noexcept {
+        if (pos_ + 8 <= in_.size()) {
+            uint64_t word;
+            std::memcpy(&word, in_.data() + pos_, 8);
+            const unsigned take = (63 - count_) / 8; // whole bytes that fit
+            buffer_ |= (take == 8 ? word : word & ((uint64_t{1} << (8 * take)) - 1)) << count_;
+            pos_ += take;
+            count_ += 8 * take;
+            return;
+        }
+        while (count_ <= 56) {
+            uint64_t byte = 0;
+            if (pos_ < in_.size())
+                byte = in_[pos_];
+            else
+                ++past_;
+            ++pos_;
+            buffer_ |= byte << count_;
+            count_ += 8;
+        }
+    }
+
     std::span<const uint8_t> in_;
     size_t pos_ = 0;
-    uint32_t buffer_ = 0;
+    uint64_t buffer_ = 0;
     unsigned count_ = 0;
     unsigned past_ = 0; // bytes fetched into the buffer from past the end
     bool overrun_ = false;
@@ -148,6 +166,8 @@ constexpr uint8_t kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5, 
                                     6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 
 // Inflating one deflate stream into `out`, up to `limit` bytes in all (the output's final size).
+// The output is written through a pointer into `out`, which is resized (doubling, zero-filled)
+// ahead of the writes and cut to what was written at the end.
 class Inflater {
   public:
     Inflater(BitReader& r, std::vector<uint8_t>& out, size_t start, uint64_t limit)
@@ -155,10 +175,10 @@ class Inflater {
 
     Status run() {
         bool last = false;
-        while (!last) {
+        Status st;
+        while (!last && st) {
             last = r_.bits(1) != 0;
             const uint32_t type = r_.bits(2);
-            Status st;
             if (type == 0)
                 st = stored();
             else if (type == 1)
@@ -167,31 +187,25 @@ class Inflater {
                 st = dynamic();
             else
                 st = Error{"a deflate block of the reserved type 3"};
-            if (!st) return st;
-            if (r_.overrun()) return Error{"the deflate stream is truncated"};
+            if (st && r_.overrun()) st = Error{"the deflate stream is truncated"};
         }
-        return {};
+        out_.resize(start_ + pos_);
+        return st;
     }
 
   private:
-    Status put(uint8_t b) {
-        if (out_.size() - start_ >= limit_) return too_long();
-        if (out_.size() == out_.capacity()) grow();
-        out_.push_back(b);
-        return {};
-    }
     Status too_long() const {
         return Error{"the stream inflates past its declared size of " + std::to_string(limit_) +
                      " bytes"};
     }
-    // More room: the payload's capacity doubled, never past this stream's declared size (and
-    // at least 4 KiB or twice what it produced so far): memory grows with what the stream really
+    // Room for n more bytes (the caller checked pos_ + n <= limit_): the output doubled, at
+    // least 4 KiB, never past the declared size. Memory grows with what the stream really
     // produces, not with what it claims.
-    void grow() {
-        const uint64_t have = out_.size() - start_;
-        const uint64_t want = std::min<uint64_t>(limit_, std::max<uint64_t>(4096, 2 * have));
-        const uint64_t doubled = std::min<uint64_t>(2 * out_.capacity(), start_ + limit_);
-        out_.reserve(std::max<uint64_t>(start_ + want, doubled));
+    void reserve(uint64_t n) {
+        if (start_ + pos_ + n <= out_.size()) return;
+        const uint64_t want = std::max<uint64_t>({pos_ + n, 4096, 2 * pos_});
+        out_.resize(start_ + std::min<uint64_t>(limit_, want));
+        base_ = out_.data() + start_;
     }
 
     Status stored() {
@@ -205,9 +219,10 @@ class Inflater {
             return Error{"a stored block's length " + std::to_string(len) +
                          " does not match its complement"};
         if (p + 4 + len > in.size()) return Error{"a stored block is truncated"};
-        if (out_.size() - start_ + len > limit_) return too_long();
-        out_.insert(out_.end(), in.begin() + static_cast<ptrdiff_t>(p + 4),
-                    in.begin() + static_cast<ptrdiff_t>(p + 4 + len));
+        if (pos_ + len > limit_) return too_long();
+        reserve(len);
+        if (len != 0) std::memcpy(base_ + pos_, in.data() + p + 4, len);
+        pos_ += len;
         r_.seek(p + 4 + len);
         return {};
     }
@@ -279,7 +294,9 @@ class Inflater {
             if (r_.overrun()) return Error{"the deflate stream is truncated"};
             if (sym < 0) return Error{"a literal/length code that is absent"};
             if (sym < 256) {
-                if (auto st = put(static_cast<uint8_t>(sym)); !st) return st;
+                if (pos_ == limit_) return too_long();
+                reserve(1);
+                base_[pos_++] = static_cast<uint8_t>(sym);
                 continue;
             }
             if (sym == 256) return {};
@@ -291,14 +308,21 @@ class Inflater {
             if (ds < 0) return Error{"a distance code that is absent"};
             if (ds >= 30) return Error{"the invalid distance code " + std::to_string(ds)};
             const uint32_t d = kDistBase[ds] + r_.bits(kDistExtra[ds]);
-            const uint64_t have = out_.size() - start_;
-            if (d > have)
+            if (d > pos_)
                 return Error{"a distance of " + std::to_string(d) + " back, with only " +
-                             std::to_string(have) + " bytes out"};
-            if (have + len > limit_) return too_long();
-            while (out_.capacity() - out_.size() < len) grow();
-            // Byte by byte: a copy may overlap what it writes (distance < length).
-            for (uint32_t k = 0; k < len; ++k) out_.push_back(out_[out_.size() - d]);
+                             std::to_string(pos_) + " bytes out"};
+            if (pos_ + len > limit_) return too_long();
+            reserve(len);
+            uint8_t* const to = base_ + pos_;
+            const uint8_t* const from = to - d;
+            if (d >= len) {
+                std::memcpy(to, from, len);
+            } else if (d == 1) {
+                std::memset(to, *from, len);
+            } else {
+                for (uint32_t k = 0; k < len; ++k) to[k] = from[k]; // overlapping: a repeat
+            }
+            pos_ += len;
         }
     }
 
@@ -306,6 +330,8 @@ class Inflater {
     std::vector<uint8_t>& out_;
     size_t start_;
     uint64_t limit_;
+    uint64_t pos_ = 0; // bytes written (at base_)
+    uint8_t* base_ = nullptr;
 };
 
 uint32_t adler32(const uint8_t* p, size_t n) noexcept {
