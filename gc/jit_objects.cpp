@@ -18,11 +18,7 @@ void JitObjects::reclaim() {
 
 Expected<ImageRegistry::JitHandle> JitObjects::add(std::string name,
                                                    const ImageRegistry::JitObject& object) {
-    if (object.eh_frame.empty() ||
-        reinterpret_cast<uintptr_t>(object.eh_frame.data()) != object.eh_frame_address)
-        return Error{name + ": the .eh_frame bytes must be handed over where they lie in memory "
-                            "(eh_frame_address == eh_frame.data())"};
-    auto unwind = JitUnwindRegistration::add(name, object.eh_frame);
+    auto unwind = JitUnwindRegistration::add(name, object.eh_frame, object.eh_frame_address);
     if (!unwind) return Error{unwind.error().message};
     auto handle = registry_.add_jit_object(std::move(name), object);
     if (!handle) return handle; // *unwind cancels its registration

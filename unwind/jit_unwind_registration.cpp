@@ -25,8 +25,9 @@ struct JitUnwindRegistration::Impl {
 JitUnwindRegistration::JitUnwindRegistration(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Expected<std::unique_ptr<JitUnwindRegistration>>
-JitUnwindRegistration::add(std::string name, std::span<const uint8_t> eh_frame) {
-    const uint64_t base = reinterpret_cast<uintptr_t>(eh_frame.data());
+JitUnwindRegistration::add(std::string name, std::span<const uint8_t> eh_frame,
+                           uint64_t eh_frame_address) {
+    const uint64_t base = eh_frame_address;
     // The same parse the registry's rules come from: the same FDEs, the same refusals.
     auto fdes = EhFrameTable::open_eh_frame(name, eh_frame, base);
     if (!fdes) return Error{fdes.error().message};

@@ -34,9 +34,9 @@ class JitObjects {
     JitObjects(const JitObjects&) = delete;
     JitObjects& operator=(const JitObjects&) = delete;
 
-    // The object must be in memory at its final addresses: `eh_frame` is the section where it
-    // lies (eh_frame_address is its data()'s address), and it and the code stay there until
-    // remove(). Nothing is registered anywhere when this fails.
+    // The object's final bytes (after the JIT's relocations); its code and its .eh_frame lie at
+    // their final addresses in this process (libunwind reads the .eh_frame there), and stay
+    // there until remove(). Nothing is registered anywhere when this fails.
     Expected<ImageRegistry::JitHandle> add(std::string name,
                                            const ImageRegistry::JitObject& object);
     Status remove(ImageRegistry::JitHandle handle);
