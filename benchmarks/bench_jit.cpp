@@ -6,9 +6,14 @@
 //   BM_jit_module: the whole path, the module compiled, linked and registered by ManagedJit (and
 //                 removed), with the registration's own share from the plugin's or listener's
 //                 clock as counters.
-// Counters: us_per_module and ns_per_call_site (of the registration).
+//   BM_walk:      the fast walker over a stack of 1,000 frames of the same ring IR, compiled
+//                 ahead of time (llc, linked in) or by the JIT: they should cost the same.
+// Counters: us_per_module and ns_per_call_site (of the registration); ns_per_frame (the walk).
+#include "rings.hpp"
+
 #include <gcwalk/jit/managed_jit.hpp>
 #include <gcwalk/jit_objects.hpp>
+#include <gcwalk/roots.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -22,6 +27,12 @@
 #include <vector>
 
 extern "C" void bj_callee(int64_t) {}
+
+// The rings' objects: distinct non-null addresses, never dereferenced by a visit.
+extern "C" void* bw_obj(int64_t n, int64_t j) {
+    static uint64_t objects[(rings::kMaxDepth + 1) * rings::kMaxRoots * 2];
+    return &objects[static_cast<size_t>(n * rings::kMaxRoots + j) * 2];
+}
 
 namespace {
 
@@ -142,6 +153,83 @@ void BM_jit_module(benchmark::State& state, LinkingLayer layer) {
         st.objects ? st.register_ns / (st.objects * sites) : 0;
 }
 
+struct CountingVisitor final : gcwalk::RootVisitor {
+    void root(void**) override {}
+    void derived(void**, void**) override {}
+};
+
+struct WalkArg {
+    benchmark::State* state;
+    const gcwalk::FrameIndex* index;
+    uint64_t frames = 0, roots = 0;
+};
+
+// Runs the benchmark loop inside the safepoint stub, on the ring's stack.
+void walk_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
+    auto* w = static_cast<WalkArg*>(arg);
+    gcwalk::WalkOptions options;
+    options.walker = gcwalk::WalkerKind::Fast;
+    options.precise = true;
+    CountingVisitor visitor;
+    for (auto _ : *w->state) {
+        gcwalk::WalkStats stats;
+        gcwalk::WalkError error;
+        if (!gcwalk::visit_roots(*ctx, *w->index, visitor, options, &stats, &error)) {
+            w->state->SkipWithError(error.message);
+            return;
+        }
+        w->frames = stats.frames;
+        w->roots = stats.roots;
+    }
+}
+
+using Ring = void (*)(int64_t, gcwalk::SafepointFn, void*);
+
+// The JIT-compiled copy of the rings without frame pointers (bench_frames_bn.ll, each function
+// renamed with _jit), registered with the rings' registry.
+Ring jit_ring(const std::string& name) {
+    static gcwalk::JitObjects* objects = new gcwalk::JitObjects(rings::registry());
+    static gcwalk::jit::JitObjectsSink* sink = new gcwalk::jit::JitObjectsSink(*objects);
+    static gcwalk::jit::ManagedJit* jit = [] {
+        auto j = gcwalk::jit::ManagedJit::create(LinkingLayer::JITLink, *sink);
+        if (!j) return static_cast<gcwalk::jit::ManagedJit*>(nullptr);
+        auto tracker = (*j)->add_ir_file(GCWALK_BENCH_RING_IR, "_jit");
+        if (!tracker) {
+            std::fprintf(stderr, "bench_jit: %s\n", llvm::toString(tracker.takeError()).c_str());
+            return static_cast<gcwalk::jit::ManagedJit*>(nullptr);
+        }
+        return j->release();
+    }();
+    if (!jit) return nullptr;
+    auto fn = jit->lookup<Ring>(name + "_jit");
+    if (!fn) {
+        llvm::consumeError(fn.takeError());
+        return nullptr;
+    }
+    return *fn;
+}
+
+void BM_walk(benchmark::State& state, const char* ring, bool jit) {
+    const int64_t depth = 1000;
+    Ring fn = nullptr;
+    if (jit) {
+        fn = jit_ring(ring);
+    } else {
+        (void)rings::registry();
+        fn = std::string(ring) == "bn2_0" ? &bn2_0 : &bnm_0;
+    }
+    if (!fn) return state.SkipWithError("no ring");
+    WalkArg arg{&state, &rings::registry().index()};
+    fn(depth, walk_in_stub, &arg);
+    const int64_t shape = std::string(ring) == "bn2_0" ? 2 : rings::kMixed;
+    if (arg.roots != rings::expected_roots(shape, depth))
+        state.SkipWithError("the walk did not find every root");
+    state.counters["frames"] = static_cast<double>(arg.frames);
+    state.counters["ns_per_frame"] = benchmark::Counter(
+        static_cast<double>(arg.frames),
+        benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
     b->Args({1, 4})->Args({16, 16})->Args({64, 16})->Unit(benchmark::kMicrosecond);
 }
@@ -150,6 +238,10 @@ BENCHMARK_CAPTURE(BM_register, jitlink, LinkingLayer::JITLink)->Apply(sizes);
 BENCHMARK_CAPTURE(BM_register, rtdyld, LinkingLayer::RuntimeDyld)->Apply(sizes);
 BENCHMARK_CAPTURE(BM_jit_module, jitlink, LinkingLayer::JITLink)->Apply(sizes)->Iterations(20);
 BENCHMARK_CAPTURE(BM_jit_module, rtdyld, LinkingLayer::RuntimeDyld)->Apply(sizes)->Iterations(20);
+BENCHMARK_CAPTURE(BM_walk, aot_2_roots, "bn2_0", false);
+BENCHMARK_CAPTURE(BM_walk, jit_2_roots, "bn2_0", true);
+BENCHMARK_CAPTURE(BM_walk, aot_mixed, "bnm_0", false);
+BENCHMARK_CAPTURE(BM_walk, jit_mixed, "bnm_0", true);
 
 } // namespace
 
