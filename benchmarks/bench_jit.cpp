@@ -2,7 +2,9 @@
 // with C statepoints each (IR generated here, compiled by a real in-process LLJIT), and
 //   BM_register:  gcwalk::JitObjects::add + remove of the module's object as the layer handed it
 //                 over (final bytes: rules from its .eh_frame, an index published, libunwind
-//                 told), into a registry that has scanned this process's images;
+//                 told), into an empty registry (third argument 0) or one that has scanned this
+//                 process's images (1: every publish re-indexes their call sites too, among them
+//                 the 64-function rings linked in for BM_walk);
 //   BM_jit_module: the whole path, the module compiled, linked and registered by ManagedJit (and
 //                 removed), with the registration's own share from the plugin's or listener's
 //                 clock as counters.
@@ -102,7 +104,10 @@ void BM_register(benchmark::State& state, LinkingLayer layer) {
     const CapturingSink::Object& o = capture.objects.front();
     gcwalk::ImageRegistry::JitObject object{o.stackmaps, o.eh_frame, o.eh_frame_address,
                                             o.functions};
-    gcwalk::JitObjects objects(process_registry());
+    gcwalk::ImageRegistry empty;
+    gcwalk::JitObjects objects(state.range(2) ? process_registry() : empty);
+    state.counters["process_call_sites"] =
+        static_cast<double>((state.range(2) ? process_registry() : empty).index().num_call_sites());
     uint64_t ns = 0; // add + remove, timed here too for the per-module and per-call-site counters
     for (auto _ : state) {
         const auto start = std::chrono::steady_clock::now();
@@ -234,8 +239,14 @@ void sizes(benchmark::internal::Benchmark* b) {
     b->Args({1, 4})->Args({16, 16})->Args({64, 16})->Unit(benchmark::kMicrosecond);
 }
 
-BENCHMARK_CAPTURE(BM_register, jitlink, LinkingLayer::JITLink)->Apply(sizes);
-BENCHMARK_CAPTURE(BM_register, rtdyld, LinkingLayer::RuntimeDyld)->Apply(sizes);
+void sizes_and_registries(benchmark::internal::Benchmark* b) {
+    for (int process = 0; process < 2; ++process)
+        b->Args({1, 4, process})->Args({16, 16, process})->Args({64, 16, process});
+    b->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK_CAPTURE(BM_register, jitlink, LinkingLayer::JITLink)->Apply(sizes_and_registries);
+BENCHMARK_CAPTURE(BM_register, rtdyld, LinkingLayer::RuntimeDyld)->Apply(sizes_and_registries);
 BENCHMARK_CAPTURE(BM_jit_module, jitlink, LinkingLayer::JITLink)->Apply(sizes)->Iterations(20);
 BENCHMARK_CAPTURE(BM_jit_module, rtdyld, LinkingLayer::RuntimeDyld)->Apply(sizes)->Iterations(20);
 BENCHMARK_CAPTURE(BM_walk, aot_2_roots, "bn2_0", false);
