@@ -39,7 +39,7 @@ llvm::Error rewrite_statepoints(llvm::Module& module) {
 }
 
 llvm::Expected<std::unique_ptr<ManagedJit>> ManagedJit::create(LinkingLayer layer,
-                                                               JitObjectSink& sink) {
+                                                               JitObjectSink& sink, bool lazy) {
     static std::once_flag targets;
     std::call_once(targets, [] {
         llvm::InitializeNativeTarget();
@@ -47,6 +47,7 @@ llvm::Expected<std::unique_ptr<ManagedJit>> ManagedJit::create(LinkingLayer laye
     });
     std::unique_ptr<ManagedJit> jit(new ManagedJit);
     jit->layer_ = layer;
+    jit->lazy_ = lazy;
     if (layer == LinkingLayer::RuntimeDyld)
         jit->listener_ = std::make_unique<StackMapListener>(sink);
     ManagedJit* self = jit.get();
@@ -75,16 +76,27 @@ llvm::Expected<std::unique_ptr<ManagedJit>> ManagedJit::create(LinkingLayer laye
 #endif
         return std::unique_ptr<llvm::orc::ObjectLayer>(std::move(linking));
     };
-    llvm::orc::LLJITBuilder builder;
+    auto build = [&](auto& builder) {
 #if LLVM_VERSION_MAJOR >= 17 // the creator no longer takes the target triple
-    builder.setObjectLinkingLayerCreator(make_layer);
+        builder.setObjectLinkingLayerCreator(make_layer);
 #else
-    builder.setObjectLinkingLayerCreator(
-        [make_layer](llvm::orc::ExecutionSession& es, const llvm::Triple&) {
-            return make_layer(es);
-        });
+        builder.setObjectLinkingLayerCreator(
+            [make_layer](llvm::orc::ExecutionSession& es, const llvm::Triple&) {
+                return make_layer(es);
+            });
 #endif
-    auto lljit = builder.create();
+        return builder.create();
+    };
+    llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>> lljit = nullptr;
+    if (lazy) {
+        llvm::orc::LLLazyJITBuilder builder;
+        auto made = build(builder);
+        if (!made) return made.takeError();
+        lljit = std::unique_ptr<llvm::orc::LLJIT>(std::move(*made));
+    } else {
+        llvm::orc::LLJITBuilder builder;
+        lljit = build(builder);
+    }
     if (!lljit) return lljit.takeError();
     jit->lljit_ = std::move(*lljit);
     auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
@@ -102,10 +114,14 @@ llvm::Expected<llvm::orc::ResourceTrackerSP>
 ManagedJit::add_module(std::unique_ptr<llvm::Module> module, llvm::orc::ThreadSafeContext context) {
     module->setDataLayout(lljit_->getDataLayout());
     if (llvm::Error err = rewrite_statepoints(*module)) return err;
+    llvm::orc::ThreadSafeModule tsm(std::move(module), context);
+    if (lazy_) {
+        auto& lazy = static_cast<llvm::orc::LLLazyJIT&>(*lljit_);
+        if (llvm::Error err = lazy.addLazyIRModule(std::move(tsm))) return err;
+        return lljit_->getMainJITDylib().getDefaultResourceTracker();
+    }
     auto tracker = lljit_->getMainJITDylib().createResourceTracker();
-    if (llvm::Error err =
-            lljit_->addIRModule(tracker, llvm::orc::ThreadSafeModule(std::move(module), context)))
-        return err;
+    if (llvm::Error err = lljit_->addIRModule(tracker, std::move(tsm))) return err;
     return tracker;
 }
 

@@ -30,12 +30,15 @@ class StackMapListener;
 
 class ManagedJit {
   public:
-    static llvm::Expected<std::unique_ptr<ManagedJit>> create(LinkingLayer layer,
-                                                              JitObjectSink& sink);
+    // `lazy`: an LLLazyJIT, whose modules' functions are compiled on their first call (through
+    // ORC's lazy call-through stubs), each function's object registered when it is compiled.
+    static llvm::Expected<std::unique_ptr<ManagedJit>>
+    create(LinkingLayer layer, JitObjectSink& sink, bool lazy = false);
     ~ManagedJit();
 
     // Rewrites the module for statepoints (RS4GC) and adds it under a new ResourceTracker of
-    // the main JITDylib; the tracker's remove() removes its code and its registrations.
+    // the main JITDylib; the tracker's remove() removes its code and its registrations. A lazy
+    // JIT adds the module lazily to the main JITDylib, under its default tracker.
     llvm::Expected<llvm::orc::ResourceTrackerSP> add_module(std::unique_ptr<llvm::Module> module,
                                                             llvm::orc::ThreadSafeContext context);
     // Parses textual or bitcode IR and adds it as above. `rename_suffix`, when not empty, is
@@ -69,6 +72,7 @@ class ManagedJit {
   private:
     ManagedJit() = default;
     LinkingLayer layer_ = LinkingLayer::JITLink;
+    bool lazy_ = false;
     std::unique_ptr<StackMapListener> listener_; // outlives the LLJIT: it is told of frees
     StackMapPlugin* plugin_ = nullptr;           // owned by the ObjectLinkingLayer
     std::unique_ptr<llvm::orc::LLJIT> lljit_;
