@@ -15,6 +15,7 @@
 #include <gcwalk/jit/managed_jit.hpp>
 #include <gcwalk/runtime.h>
 #include <gcwalk/stackmap.hpp>
+#include <gcwalk/statepoint.hpp>
 
 #include <llvm/Support/CommandLine.h>
 
@@ -64,20 +65,41 @@ class RecordingSink final : public gcwalk::jit::JitObjectSink {
     size_t added = 0, removed = 0;
 };
 
-// Counts the Register locations of callee-saved registers in the records of the blobs.
-size_t register_roots(const std::vector<std::vector<uint8_t>>& sections) {
+// Sums count(blob, record) over every record of the sections' blobs.
+template <class Count>
+size_t over_records(const std::vector<std::vector<uint8_t>>& sections, Count count) {
     size_t n = 0;
-    for (const auto& s : sections) {
-        auto blobs = gcwalk::parse_stackmap_section(s, "jit");
-        if (!blobs) continue;
-        for (const auto& blob : *blobs)
-            for (uint32_t r = 0; r < blob.num_records(); ++r)
-                for (uint16_t i = 0; i < blob.record(r).num_locations(); ++i) {
-                    const gcwalk::Location loc = blob.record(r).location(i);
-                    n += loc.kind == gcwalk::LocationKind::Register && loc.dwarf_reg != 7;
-                }
-    }
+    for (const auto& s : sections)
+        if (auto blobs = gcwalk::parse_stackmap_section(s, "jit"))
+            for (const auto& blob : *blobs)
+                for (uint32_t r = 0; r < blob.num_records(); ++r) n += count(blob, blob.record(r));
     return n;
+}
+
+// Register locations of callee-saved registers (GC values kept in registers across calls).
+size_t register_roots(const std::vector<std::vector<uint8_t>>& sections) {
+    return over_records(sections, [](const gcwalk::StackMapBlob&, const gcwalk::RecordView& rec) {
+        size_t n = 0;
+        for (uint16_t i = 0; i < rec.num_locations(); ++i)
+            n += rec.location(i).kind == gcwalk::LocationKind::Register &&
+                 rec.location(i).dwarf_reg != gcwalk::kDwarfRsp;
+        return n;
+    });
+}
+
+// (base, derived) pairs whose two locations differ: real derived pointers.
+size_t derived_pairs(const std::vector<std::vector<uint8_t>>& sections) {
+    return over_records(
+        sections, [](const gcwalk::StackMapBlob& blob, const gcwalk::RecordView& rec) {
+            size_t n = 0;
+            auto sp = gcwalk::decode_statepoint(blob, rec);
+            for (uint16_t k = 0; sp && k < sp->num_pairs; ++k) {
+                const gcwalk::Location b = rec.location(sp->first_pair + 2 * k);
+                const gcwalk::Location d = rec.location(sp->first_pair + 2 * k + 1);
+                n += b.kind != d.kind || b.dwarf_reg != d.dwarf_reg || b.offset != d.offset;
+            }
+            return n;
+        });
 }
 
 template <class T> T require(llvm::Expected<T> v, const char* what) {
@@ -123,6 +145,9 @@ int main(int argc, char** argv) {
         else
             CHECK(jit->stats().registered == 1);
         CHECK(!sink.maps.empty() && !sink.maps.front().empty());
+        const size_t derived = derived_pairs(sink.maps);
+        std::printf("derived (base != derived) pairs in the JIT's stack maps: %zu\n", derived);
+        CHECK(derived > 0); // jit_fill's loop-phi pointer
         if (mode == "csr") {
             const size_t regs = register_roots(sink.maps);
             std::printf("callee-saved register locations in the JIT's stack maps: %zu\n", regs);
