@@ -15,6 +15,7 @@
 #include <link.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -219,4 +220,39 @@ TEST_CASE("add_jit_object refuses bad objects and publishes nothing", "[jit_obje
     REQUIRE(!h);
     CHECK(h.error().message.find("short: .eh_frame at ") == 0);
     CHECK(&jit.index() == before);
+}
+
+TEST_CASE("corrupt .eh_frame bytes give errors or tables, never a crash", "[jit_object]") {
+    // Every byte of the first entries set to 0x00, 0x80 and 0xff in turn (lengths, CIE
+    // pointers, augmentation, encodings, CFA programs): open and evaluate stay in bounds (ASan
+    // checks it in the sanitizer build) and refuse or answer.
+    const std::span<const uint8_t> eh = self_eh_frame();
+    const size_t n = std::min<size_t>(eh.size(), 384);
+    std::vector<uint8_t> copy(eh.begin(), eh.begin() + static_cast<std::ptrdiff_t>(n));
+    const uint64_t at = reinterpret_cast<uintptr_t>(eh.data());
+    size_t refused = 0, opened = 0;
+    for (size_t i = 0; i < n; ++i) {
+        for (uint8_t v : {uint8_t{0x00}, uint8_t{0x80}, uint8_t{0xff}}) {
+            const uint8_t saved = copy[i];
+            copy[i] = v;
+            auto table = gcwalk::EhFrameTable::open_eh_frame("fuzz", copy, at);
+            if (!table) {
+                ++refused;
+                CHECK(table.error().message.rfind("fuzz: .eh_frame at ", 0) == 0);
+            } else {
+                ++opened;
+                for (uint64_t k = 0; k < table->num_fdes(); ++k) {
+                    uint64_t start = 0, end = 0;
+                    if (!table->fde_at(k, &start, &end)) continue;
+                    gcwalk::FrameRule rule{};
+                    (void)table->native_rule(start + 1, &rule);
+                    (void)table->native_rule(start + (end - start) / 2 + 1, &rule);
+                    (void)table->rule_at(end);
+                }
+            }
+            copy[i] = saved;
+        }
+    }
+    CHECK(refused > 0);
+    CHECK(opened > 0);
 }
