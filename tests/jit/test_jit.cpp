@@ -2,7 +2,8 @@
 // or RuntimeDyld, argv[1]) compiles tests/jit/program.ll at run time, and the program runs with
 // GCWALK_STRESS=1 (a moving collection at every allocation) and GCWALK_VERIFY=1 (every
 // collection walks each stack with both walkers and compares them). Modes (argv[2]):
-//   calls    JIT code calling AOT code calling JIT code back, derived pointers in JIT frames
+//   calls    JIT code calling AOT code calling JIT code back, derived pointers in JIT frames;
+//            then the module's tracker transferred to another, and that one removed
 //   csr      the same, compiled with GC values in callee-saved registers (checked: the JIT's
 //            stack maps hold Register locations)
 //   readd    the module removed and added again, twenty times, while another thread runs AOT
@@ -153,7 +154,11 @@ int main(int argc, char** argv) {
             std::printf("callee-saved register locations in the JIT's stack maps: %zu\n", regs);
             CHECK(regs > 0);
         }
-        if (llvm::Error err = tracker->remove()) {
+        // The registration follows the code: moved to another tracker, removed with that one.
+        auto other = jit->lljit().getMainJITDylib().createResourceTracker();
+        if (!lazy) tracker->transferTo(*other);
+        if (!lazy) CHECK(jit->stats().registered == 1);
+        if (llvm::Error err = (lazy ? tracker : other)->remove()) {
             std::fprintf(stderr, "remove: %s\n", llvm::toString(std::move(err)).c_str());
             ++failures;
         }
