@@ -49,7 +49,8 @@ class ImageRegistry {
     // functions' sizes (may be empty: then each range ends at its last call site). `rules` gives
     // the exact frame rule per absolute return address (what the code's CFI says at that call);
     // the fast walker steps those frames with them, and hands call sites without one to libunwind
-    // (which needs the JIT's CFI registered, e.g. with __register_frame / _U_dyn_register).
+    // (which needs the JIT's CFI registered: gcwalk::JitUnwindRegistration). add_jit_object
+    // below computes all of it from the object's .eh_frame instead.
     using JitHandle = uint64_t;
     Expected<JitHandle> add_jit(std::string name, std::span<const uint8_t> bytes,
                                 std::vector<FunctionRange> functions = {},
