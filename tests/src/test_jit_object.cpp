@@ -45,8 +45,10 @@ uint64_t self_bias() {
 
 // This executable's .eh_frame, where the loader put it.
 std::span<const uint8_t> self_eh_frame() {
-    std::ifstream f(self_path(), std::ios::binary);
-    std::vector<char> file((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::ifstream f(self_path(), std::ios::binary | std::ios::ate);
+    std::vector<char> file(static_cast<size_t>(f.tellg()));
+    f.seekg(0);
+    f.read(file.data(), static_cast<std::streamsize>(file.size()));
     REQUIRE(file.size() > sizeof(Elf64_Ehdr));
     Elf64_Ehdr eh;
     std::memcpy(&eh, file.data(), sizeof eh);
@@ -226,8 +228,16 @@ TEST_CASE("corrupt .eh_frame bytes give errors or tables, never a crash", "[jit_
     // Every byte of the first entries set to 0x00, 0x80 and 0xff in turn (lengths, CIE
     // pointers, augmentation, encodings, CFA programs): open and evaluate stay in bounds (ASan
     // checks it in the sanitizer build) and refuse or answer.
+    // The section's first entries up to 384 bytes or more, ending at an entry boundary.
     const std::span<const uint8_t> eh = self_eh_frame();
-    const size_t n = std::min<size_t>(eh.size(), 384);
+    size_t n = 0;
+    while (n < 384 && n + 4 <= eh.size()) {
+        uint32_t len = 0;
+        std::memcpy(&len, eh.data() + n, 4);
+        if (len == 0 || len == 0xffffffffu || len > eh.size() - n - 4) break;
+        n += 4 + len;
+    }
+    REQUIRE(n > 0);
     std::vector<uint8_t> copy(eh.begin(), eh.begin() + static_cast<std::ptrdiff_t>(n));
     const uint64_t at = reinterpret_cast<uintptr_t>(eh.data());
     size_t refused = 0, opened = 0;
