@@ -53,6 +53,17 @@ class RecordingSink final : public gcwalk::jit::JitObjectSink {
                                    const gcwalk::ImageRegistry::JitObject& object) override {
         maps.emplace_back(object.stackmaps.begin(), object.stackmaps.end());
         ++added;
+        // The same object in a registry of its own: every call site gets an exact rule from the
+        // object's .eh_frame (a call site without one would still walk, through libunwind).
+        gcwalk::ImageRegistry probe;
+        auto h = probe.add_jit_object(name, object);
+        CHECK(h);
+        CHECK(probe.diagnostics().empty());
+        for (const gcwalk::FrameRecord& f : probe.index().frames())
+            CHECK((f.flags & gcwalk::kFrameHasRule) != 0);
+        for (const gcwalk::CallSite& cs : probe.index().call_sites())
+            CHECK((probe.index().rule(cs).flags & gcwalk::kRuleFromCfi) != 0);
+        ruled_call_sites += probe.index().num_call_sites();
         if (drop) return 1; // the negative control: the runtime never hears of the object
         return runtime.add(std::move(name), object);
     }
@@ -63,7 +74,7 @@ class RecordingSink final : public gcwalk::jit::JitObjectSink {
     gcwalk::jit::RuntimeSink runtime;
     std::vector<std::vector<uint8_t>> maps;
     bool drop = false;
-    size_t added = 0, removed = 0;
+    size_t added = 0, removed = 0, ruled_call_sites = 0;
 };
 
 // Sums count(blob, record) over every record of the sections' blobs.
@@ -146,6 +157,13 @@ int main(int argc, char** argv) {
         else
             CHECK(jit->stats().registered == 1);
         CHECK(!sink.maps.empty() && !sink.maps.front().empty());
+        // Every record of the JIT's stack maps is a call site with an exact rule.
+        const size_t records = over_records(
+            sink.maps, [](const gcwalk::StackMapBlob&, const gcwalk::RecordView&) { return 1; });
+        std::printf("JIT call sites with exact frame rules: %zu of %zu\n", sink.ruled_call_sites,
+                    records);
+        CHECK(records >= 9); // box, jit_leaf, jit_fill and jit_entry: 1 + 1 + 2 + 5
+        CHECK(sink.ruled_call_sites == records);
         const size_t derived = derived_pairs(sink.maps);
         std::printf("derived (base != derived) pairs in the JIT's stack maps: %zu\n", derived);
         CHECK(derived > 0); // jit_fill's loop-phi pointer
