@@ -44,9 +44,28 @@ done:
   ret i64 %acc1
 }
 
+; A native JIT function (no gc, no stack maps) between managed frames: jit_entry's roots are
+; found past its frame, which both walkers step by its .eh_frame (the fast walker by the rules
+; registered for the object's native frames, libunwind through the registered unwind info).
+define i64 @jit_native(i64 %k) #92 {
+  %r = call i64 @jit_inner(i64 %k)
+  %s = add i64 %r, 1
+  ret i64 %s
+}
+
+define i64 @jit_inner(i64 %k) #91 gc "statepoint-example" {
+  %o = call i8 addrspace(1)* @box(i64 0, i64 %k)
+  call void @gcwalk_rt_collect()
+  %v = call i64 @word(i8 addrspace(1)* %o, i64 0)
+  ret i64 %v
+}
+
+attributes #92 = { noinline uwtable }
+
 ; 7 + 8 (two objects, the first live across the second's allocation: with GCWALK_TEST_SKIP_ROOT=1
 ; the first root any collection moves is this JIT frame's), then for k < n:
-; aot_apply(jit_leaf, head, k) = (1000 + k) + k, then jit_fill(n) and head's word again.
+; aot_apply(jit_leaf, head, k) = (1000 + k) + k, then jit_fill(n), jit_native(n) = n + 1 (head
+; live across it) and head's word again.
 define i64 @jit_entry(i64 %n) #91 gc "statepoint-example" {
 entry:
   %a = call i8 addrspace(1)* @box(i64 0, i64 7)
@@ -66,8 +85,10 @@ loop:
   br i1 %more, label %loop, label %done
 done:
   %f = call i64 @jit_fill(i64 %n)
+  %nat = call i64 @jit_native(i64 %n)
   %h = call i64 @word(i8 addrspace(1)* %head, i64 0)
   %s1 = add i64 %acc1, %f
   %s2 = add i64 %s1, %h
-  ret i64 %s2
+  %s3 = add i64 %s2, %nat
+  ret i64 %s3
 }
