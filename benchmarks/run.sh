@@ -10,3 +10,7 @@ mkdir -p "$out"
 for b in bench_index bench_parse bench_walk bench_stw bench_boehm; do
     "$build/benchmarks/$b" --benchmark_min_time=0.1 | tee "$out/$b.txt"
 done
+# bench_jit exists when the JIT glue is built (GCWALK_WITH_LLVM and GCWALK_WITH_JIT).
+if [ -x "$build/benchmarks/bench_jit" ]; then
+    "$build/benchmarks/bench_jit" --benchmark_min_time=0.1 | tee "$out/bench_jit.txt"
+fi

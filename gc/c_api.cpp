@@ -2,6 +2,7 @@
 // relocate_roots / visit_roots; load-time errors are kept per registry as a string.
 #include <gcwalk/gcwalk.h>
 #include <gcwalk/image_registry.hpp>
+#include <gcwalk/jit_objects.hpp>
 #include <gcwalk/roots.hpp>
 
 #include <cstring>
@@ -10,6 +11,7 @@
 struct gcwalk_registry {
     gcwalk::ImageRegistry registry;
     std::string last_error;
+    gcwalk::JitObjects jit{registry}; // gcwalk_registry_add_jit_object's objects
 };
 
 // gcwalk_context is the C name of gcwalk::SafepointContext: never defined, only cast.
@@ -137,7 +139,8 @@ int gcwalk_registry_remove_jit(gcwalk_registry* registry, uint64_t handle) {
 }
 
 void gcwalk_registry_reclaim(gcwalk_registry* registry) {
-    registry->registry.reclaim();
+    registry->jit
+        .reclaim(); // the registry's retired indexes, then removed JIT objects' unwind info
 }
 
 size_t gcwalk_registry_num_call_sites(const gcwalk_registry* registry) {
@@ -211,6 +214,55 @@ int gcwalk_visit_frames(const gcwalk_context* context, const gcwalk_registry* re
                                              options_of(options), &s, &e);
     copy_out(s, e, stats, error);
     return ok ? 0 : -1;
+}
+
+} // extern "C"
+
+namespace {
+
+// Runs a load-time call of the JIT functions: 0, or -1 with the message kept (what, then why).
+template <class F> int guarded(gcwalk_registry* r, const char* what, F call) {
+    try {
+        gcwalk::Status st = call();
+        if (!st) return fail(r, st.message());
+        r->last_error.clear();
+        return 0;
+    } catch (const std::exception& e) {
+        return fail(r, std::string(what) + ": " + e.what());
+    }
+}
+
+} // namespace
+
+extern "C" {
+
+int gcwalk_registry_add_jit_object(gcwalk_registry* registry, const char* name,
+                                   const uint8_t* stackmaps, size_t stackmaps_size,
+                                   const uint8_t* eh_frame, size_t eh_frame_size,
+                                   const gcwalk_function_range* functions, size_t num_functions,
+                                   uint64_t* handle) {
+    return guarded(registry, "add_jit_object", [&]() -> gcwalk::Status {
+        if (!stackmaps && stackmaps_size != 0)
+            return gcwalk::Error{"add_jit_object: null stack maps with a non-zero size"};
+        if (!eh_frame || eh_frame_size == 0)
+            return gcwalk::Error{"add_jit_object: no .eh_frame bytes"};
+        if (!functions && num_functions != 0)
+            return gcwalk::Error{"add_jit_object: null functions with a non-zero count"};
+        gcwalk::ImageRegistry::JitObject object;
+        object.stackmaps = {stackmaps, stackmaps_size};
+        object.eh_frame = {eh_frame, eh_frame_size};
+        object.eh_frame_address = reinterpret_cast<uintptr_t>(eh_frame);
+        for (size_t i = 0; i < num_functions; ++i)
+            object.functions.push_back({functions[i].address, functions[i].size});
+        auto h = registry->jit.add(name ? name : "jit", object);
+        if (!h) return gcwalk::Error{h.error().message};
+        if (handle) *handle = *h;
+        return {};
+    });
+}
+
+int gcwalk_registry_remove_jit_object(gcwalk_registry* registry, uint64_t handle) {
+    return guarded(registry, "remove_jit_object", [&] { return registry->jit.remove(handle); });
 }
 
 } // extern "C"

@@ -11,6 +11,7 @@
 // forwarded to their to-space addresses, no object bytes copied), after the copy phase (the
 // forwarded objects' bytes, then the Cheney scan), and when the world is released.
 #include <gcwalk/image_registry.hpp>
+#include <gcwalk/jit_objects.hpp>
 #include <gcwalk/roots.hpp>
 #include <gcwalk/runtime.h>
 #include <gcwalk/safepoint.hpp>
@@ -66,6 +67,7 @@ struct Runtime {
     Options options;
     SemispaceHeap heap;
     ImageRegistry* registry = nullptr; // never destroyed: threads may run past static destruction
+    JitObjects* jit = nullptr;         // JIT objects in `registry` (never destroyed either)
     WalkOptions walk;
 
     std::mutex world;                // guards everything below that is not atomic
@@ -193,6 +195,8 @@ void verify_walkers(Runtime& rt, const SafepointContext& ctx, size_t thread, Wal
 // With the world lock held and every other attached thread parked.
 void run_collection(Runtime& rt, SafepointContext* own_context) {
     refresh_images(rt);
+    rt.jit->reclaim(); // what JIT removals retired: no walk runs now, none began before
+
     rt.heap.begin_collection();
     auto context_of = [&](ThreadState* t) -> const SafepointContext* {
         return t == &t_self ? own_context : t->parked_context;
@@ -425,6 +429,7 @@ __attribute__((constructor)) void start_runtime() {
     rt->walk.walker = rt->options.walker;
     rt->walk.precise = true;
     rt->registry = new ImageRegistry;
+    rt->jit = new JitObjects(*rt->registry);
     g_rt = rt;
     install_fault_handler();
     refresh_images(*rt);
@@ -503,4 +508,48 @@ GCWALK_RT_API void gcwalk_rt_get_stats(gcwalk_rt_stats* out) {
     }
     std::unique_lock lock(g_rt->world);
     *out = g_rt->stats;
+}
+
+namespace {
+thread_local std::string t_jit_error;
+
+int jit_result(const gcwalk::Status& st) {
+    t_jit_error = st ? std::string() : st.message();
+    return st ? 0 : -1;
+}
+} // namespace
+
+GCWALK_RT_API int gcwalk_rt_add_jit_object(const char* name, const uint8_t* stackmaps,
+                                           uint64_t stackmaps_size, const uint8_t* eh_frame,
+                                           uint64_t eh_frame_size, uint64_t eh_frame_address,
+                                           const uint64_t* functions, uint64_t num_functions,
+                                           uint64_t* handle) {
+    using namespace gcwalk;
+    try {
+        if ((!stackmaps && stackmaps_size) || !eh_frame || (!functions && num_functions))
+            return jit_result(Error{"gcwalk_rt_add_jit_object: null bytes with a non-zero size"});
+        ImageRegistry::JitObject object;
+        object.stackmaps = {stackmaps, stackmaps_size};
+        object.eh_frame = {eh_frame, eh_frame_size};
+        object.eh_frame_address = eh_frame_address;
+        for (uint64_t i = 0; i < num_functions; ++i)
+            object.functions.push_back({functions[2 * i], functions[2 * i + 1]});
+        auto h = g_rt->jit->add(name ? name : "jit", object);
+        if (h && handle) *handle = *h;
+        return jit_result(h ? Status{} : Status{Error{h.error().message}});
+    } catch (const std::exception& e) {
+        return jit_result(Error{std::string("gcwalk_rt_add_jit_object: ") + e.what()});
+    }
+}
+
+GCWALK_RT_API int gcwalk_rt_remove_jit_object(uint64_t handle) {
+    try {
+        return jit_result(g_rt->jit->remove(handle));
+    } catch (const std::exception& e) {
+        return jit_result(gcwalk::Error{std::string("gcwalk_rt_remove_jit_object: ") + e.what()});
+    }
+}
+
+GCWALK_RT_API const char* gcwalk_rt_jit_error(void) {
+    return t_jit_error.c_str();
 }

@@ -144,6 +144,24 @@ int gcwalk_visit_frames(const gcwalk_context* context, const gcwalk_registry* re
                         gcwalk_frame_fn fn, void* user, const gcwalk_walk_options* options,
                         gcwalk_walk_stats* stats, gcwalk_walk_error* error);
 
+/* ---- JIT-compiled objects (load time) ---- */
+
+/* Registers a JIT-compiled object at its final addresses (after the JIT's fixups) with both
+ * walkers: gcwalk computes function ranges from its FDEs (and `functions`, which may be NULL),
+ * the exact frame rule of every call site from its .eh_frame, and native-frame rules for its
+ * functions without stack maps; its .eh_frame is registered with libunwind too. `eh_frame` is
+ * the section where it lies in memory: it and the code must stay there until the object is
+ * removed. `stackmaps` (its .llvm_stackmaps bytes; may be empty for native-only code) is copied.
+ * On error nothing is registered and gcwalk_registry_last_error names the object and offset.
+ * Other threads may walk meanwhile (gcwalk_registry_reclaim: see gcwalk::ImageRegistry::index). */
+int gcwalk_registry_add_jit_object(gcwalk_registry* registry, const char* name,
+                                   const uint8_t* stackmaps, size_t stackmaps_size,
+                                   const uint8_t* eh_frame, size_t eh_frame_size,
+                                   const gcwalk_function_range* functions, size_t num_functions,
+                                   uint64_t* handle);
+/* Removes an object added by gcwalk_registry_add_jit_object, before its code is freed. */
+int gcwalk_registry_remove_jit_object(gcwalk_registry* registry, uint64_t handle);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -49,15 +49,36 @@ class ImageRegistry {
     // functions' sizes (may be empty: then each range ends at its last call site). `rules` gives
     // the exact frame rule per absolute return address (what the code's CFI says at that call);
     // the fast walker steps those frames with them, and hands call sites without one to libunwind
-    // (which needs the JIT's CFI registered, e.g. with __register_frame / _U_dyn_register).
+    // (which needs the JIT's CFI registered: gcwalk::JitUnwindRegistration). add_jit_object
+    // below computes all of it from the object's .eh_frame instead.
     using JitHandle = uint64_t;
     Expected<JitHandle> add_jit(std::string name, std::span<const uint8_t> bytes,
                                 std::vector<FunctionRange> functions = {},
                                 std::vector<std::pair<uint64_t, FrameRule>> rules = {});
     Status remove_jit(JitHandle handle);
 
+    // A JIT-compiled object at its final addresses (after the JIT's fixups), as a JIT linker or
+    // a C caller hands it over: the registry computes what add_jit is given.
+    struct JitObject {
+        std::span<const uint8_t> stackmaps; // its .llvm_stackmaps bytes (empty: no managed code)
+        std::span<const uint8_t> eh_frame;  // its .eh_frame bytes, as in memory at eh_frame_address
+        uint64_t eh_frame_address = 0;
+        std::vector<FunctionRange> functions; // symbol sizes, optional (FDEs give the rest)
+    };
+    // Adds a JIT object: function ranges from `functions` and its FDEs, the exact frame rule of
+    // every call site from its .eh_frame (the evaluator and the code the loaded images use), and
+    // its FDEs as native frames, so that the fast walker also steps its functions that have no
+    // stack maps. Both byte ranges are copied. Bad bytes give an error naming the object and the
+    // offset, and publish nothing. Removed with remove_jit.
+    Expected<JitHandle> add_jit_object(std::string name, const JitObject& object);
+
     // The current index. Lock-free; the reference stays valid until reclaim() runs after a
-    // later change replaced it.
+    // later change replaced it. The rule for JITs that add and remove objects while other
+    // threads walk: a walk reads index() once and uses only that index; add_jit*, remove_jit
+    // and rescan only publish (the replaced index and a removed object's bytes are retired, not
+    // freed), so a walk never sees a half-registered object; reclaim() frees what was retired
+    // and must run only when no walk that started before the last change can still be running
+    // (for a collector: while the world is stopped, before its walks begin).
     const FrameIndex& index() const noexcept { return *current_.load(std::memory_order_acquire); }
 
     // Frees indexes replaced by later changes. Call only when no thread is still using a reference
@@ -81,6 +102,7 @@ class ImageRegistry {
 
   private:
     Status publish_locked();
+    Expected<JitHandle> add_jit_locked(std::unique_ptr<Image> img);
     mutable std::mutex mutex_; // serialises writers only; readers never take it
     std::vector<std::unique_ptr<Image>> images_;
     std::vector<std::unique_ptr<FrameIndex>> retired_;

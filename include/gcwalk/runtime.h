@@ -53,6 +53,22 @@ struct gcwalk_rt_stats {
 };
 void gcwalk_rt_get_stats(struct gcwalk_rt_stats* out);
 
+/* JIT-compiled managed code run under the runtime (for the JIT glue, gcwalk::jit, or any JIT):
+ * registers an object's final bytes with both walkers (gcwalk::JitObjects). `stackmaps` (may be
+ * empty) and `eh_frame` are the sections' bytes after the JIT's relocations; the .eh_frame lies
+ * at `eh_frame_address` in memory by the time the code runs, and it and the code stay there
+ * until the object is removed. `functions` holds (address, size) pairs, `num_functions` of them
+ * (may be 0). Returns 0 and a handle, or -1 with gcwalk_rt_jit_error() naming what and where.
+ * Any thread may call these while others run managed code and collect: what removals retire is
+ * freed at the next collection, with the world stopped. */
+int gcwalk_rt_add_jit_object(const char* name, const uint8_t* stackmaps, uint64_t stackmaps_size,
+                             const uint8_t* eh_frame, uint64_t eh_frame_size,
+                             uint64_t eh_frame_address, const uint64_t* functions,
+                             uint64_t num_functions, uint64_t* handle);
+int gcwalk_rt_remove_jit_object(uint64_t handle);
+/* The calling thread's last gcwalk_rt_add_jit_object / _remove_jit_object error ("" if none). */
+const char* gcwalk_rt_jit_error(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -234,24 +234,16 @@ std::string check_addresses(const std::string& name, const std::vector<StackMapB
     return {};
 }
 
-// The exact frame rule of every call site of an image's (checked) blobs, from its .eh_frame.
-// Call sites whose CFI cannot be used keep no rule (the index then derives one from the stack
-// size and the fast walker hands such frames to libunwind); the first reason is kept.
-// Functions that no symbol sized (a stripped image) get their range from their FDE.
-std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
+// The exact frame rule of every call site of an image's (checked) blobs, from its .eh_frame
+// (a loaded image's or a JIT object's). Call sites whose CFI cannot be used keep no rule (the
+// index then derives one from the stack size and the fast walker hands such frames to
+// libunwind); the first reason is kept. Functions that no symbol sized (a stripped image, a JIT
+// object without sizes) get their range from their FDE. `functions` is sorted by address.
+std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const EhFrameTable& table,
                                                           const std::vector<StackMapBlob>& blobs,
                                                           std::vector<FunctionRange>* functions,
                                                           std::string* problem) {
     std::vector<std::pair<uint64_t, FrameRule>> rules;
-    if (li.eh_hdr == 0 || li.eh_lo == 0) {
-        *problem = li.name + ": no PT_GNU_EH_FRAME segment: frames are stepped by libunwind";
-        return rules;
-    }
-    auto table = EhFrameTable::open(li.name, li.eh_hdr, li.eh_hdr_size, li.eh_lo, li.eh_hi);
-    if (!table) {
-        *problem = table.error().message;
-        return rules;
-    }
     size_t failed = 0, total = 0;
     for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
@@ -262,12 +254,12 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
                                  [](const FunctionRange& x, uint64_t a) { return x.address < a; });
             uint64_t start = 0, end = 0;
             if ((known == functions->end() || known->address != fa) &&
-                table->fde_range(fa, &start, &end) && start == fa)
+                table.fde_range(fa, &start, &end) && start == fa)
                 functions->insert(known, FunctionRange{fa, end - start});
             for (uint64_t r = 0; r < blob.function(f).record_count; ++r) {
                 const uint64_t ra = fa + blob.record(first + r).instruction_offset();
                 ++total;
-                auto rule = table->rule_at(ra);
+                auto rule = table.rule_at(ra);
                 if (rule) {
                     rules.emplace_back(ra, *rule);
                 } else if (failed++ == 0) {
@@ -277,9 +269,26 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
         }
     }
     if (failed)
-        *problem = li.name + ": " + std::to_string(failed) + " of " + std::to_string(total) +
+        *problem = table.name() + ": " + std::to_string(failed) + " of " + std::to_string(total) +
                    " call sites have no CFI frame rule (stepped by libunwind); first: " + *problem;
     return rules;
+}
+
+// compute_rules for a loaded image, through its .eh_frame_hdr.
+std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
+                                                          const std::vector<StackMapBlob>& blobs,
+                                                          std::vector<FunctionRange>* functions,
+                                                          std::string* problem) {
+    if (li.eh_hdr == 0 || li.eh_lo == 0) {
+        *problem = li.name + ": no PT_GNU_EH_FRAME segment: frames are stepped by libunwind";
+        return {};
+    }
+    auto table = EhFrameTable::open(li.name, li.eh_hdr, li.eh_hdr_size, li.eh_lo, li.eh_hi);
+    if (!table) {
+        *problem = table.error().message;
+        return {};
+    }
+    return compute_rules(*table, blobs, functions, problem);
 }
 
 // Reads, parses (once: the checks, the rules and every index built from now on read these
@@ -369,12 +378,8 @@ Expected<ImageRegistry::JitHandle>
 ImageRegistry::add_jit(std::string name, std::span<const uint8_t> bytes,
                        std::vector<FunctionRange> functions,
                        std::vector<std::pair<uint64_t, FrameRule>> rules) {
-    std::lock_guard lock(mutex_);
     auto img = std::make_unique<Image>();
     img->name = std::move(name);
-    img->is_jit = true;
-    img->seen = true;
-    img->jit = next_jit_++;
     img->owned.assign(bytes.begin(), bytes.end());
     img->section = img->owned;
     img->functions = std::move(functions);
@@ -383,8 +388,55 @@ ImageRegistry::add_jit(std::string name, std::span<const uint8_t> bytes,
     auto blobs = parse_stackmap_section(img->section, img->name);
     if (!blobs) return Error{blobs.error().message};
     img->blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
-    {
-        // Refuse a blob that cannot be indexed on its own before it touches the published index.
+    std::lock_guard lock(mutex_);
+    return add_jit_locked(std::move(img));
+}
+
+Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit_object(std::string name,
+                                                                 const JitObject& object) {
+    auto img = std::make_unique<Image>();
+    img->name = std::move(name);
+    auto table = EhFrameTable::open_eh_frame(img->name, object.eh_frame, object.eh_frame_address);
+    if (!table) return Error{table.error().message};
+    // Its code: every FDE's range and every range handed over, merged where they overlap.
+    std::vector<FunctionRange>& fns = img->functions;
+    fns = object.functions;
+    for (uint64_t i = 0; i < table->num_fdes(); ++i) {
+        uint64_t start = 0, end = 0;
+        if (table->fde_at(i, &start, &end) && end > start) img->text.emplace_back(start, end);
+    }
+    for (const FunctionRange& f : fns)
+        if (f.size != 0) img->text.emplace_back(f.address, f.address + f.size);
+    std::sort(img->text.begin(), img->text.end());
+    std::sort(fns.begin(), fns.end(),
+              [](const FunctionRange& a, const FunctionRange& b) { return a.address < b.address; });
+    if (!object.stackmaps.empty()) {
+        img->owned.assign(object.stackmaps.begin(), object.stackmaps.end());
+        img->section = img->owned;
+        auto blobs = parse_stackmap_section(img->section, img->name);
+        if (!blobs) return Error{blobs.error().message};
+        img->blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
+        if (std::string bad = check_addresses(img->name, *img->blobs, 0, img->text); !bad.empty())
+            return Error{bad + " (no FDE in its .eh_frame and no function range covers it)"};
+        std::string note;
+        img->rules = compute_rules(*table, *img->blobs, &fns, &note);
+        if (!note.empty()) {
+            std::lock_guard lock(mutex_);
+            diagnostics_.push_back(note);
+        }
+    }
+    img->eh = std::move(*table);
+    std::lock_guard lock(mutex_);
+    return add_jit_locked(std::move(img));
+}
+
+Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit_locked(std::unique_ptr<Image> img) {
+    img->is_jit = true;
+    img->seen = true;
+    img->jit = next_jit_++;
+    if (!img->section.empty()) {
+        // Refuse stack maps that cannot be indexed on their own before they touch the published
+        // index.
         std::vector<ImageStackMaps> alone;
         alone.push_back(to_input(*img));
         if (auto idx = FrameIndex::build(std::move(alone)); !idx) return Error{idx.error().message};

@@ -5,8 +5,10 @@
 #include <gcwalk/detail/eh_frame_table.hpp>
 #include <gcwalk/detail/format.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <utility>
 
 namespace gcwalk {
 
@@ -653,8 +655,78 @@ bool EhFrameTable::fde_range(uint64_t pc, uint64_t* start, uint64_t* end) const 
     return true;
 }
 
-bool EhFrameTable::fde_at(uint64_t i, uint64_t* start, uint64_t* end) const noexcept {
-    return i < count_ && range_of(table_fde(i), start, end);
+bool EhFrameTable::fde_at(uint64_t i, uint64_t* start, uint64_t* end,
+                          uint64_t* fde_address) const noexcept {
+    if (i >= count_ || !range_of(table_fde(i), start, end)) return false;
+    if (fde_address) *fde_address = table_fde(i);
+    return true;
+}
+
+Expected<EhFrameTable> EhFrameTable::open_eh_frame(std::string name,
+                                                   std::span<const uint8_t> eh_frame,
+                                                   uint64_t eh_frame_address) {
+    const uint64_t size = eh_frame.size();
+    auto fail = [&](uint64_t offset, const std::string& what) {
+        return Error{name + ": .eh_frame at " + hex(eh_frame_address) + " (" +
+                     std::to_string(size) + " bytes), offset " + hex(offset) + ": " + what};
+    };
+    if (size == 0) return fail(0, "empty section");
+    constexpr uint64_t kMaxSize = uint64_t{1} << 31; // datarel sdata4 must reach every FDE
+    if (size > kMaxSize || eh_frame_address == 0 || eh_frame_address > ~uint64_t{0} - 2 * kMaxSize)
+        return fail(0, "address or size out of range");
+    // The copy: the section, padded to 8, then the search table built here (an .eh_frame_hdr with
+    // no eh_frame_ptr, a udata4 count and datarel|sdata4 pairs), at the addresses that follow it.
+    const uint64_t body = (size + 7) & ~uint64_t{7};
+    auto segment = std::make_shared<std::vector<uint8_t>>(body);
+    std::memcpy(segment->data(), eh_frame.data(), size);
+    const uint64_t delta = reinterpret_cast<uintptr_t>(segment->data()) - eh_frame_address;
+    const uint64_t end = eh_frame_address + size;
+
+    std::vector<std::pair<uint64_t, uint64_t>> fdes; // (initial location, FDE address)
+    for (uint64_t at = eh_frame_address; at < end;) {
+        const uint64_t offset = at - eh_frame_address;
+        Reader r{eh_frame_address, end, at, end, delta};
+        const uint32_t len32 = r.get<uint32_t>();
+        if (r.bad)
+            return fail(offset, "truncated entry (" + std::to_string(end - at) + " bytes left)");
+        if (len32 == 0) break; // the terminator
+        r.at = at;
+        uint64_t entry_end = 0;
+        if (!read_length(r, &entry_end))
+            return fail(offset, "entry length runs past the end of the section");
+        const uint32_t id = r.get<uint32_t>();
+        if (r.bad) return fail(offset, "entry too short for its CIE id");
+        if (id != 0) {
+            Fde fde;
+            std::string why;
+            if (!parse_fde(Reader{eh_frame_address, end, at, end, delta}, 0, &fde, Why{&why}))
+                return fail(offset, "FDE: " + why);
+            if (fde.range != 0) fdes.emplace_back(fde.begin, at);
+        }
+        at = entry_end;
+    }
+    std::sort(fdes.begin(), fdes.end());
+    const uint64_t hdr = eh_frame_address + body;
+    const uint64_t hdr_size = 8 + 8 * fdes.size();
+    segment->resize(body + hdr_size);
+    uint8_t* h = segment->data() + body;
+    h[0] = 1;                                  // version
+    h[1] = DW_EH_PE_omit;                      // eh_frame_ptr
+    h[2] = DW_EH_PE_udata4;                    // fde_count
+    h[3] = DW_EH_PE_datarel | DW_EH_PE_sdata4; // the table
+    const uint32_t count = static_cast<uint32_t>(fdes.size());
+    std::memcpy(h + 4, &count, 4);
+    for (size_t i = 0; i < fdes.size(); ++i) {
+        const int64_t loc = static_cast<int64_t>(fdes[i].first - hdr);
+        if (loc < INT32_MIN || loc > INT32_MAX)
+            return fail(fdes[i].second - eh_frame_address,
+                        "FDE of code at " + hex(fdes[i].first) +
+                            " lies more than 2 GiB away from its .eh_frame");
+        const int32_t pair[2] = {static_cast<int32_t>(loc),
+                                 static_cast<int32_t>(fdes[i].second - hdr)};
+        std::memcpy(h + 8 + 8 * i, pair, 8);
+    }
+    return open_copy(std::move(name), std::move(segment), eh_frame_address, hdr, hdr_size);
 }
 
 // The row in force at ra - 1, as a rule. `why` receives the reason for anything but Rule (when

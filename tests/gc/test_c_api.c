@@ -1,6 +1,9 @@
 /* The C API from C: a registry, the safepoint entry, relocation with a C mover, and a visit with C
  * callbacks, on roots.ll (plain) compiled by opt-14/llc-14. Exits non-zero on the first failure. */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include <gcwalk/gcwalk.h>
+
+#include <link.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,6 +99,31 @@ void rt_collect(void) {
     gcwalk_enter(at_safepoint, NULL);
 }
 
+/* The executable's .eh_frame in memory: eh_frame_ptr of its .eh_frame_hdr (pcrel sdata4, as GNU
+ * ld writes it), up to the end of the segment that holds it. */
+struct eh_frame_at {
+    uint64_t address, size;
+};
+static int find_eh_frame(struct dl_phdr_info* info, size_t size, void* data) {
+    struct eh_frame_at* out = (struct eh_frame_at*)data;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        if (info->dlpi_phdr[i].p_type != PT_GNU_EH_FRAME) continue;
+        const uint8_t* hdr = (const uint8_t*)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+        int32_t rel;
+        if (hdr[1] != 0x1b) return 1;
+        memcpy(&rel, hdr + 4, 4);
+        out->address = (uint64_t)(uintptr_t)(hdr + 4) + (uint64_t)(int64_t)rel;
+        for (int j = 0; j < info->dlpi_phnum; ++j) {
+            const uint64_t lo = info->dlpi_addr + info->dlpi_phdr[j].p_vaddr;
+            if (info->dlpi_phdr[j].p_type == PT_LOAD && out->address >= lo &&
+                out->address < lo + info->dlpi_phdr[j].p_memsz)
+                out->size = lo + info->dlpi_phdr[j].p_memsz - out->address;
+        }
+    }
+    return 1; /* the executable only */
+}
+
 int main(void) {
     registry = gcwalk_registry_create();
     CHECK(registry != NULL);
@@ -150,6 +178,36 @@ int main(void) {
         CHECK(gcwalk_registry_add_jit(registry, "junk", junk, sizeof junk, NULL, 0, &handle) == -1);
         CHECK(strlen(gcwalk_registry_last_error(registry)) > 0);
         printf("expected add_jit error: %s\n", gcwalk_registry_last_error(registry));
+    }
+
+    /* A JIT object: this executable's own .eh_frame (native code only, no stack maps), found
+     * through its .eh_frame_hdr; the parse stops at the section's zero terminator. Then bad ones.
+     */
+    {
+        struct eh_frame_at found = {0, 0};
+        dl_iterate_phdr(find_eh_frame, &found);
+        CHECK(found.address != 0);
+        uint64_t handle = 0;
+        CHECK(gcwalk_registry_add_jit_object(registry, "self", NULL, 0,
+                                             (const uint8_t*)(uintptr_t)found.address, found.size,
+                                             NULL, 0, &handle) == 0);
+        CHECK(strcmp(gcwalk_registry_last_error(registry), "") == 0);
+        moves = 0; /* libunwind now also finds these FDEs in its dynamic list: it still walks */
+        CHECK(gr_sum(1, 2) == 3 && result == 0 && moves == 2);
+        CHECK(gcwalk_registry_remove_jit_object(registry, handle) == 0);
+        CHECK(gcwalk_registry_remove_jit_object(registry, handle) == -1);
+        CHECK(strstr(gcwalk_registry_last_error(registry), "no JIT object with handle") != NULL);
+        gcwalk_registry_reclaim(registry);
+
+        static const uint8_t junk[3] = {1, 2, 3};
+        CHECK(gcwalk_registry_add_jit_object(registry, "junk", NULL, 0, junk, sizeof junk, NULL, 0,
+                                             &handle) == -1);
+        CHECK(strstr(gcwalk_registry_last_error(registry),
+                     "(3 bytes), offset 0x0: truncated entry (3 bytes left)") != NULL);
+        CHECK(gcwalk_registry_add_jit_object(registry, "none", NULL, 0, NULL, 0, NULL, 0,
+                                             &handle) == -1);
+        CHECK(strcmp(gcwalk_registry_last_error(registry), "add_jit_object: no .eh_frame bytes") ==
+              0);
     }
 
     gcwalk_registry_destroy(registry);

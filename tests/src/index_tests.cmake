@@ -66,3 +66,8 @@ target_compile_definitions(test_image_registry PRIVATE ${probe_defs}
   GCWALK_TEST_NOT_ELF="${CMAKE_CURRENT_SOURCE_DIR}/index_functions.ll")
 target_link_libraries(test_image_registry PRIVATE gcwalk_discovery gcwalk_catch_main ${CMAKE_DL_LIBS})
 catch_discover_tests(test_image_registry TEST_PREFIX "image_registry: ")
+
+# A JIT object's stack maps and .eh_frame at final addresses: this executable's own, handed over.
+add_executable(test_jit_object test_jit_object.cpp ${GCWALK_INDEX_OBJ})
+target_link_libraries(test_jit_object PRIVATE gcwalk_discovery gcwalk_catch_main)
+catch_discover_tests(test_jit_object TEST_PREFIX "jit_object: ")

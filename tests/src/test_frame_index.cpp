@@ -1,6 +1,7 @@
 // FrameIndex: built from the stack maps of managed functions linked into this test executable,
 // checked against llvm-readobj's reading of the same object.
 #include "../readobj_text.hpp"
+#include "index_functions.hpp"
 
 #include <gcwalk/frame_index.hpp>
 #include <gcwalk/image_registry.hpp>
@@ -13,16 +14,6 @@
 #include <map>
 #include <memory>
 #include <vector>
-
-extern "C" {
-int64_t idx_two_roots(void*, void*);
-int64_t idx_no_roots(int64_t);
-void* idx_make_pair();
-void gcwalk_test_callee() {}
-void* gcwalk_test_make() {
-    return nullptr;
-}
-}
 
 namespace {
 

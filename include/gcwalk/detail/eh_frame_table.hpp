@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,14 @@ class EhFrameTable {
                                             uint64_t segment_address, uint64_t hdr_address,
                                             uint64_t hdr_size);
 
+    // The same table over a JIT-compiled object's `.eh_frame`, which has no `.eh_frame_hdr`:
+    // `eh_frame` holds the section's bytes as they are in memory at `eh_frame_address` (after the
+    // JIT's fixups). The bytes are copied (the table does not read the JIT's memory again) and a
+    // search table is built over its FDEs, so rule_at and native_rule behave exactly as for a
+    // loaded image. A zero length ends the section early. An error names the entry's offset.
+    static Expected<EhFrameTable> open_eh_frame(std::string name, std::span<const uint8_t> eh_frame,
+                                                uint64_t eh_frame_address);
+
     // The frame of a function stopped at a call whose return address is `ra`: the CFI row in force
     // at ra - 1 (the call instruction). The rule has kRuleFromCfi set. An error names the image,
     // the FDE offset and the reason (no FDE, a DWARF expression, an unsupported CFA register, ...).
@@ -54,9 +63,10 @@ class EhFrameTable {
 
     // The address range [start, end) of the FDE covering `pc`; false when none does.
     bool fde_range(uint64_t pc, uint64_t* start, uint64_t* end) const noexcept;
-    // The range of the i-th FDE of the search table (i < num_fdes(), in address order); false
-    // when that FDE cannot be read.
-    bool fde_at(uint64_t i, uint64_t* start, uint64_t* end) const noexcept;
+    // The range of the i-th FDE of the search table (i < num_fdes(), in address order) and, when
+    // `fde_address` is not null, the FDE's own address; false when that FDE cannot be read.
+    bool fde_at(uint64_t i, uint64_t* start, uint64_t* end,
+                uint64_t* fde_address = nullptr) const noexcept;
 
     const std::string& name() const noexcept { return name_; }
     uint64_t num_fdes() const noexcept { return count_; }
