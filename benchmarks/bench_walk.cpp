@@ -163,18 +163,20 @@ enum Kind {
     kConservativeFind, // every word: range check, object start (no mark: against kFast)
     kRangeScan,        // every word: range check only (a lower bound)
     kFastCached, // fast walker with a WalkCache holding this stack: frames re-checked, roots read
-    kFastCachedMark, // the same, every root's object marked
-    kFastRecord,     // fast walker recording into a WalkCache cleared before each walk
-    kDayOne,         // the minimal precise walker (DayOneTable below), every root slot read
-    kRelocate,       // relocate_roots (fast walker) with a move that keeps every object in place
-    kCBatch,         // C API gcwalk_visit_frames (fast walker), every root slot read
-    kCVisit,         // C API gcwalk_visit_roots (fast walker), a callback per root
+    kFastCachedMark,  // the same, every root's object marked
+    kFastRecord,      // fast walker recording into a WalkCache cleared before each walk
+    kDayOne,          // the minimal precise walker (DayOneTable below), every root slot read
+    kRelocate,        // relocate_roots (fast walker) with a move that keeps every object in place
+    kCBatch,          // C API gcwalk_visit_frames (fast walker), every root slot read
+    kCVisit,          // C API gcwalk_visit_roots (fast walker), a callback per root
+    kRelocateForward, // relocate_roots with the reference runtime's move for a forwarded object
     kNumKinds
 };
 const char* const kKindName[kNumKinds] = {
-    "fast",         "fast_mark",         "libunwind_walker", "unw_step",    "frame_pointer",
-    "conservative", "conservative_find", "range_scan",       "fast_cached", "fast_cached_mark",
-    "fast_record",  "day_one",           "relocate",         "c_batch",     "c_visit"};
+    "fast",          "fast_mark",        "libunwind_walker",  "unw_step",
+    "frame_pointer", "conservative",     "conservative_find", "range_scan",
+    "fast_cached",   "fast_cached_mark", "fast_record",       "day_one",
+    "relocate",      "c_batch",          "c_visit",           "relocate_forward"};
 
 // The minimal precise walker a runtime author writes in a day: a hash table keyed by return
 // address holding each call site's frame size (the stack map's stack size) and root offsets from
@@ -295,7 +297,9 @@ const DayOneTable& day_one() {
     return *t;
 }
 
-uint64_t day_one_walk(const gcwalk::SafepointContext& ctx, uint64_t* roots) {
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t day_one_walk(const gcwalk::SafepointContext& ctx,
+                                                uint64_t* roots) {
     uint64_t sum = 0, n = 0;
     const uint64_t frames =
         day_one().walk(ctx.caller_sp, ctx.caller_return_address, [&](void** slot) {
@@ -321,14 +325,45 @@ void* keep_in_place(void* old_base, void*) {
     return old_base;
 }
 
-uint64_t relocate_walk(const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
+// What the reference runtime's move does with an object it has forwarded already, as every root
+// after an object's first is (gc/runtime: move_object -> SemispaceHeap::forward -> reserve, each
+// out of line): a bounds and alignment check, the header read and its forwarded bit tested, the
+// forwarding address returned. The benchmark heap has no headers: the object's first word stands
+// in for one, its top bit (never set here) for the forwarded bit, and the object stays in place.
+struct ForwardCheck {
+    uint64_t lo, hi;
+};
+__attribute__((noinline)) void* forwarded_address(const ForwardCheck& c, uintptr_t old) {
+    if (old < c.lo || old >= c.hi || (old & 7) != 0) std::abort();
+    const uint64_t header = *reinterpret_cast<const uint64_t*>(old);
+    constexpr uint64_t kForwarded = uint64_t{1} << 63;
+    return reinterpret_cast<void*>((header & kForwarded) ? header & ~kForwarded : old);
+}
+__attribute__((noinline)) void* forward_like_runtime(void* old_base, void* user) {
+    return forwarded_address(*static_cast<const ForwardCheck*>(user),
+                             reinterpret_cast<uintptr_t>(old_base));
+}
+
+uint64_t relocate_with(const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots,
+                       gcwalk::MoveFn move) {
     gcwalk::WalkOptions opts;
     opts.walker = gcwalk::WalkerKind::Fast;
     opts.stop_sp = stop_sp;
     gcwalk::WalkStats stats;
-    gcwalk::relocate_roots(ctx, registry().index(), keep_in_place, nullptr, opts, &stats, nullptr);
+    ForwardCheck check{reinterpret_cast<uint64_t>(heap().base),
+                       reinterpret_cast<uint64_t>(heap().base) + Heap::kSize};
+    gcwalk::relocate_roots(ctx, registry().index(), move, &check, opts, &stats, nullptr);
     *roots = stats.roots;
     return stats.frames;
+}
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t relocate_walk(const gcwalk::SafepointContext& ctx,
+                                                 uint64_t stop_sp, uint64_t* roots) {
+    return relocate_with(ctx, stop_sp, roots, keep_in_place);
+}
+__attribute__((noinline)) uint64_t relocate_forward_walk(const gcwalk::SafepointContext& ctx,
+                                                         uint64_t stop_sp, uint64_t* roots) {
+    return relocate_with(ctx, stop_sp, roots, forward_like_runtime);
 }
 
 void c_batch_frame(const gcwalk_frame_roots* f, void* user) {
@@ -340,7 +375,9 @@ void c_visit_root(void** slot, void* user) {
     *static_cast<uint64_t*>(user) += reinterpret_cast<uintptr_t>(*slot);
 }
 
-uint64_t c_walk(Kind kind, const gcwalk::SafepointContext& ctx, uint64_t stop_sp, uint64_t* roots) {
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t c_walk(Kind kind, const gcwalk::SafepointContext& ctx,
+                                          uint64_t stop_sp, uint64_t* roots) {
     const auto* c = reinterpret_cast<const gcwalk_context*>(&ctx);
     const gcwalk_walk_options opts = {GCWALK_WALKER_FAST, 1, stop_sp, nullptr};
     gcwalk_walk_stats stats{};
@@ -374,7 +411,9 @@ uint64_t unw_step_loop(const gcwalk::SafepointContext& ctx, uint64_t stop_sp) {
 
 // The innermost managed frame called the stub directly, which saved that frame's RBP at CFA-16.
 // The chain is followed for the managed frames only: the C++ frame below them has no frame pointer.
-uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx, uint64_t managed_frames) {
+// (noinline: a profiler counts each path on its own)
+__attribute__((noinline)) uint64_t frame_pointer_walk(const gcwalk::SafepointContext& ctx,
+                                                      uint64_t managed_frames) {
     const uint64_t* fp;
     std::memcpy(&fp, reinterpret_cast<const void*>(ctx.caller_sp - 16), sizeof fp);
     uint64_t frames = 0, ra_sum = 0;
@@ -430,6 +469,7 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
         return walk_roots<false>(ctx, gcwalk::WalkerKind::Fast, s.stop_sp, roots, &walk_cache());
     case kDayOne: return day_one_walk(ctx, roots);
     case kRelocate: return relocate_walk(ctx, s.stop_sp, roots);
+    case kRelocateForward: return relocate_forward_walk(ctx, s.stop_sp, roots);
     case kCBatch:
     case kCVisit: return c_walk(kind, ctx, s.stop_sp, roots);
     default: return 0;
@@ -544,7 +584,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
         // The targets: each precise path's time over the minimal walker's on the same stack, and
         // the fast walker's over the bare frame-pointer chain.
         const double day = time_walk(kDayOne, *ctx, s);
-        for (Kind k : {kFast, kRelocate, kCBatch, kCVisit})
+        for (Kind k : {kFast, kRelocate, kCBatch, kCVisit, kRelocateForward})
             state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / day;
         if (run.fp)
             state.counters["fast_over_fp"] =

@@ -187,6 +187,7 @@ void finish_walk(const Walker& w, WalkStats* stats, WalkError* error, uint64_t f
 
 namespace {
 
+using detail::sp_slot;
 using detail::WalkerAccess;
 
 // The rest of the walk from the walk cache (see replay_roots in detail/root_walk.hpp).
@@ -220,15 +221,18 @@ __attribute__((always_inline)) inline bool replay_by_frame(Walker& w, Plain& pla
 // recorded slots (frames with other roots are recorded as "resolve again" and go to `general`);
 // without, the walker steps through cached frames one at a time (for visitors that are told about
 // each frame).
-template <bool kReplay, class Begin, class Plain, class Done, class General>
+// PlainFrame(sp, pairs) -> roots takes a plain frame's pairs at once (default: each slot to
+// `plain`).
+template <bool kReplay, class Begin, class Plain, class Done, class General, class PlainFrame>
 __attribute__((always_inline)) inline bool
 walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options,
               WalkStats* stats, WalkError* error, Begin&& begin, Plain&& plain, Done&& done,
-              General&& general) noexcept {
+              General&& general, PlainFrame&& plain_frame) noexcept {
     uint64_t frames = 0, roots = 0;
     const FrameIndex::Hot ix = index.hot();
     Walker w(ctx, index, options);
-    if (w.valid()) {
+    // The loop, for WalkerAccess::advance<kAllRegisters> (chosen once: ix.register_roots).
+    auto loop = [&]<bool kAllRegisters>() __attribute__((always_inline)) {
         WalkFrame f = w.frame();
         uint64_t* rbp_at = WalkerAccess::rbp_at(w);
         for (;;) {
@@ -243,11 +247,7 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
             ++frames;
             begin(f);
             if (f.site->plain_roots()) [[likely]] {
-                const std::span<const RootPair> pairs = ix.roots(*f.site);
-#pragma GCC unroll 2
-                for (const RootPair& p : pairs)
-                    roots += plain(
-                        reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset())));
+                roots += plain_frame(f.sp, ix.roots(*f.site));
                 done();
             } else if (WalkerAccess::sync(w, f, rbp_at), !general(w, roots)) {
                 break;
@@ -256,13 +256,34 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
                 WalkerAccess::sync(w, f, rbp_at);
                 if (!WalkerAccess::advance_recording(w, ix, f)) break;
                 rbp_at = WalkerAccess::rbp_at(w);
-            } else if (!WalkerAccess::advance(w, ix, f, rbp_at)) {
+            } else if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at)) {
                 break;
             }
         }
+    };
+    if (w.valid()) {
+        if (ix.register_roots)
+            loop.template operator()<true>();
+        else
+            loop.template operator()<false>();
     }
     detail::finish_walk(w, stats, error, frames, roots);
     return !w.failed();
+}
+
+template <bool kReplay, class Begin, class Plain, class Done, class General>
+__attribute__((always_inline)) inline bool
+walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options,
+              WalkStats* stats, WalkError* error, Begin&& begin, Plain&& plain, Done&& done,
+              General&& general) noexcept {
+    return walk_by_frame<kReplay>(
+        ctx, index, options, stats, error, begin, plain, done,
+        general, [&](uint64_t sp, std::span<const RootPair> pairs) __attribute__((always_inline)) {
+            uint64_t n = 0;
+#pragma GCC unroll 2
+            for (const RootPair& p : pairs) n += plain(sp_slot(sp, p.base));
+            return n;
+        });
 }
 
 // Moves the roots of the walker's current frame (any pairs): every old value read first, each
@@ -377,6 +398,14 @@ bool visit_frames_with(const SafepointContext& ctx, const FrameIndex& index,
             roots += b.frame.num_slots + b.frame.num_derived;
             if (b.frame.num_slots + b.frame.num_derived != 0) deliver(b.frame);
             return true;
+        },
+        // A plain frame's slots in one pass (at most kMaxRootPairsPerFrame: kPlainRoots).
+        [&](uint64_t sp, std::span<const RootPair> pairs) __attribute__((always_inline)) {
+            const uint32_t n = static_cast<uint32_t>(pairs.size());
+            void*** const out = b.slots;
+            for (uint32_t i = 0; i < n; ++i) out[i] = sp_slot(sp, pairs[i].base);
+            b.frame.num_slots = n;
+            return uint64_t{n};
         });
 }
 

@@ -28,6 +28,7 @@ Walker::Walker(const SafepointContext& ctx, const FrameIndex& index,
     c.options = options;
     hot_.index = &index;
     hot_.stop_sp = options.stop_sp;
+    hot_.sp_limit = options.stop_sp != 0 ? options.stop_sp : UINT64_MAX;
     WalkerImpl impl(*this);
     if (options.walker == WalkerKind::Fast) {
         c.fast = true;

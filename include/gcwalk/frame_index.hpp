@@ -91,12 +91,37 @@ struct CallSite {
     uint64_t key; // bits 0-47: return address (absolute); bits 48-63: number of RootPairs
     // bits 0-30: index of the first RootPair in the pool; bit 31: kPlainRoots
     uint32_t first_root;
-    uint32_t rule; // index into the FrameRule table
+    uint16_t rule; // index into the FrameRule table
+    // The rule's step to the caller in 16 bits, read by the walk's inline step without loading
+    // the rule (kStep* below; decided at index build time from the rule).
+    uint16_t step;
     // Every pair is a plain root (base == derived) in an [RSP + offset] slot, no two share a slot,
     // and there are at most kMaxRootPairsPerFrame: relocating the frame is moving each slot's
     // object in place, in any order (decided at index build time, where the roots are sorted and
     // duplicates removed).
     static constexpr uint32_t kPlainRoots = 1u << 31;
+    // step, bits 0-1: kStepSlow (anything else: the rule is not from CFI, or does not fit below),
+    // kStepRsp (CFA = RSP + 8 * bits 2-15; RBP not saved), kStepFp (the frame-pointer frame:
+    // CFA = RBP + 16, the caller's RBP saved at CFA - 16; bits 2-6 hold 2) or kStepRspRbp
+    // (CFA = RSP + 8 * bits 7-15; RBP saved at CFA - 8 * bits 2-6). The other callee-saved
+    // registers' saves are in the rule. A table holds at most 65536 distinct rules: a call site
+    // whose rule would be past that gets the last entry, which has no exact rule (the fast walker
+    // hands it to libunwind).
+    static constexpr uint16_t kStepSlow = 0, kStepRsp = 1, kStepFp = 2, kStepRspRbp = 3;
+    static constexpr uint32_t kMaxRules = 1u << 16;
+    // The step of `rule` (what the index builder stores).
+    static constexpr uint16_t step_of(const FrameRule& rule) noexcept {
+        if (!(rule.flags & kRuleFromCfi)) return kStepSlow;
+        const int16_t rbp = rule.saved[kSavedRbp];
+        if (rule.cfa_reg == kDwarfRbp)
+            return rule.cfa_offset == 16 && rbp == -16 ? kStepFp | 2u << 2 : kStepSlow;
+        if (rule.cfa_reg != kDwarfRsp || rule.cfa_offset <= 0 || rule.cfa_offset % 8 != 0)
+            return kStepSlow;
+        const uint32_t n = static_cast<uint32_t>(rule.cfa_offset) / 8;
+        if (rbp == 0) return n < (1u << 14) ? static_cast<uint16_t>(kStepRsp | n << 2) : kStepSlow;
+        if (rbp > -16 || rbp % 8 != 0 || rbp < -8 * 31 || n >= (1u << 9)) return kStepSlow;
+        return static_cast<uint16_t>(kStepRspRbp | static_cast<uint32_t>(-rbp / 8) << 2 | n << 7);
+    }
     uint64_t return_address() const noexcept { return key & ((uint64_t{1} << 48) - 1); }
     uint32_t num_roots() const noexcept { return static_cast<uint32_t>(key >> 48); }
     uint32_t root_index() const noexcept { return first_root & ~kPlainRoots; }
@@ -149,7 +174,7 @@ class FrameIndex {
     const CallSite* find(uint64_t ra) const noexcept { return hot().find(ra); }
     // The table's slot for `ra` (multiply-shift hashing onto any table size).
     static uint64_t slot_of(uint64_t ra, uint64_t nslots) noexcept {
-        uint64_t h = (ra ^ (ra >> 29)) * 0x9E3779B97F4A7C15ull;
+        uint64_t h = ra * 0x9E3779B97F4A7C15ull; // every bit of ra reaches the high bits used
         __extension__ using u128 = unsigned __int128;
         return static_cast<uint64_t>((static_cast<u128>(h) * nslots) >> 64);
     }
@@ -157,19 +182,24 @@ class FrameIndex {
     // valid while the index lives and is not moved from).
     struct Hot {
         const CallSite* table;
-        uint64_t nslots;
+        uint64_t nslots; // home slots (the table runs on past them; its last slot is empty)
         const RootPair* root_pool;
         const FrameRule* rules;
+        bool register_roots; // FrameIndex::register_roots()
         const CallSite* find(uint64_t ra) const noexcept {
             constexpr uint64_t mask = (uint64_t{1} << 48) - 1;
             if (ra - 1 >= mask) return nullptr; // 0, or not a user-space address
-            uint64_t s = slot_of(ra, nslots);
-            for (;;) {
-                const CallSite& cs = table[s];
-                if ((cs.key & mask) == ra) [[likely]]
-                    return &cs;
-                if (cs.key == 0) return nullptr;
-                s = (s + 1 == nslots) ? 0 : s + 1;
+            return find_any(ra);
+        }
+        // find() for the walk's step: an address past 48 bits finds nothing, but 0 may find an
+        // empty slot (a CallSite of zeros: no roots, kStepSlow), which the step refuses.
+        const CallSite* find_any(uint64_t ra) const noexcept {
+            constexpr uint64_t mask = (uint64_t{1} << 48) - 1;
+            // From the home slot on, never wrapping: the table's last slot is empty.
+            for (const CallSite* cs = table + slot_of(ra, nslots);; ++cs) {
+                if ((cs->key & mask) == ra) [[likely]]
+                    return cs;
+                if (cs->key == 0) return nullptr;
             }
         }
         std::span<const RootPair> roots(const CallSite& cs) const noexcept {
@@ -177,7 +207,12 @@ class FrameIndex {
         }
         const FrameRule& rule(const CallSite& cs) const noexcept { return rules[cs.rule]; }
     };
-    Hot hot() const noexcept { return {table_, nslots_, roots_, rules_}; }
+    Hot hot() const noexcept { return {table_, nslots_, roots_, rules_, register_roots_}; }
+    // Some root is in a register (a Register location: LLVM emits them only when told to keep GC
+    // pointers in callee-saved registers) or in memory at a register other than RSP and RBP plus
+    // an offset. Without them, the root walks of gcwalk/roots.hpp track where RBP is saved but
+    // not the other registers.
+    bool register_roots() const noexcept { return register_roots_; }
     // Classifies `ra`; `out` receives the call site for Safepoint, the function for
     // ManagedNoRecord.
     Lookup classify(uint64_t ra, const CallSite** site,
@@ -226,6 +261,7 @@ class FrameIndex {
     const RootPair* roots_ = nullptr;
     const FrameRule* rules_ = nullptr;
     uint64_t serial_ = 0;
+    bool register_roots_ = false;
 };
 
 } // namespace gcwalk

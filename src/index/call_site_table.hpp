@@ -1,5 +1,7 @@
 // Internal to the index layer: filling the index's return-address hash table (open addressing,
-// linear probing; key 0 marks an empty slot, as no return address is 0).
+// linear probing; key 0 marks an empty slot, as no return address is 0). A probe starts at its
+// home slot (FrameIndex::slot_of over home_slots()) and runs on past the home slots into a tail
+// instead of wrapping around; the table's last slot is always empty.
 #pragma once
 
 #include "table_memory.hpp"
@@ -29,9 +31,12 @@ class CallSiteInserter {
     void flush();
     // Distinct return addresses inserted so far.
     size_t num_sites() const noexcept { return num_sites_; }
+    // The number of home slots (the table has more: its tail).
+    uint64_t home_slots() const noexcept { return nslots_; }
 
   private:
     void insert(const CallSite& site, bool statepoint);
+    void grow_tail();
 
     struct Pending {
         CallSite site;

@@ -24,10 +24,11 @@ FrameIndex& FrameIndex::operator=(FrameIndex&& o) noexcept {
 void FrameIndex::cache_pointers() noexcept {
     if (!impl_) return;
     table_ = impl_->table.data();
-    nslots_ = impl_->table.size();
+    nslots_ = impl_->home_slots;
     roots_ = impl_->roots.data();
     rules_ = impl_->rules.data();
     serial_ = impl_->serial;
+    register_roots_ = impl_->register_roots;
 }
 FrameIndex::~FrameIndex() = default;
 

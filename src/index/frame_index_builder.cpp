@@ -20,7 +20,6 @@ namespace gcwalk {
 namespace {
 
 constexpr uint64_t kAddressMask = (uint64_t{1} << 48) - 1;
-constexpr uint8_t kRuleUnknown = 0xff;
 
 // The frame rule without CFI: CFA = RSP + stack size + 8, or unknown for a dynamic frame.
 FrameRule stack_size_rule(uint64_t stack_size) noexcept {
@@ -32,6 +31,14 @@ FrameRule stack_size_rule(uint64_t stack_size) noexcept {
         r.cfa_offset = static_cast<int32_t>(stack_size + 8);
     }
     return r;
+}
+
+// A root in a register's save slot, or in memory at a register other than RSP and RBP plus an
+// offset (FrameIndex::register_roots).
+bool needs_register(RootLoc loc) noexcept {
+    return loc.kind() == RootLoc::kRegister ||
+           (loc.kind() == RootLoc::kMemory && loc.dwarf_reg() != kDwarfRsp &&
+            loc.dwarf_reg() != kDwarfRbp);
 }
 
 bool looks_like_statepoint(const RecordView& rec) noexcept {
@@ -79,6 +86,7 @@ class Builder {
             if (auto st = add_image(i, sites); !st) return st;
         sites.flush();
         impl_.num_sites = sites.num_sites();
+        impl_.home_slots = sites.home_slots();
         return finish();
     }
 
@@ -202,13 +210,16 @@ class Builder {
                 for (const RootPair& p : roots_.pairs()) {
                     impl_.roots.push_back(p); // short: cheaper than insert's memmove
                     plain &= p.base.bits == p.derived.bits && p.base.is_sp_slot();
+                    impl_.register_roots |= needs_register(p.base) || needs_register(p.derived);
                 }
                 if (first_root & CallSite::kPlainRoots) return Error{where("root pool overflow")};
                 if (plain && num_roots <= kMaxRootPairsPerFrame)
                     first_root |= CallSite::kPlainRoots;
             }
         }
-        sites.add(CallSite{where.ra | (uint64_t{num_roots} << 48), first_root, rule}, statepoint);
+        sites.add(CallSite{where.ra | (uint64_t{num_roots} << 48), first_root,
+                           static_cast<uint16_t>(rule), CallSite::step_of(impl_.rules[rule])},
+                  statepoint);
         return {};
     }
 
@@ -227,6 +238,7 @@ class Builder {
                              hex(next.function_address) + " (" + impl_.images[next.image].name +
                              ")"};
         }
+        impl_.table.shrink_to_fit(); // (after a tail grew)
         impl_.roots.shrink_to_fit();
         impl_.rules.shrink_to_fit();
         return {};

@@ -17,11 +17,13 @@ struct FrameIndex::Impl {
     // Per image: its ImageStackMaps::blobs, or the blobs build() parsed.
     std::vector<std::shared_ptr<const std::vector<StackMapBlob>>> blobs;
     LargeArray<FrameRecord> frames; // sorted by function address
-    LargeArray<CallSite> table;     // the hash table (16-byte slots)
+    LargeArray<CallSite> table;     // the hash table (16-byte slots): home slots, then a tail
+    uint64_t home_slots = 1;        // FrameIndex::slot_of's range (call_site_table.hpp)
     LargeArray<RootPair> roots;
     std::vector<FrameRule> rules;
     size_t num_sites = 0;
-    uint64_t serial = 0; // unique per build in this process (FrameIndex::serial)
+    uint64_t serial = 0;         // unique per build in this process (FrameIndex::serial)
+    bool register_roots = false; // FrameIndex::register_roots
     std::shared_ptr<const NativeFrames> native; // FrameIndex::native_frames
 };
 

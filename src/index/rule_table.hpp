@@ -11,6 +11,9 @@
 
 namespace gcwalk {
 
+// cfa_reg of a rule whose CFA is not known (a dynamic frame without CFI, the full table's last).
+inline constexpr uint8_t kRuleUnknown = 0xff;
+
 inline bool rule_equal(const FrameRule& a, const FrameRule& b) noexcept {
     return a.cfa_offset == b.cfa_offset && a.cfa_reg == b.cfa_reg && a.flags == b.flags &&
            std::memcmp(a.saved, b.saved, sizeof a.saved) == 0;
@@ -21,8 +24,9 @@ class RuleInterner {
   public:
     explicit RuleInterner(std::vector<FrameRule>& rules) : rules_(rules) {}
 
-    // The index of `r` in the table, appending it when it is new. Call sites of one function
-    // mostly share a rule, so the rule asked for last is checked before the hash map.
+    // The index of `r` in the table, appending it when it is new; past CallSite::kMaxRules - 1
+    // distinct rules, the index of the table's last entry, a rule that is not exact. Call sites of
+    // one function mostly share a rule, so the rule asked for last is checked before the hash map.
     uint32_t intern(const FrameRule& r) {
         if (last_ != kNone && rule_equal(rules_[last_], r)) return last_;
         return last_ = lookup(r);

@@ -274,6 +274,54 @@ TEST_CASE("every call site of the fixture gets an exact CFI rule", "[cfi]") {
     for (const std::string& d : registry().diagnostics()) WARN(d);
 }
 
+TEST_CASE("every call site's step says what its rule says", "[cfi][fast]") {
+    // CallSite::step is what the inline step reads instead of the rule: decoded here by hand.
+    const gcwalk::FrameIndex& index = registry().index();
+    int fp = 0, rsp = 0, rsp_rbp = 0, slow_exact = 0;
+    for (const gcwalk::CallSite& cs : index.call_sites()) {
+        const gcwalk::FrameRule& r = index.rule(cs);
+        const gcwalk::CallSite* in_table = index.find(cs.return_address());
+        REQUIRE(in_table);
+        const uint32_t step = in_table->step;
+        INFO("call site 0x" << std::hex << cs.return_address() << " step 0x" << step);
+        switch (step & 3u) {
+        case gcwalk::CallSite::kStepFp:
+            CHECK(r.cfa_reg == gcwalk::kDwarfRbp);
+            CHECK(r.cfa_offset == 16);
+            CHECK(r.saved[gcwalk::kSavedRbp] == -16);
+            CHECK((step >> 2) == 2);
+            ++fp;
+            break;
+        case gcwalk::CallSite::kStepRsp:
+            CHECK(r.cfa_reg == gcwalk::kDwarfRsp);
+            CHECK(r.cfa_offset == static_cast<int32_t>(8 * (step >> 2)));
+            CHECK(r.saved[gcwalk::kSavedRbp] == 0);
+            ++rsp;
+            break;
+        case gcwalk::CallSite::kStepRspRbp:
+            CHECK(r.cfa_reg == gcwalk::kDwarfRsp);
+            CHECK(r.cfa_offset == static_cast<int32_t>(8 * (step >> 7)));
+            CHECK(r.saved[gcwalk::kSavedRbp] == -8 * static_cast<int32_t>(step >> 2 & 31u));
+            ++rsp_rbp;
+            break;
+        default:
+            CHECK(step == gcwalk::CallSite::kStepSlow);
+            if (r.flags & gcwalk::kRuleFromCfi) ++slow_exact;
+        }
+        if (r.flags & gcwalk::kRuleFromCfi) {
+            CHECK((step != gcwalk::CallSite::kStepSlow) ==
+                  (gcwalk::CallSite::step_of(r) != gcwalk::CallSite::kStepSlow));
+        } else {
+            CHECK(step == gcwalk::CallSite::kStepSlow);
+        }
+    }
+    // The fixture has frame-pointer frames, frames without one, and no exact rule the step
+    // cannot say (CFA offsets are small; RBP-based CFAs are the standard frame).
+    CHECK(fp > 0);
+    CHECK(rsp + rsp_rbp > 0);
+    CHECK(slow_exact == 0);
+}
+
 TEST_CASE("CFI rules give the CFA and save slots libunwind finds", "[cfi]") {
     for (int64_t via_native : {0, 1}) {
         reset();

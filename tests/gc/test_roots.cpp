@@ -341,6 +341,21 @@ __attribute__((noinline)) int64_t rt_native(int64_t b) {
 }
 }
 
+TEST_CASE("the index knows whether a root needs a register other than RSP and RBP", "[roots]") {
+    // FrameIndex::register_roots() chooses whether root walks track every callee-saved register:
+    // it must be set exactly when some root is a Register location or memory at another register.
+    const gcwalk::FrameIndex& index = registry().index();
+    bool needs = false;
+    for (const gcwalk::CallSite& cs : index.call_sites())
+        for (const gcwalk::RootPair& p : index.roots(cs))
+            for (gcwalk::RootLoc l : {p.base, p.derived})
+                needs |= l.kind() == gcwalk::RootLoc::kRegister ||
+                         (l.kind() == gcwalk::RootLoc::kMemory &&
+                          l.dwarf_reg() != gcwalk::kDwarfRsp && l.dwarf_reg() != gcwalk::kDwarfRbp);
+    CHECK(index.register_roots() == needs);
+    CHECK(index.register_roots() == (GCWALK_ROOTS_VARIANT == 2)); // only llc's csr build has them
+}
+
 TEST_CASE("two stack roots are relocated and read back after the move", "[roots]") {
     reset();
     CHECK(gr_sum(1000, 234) == 1234);

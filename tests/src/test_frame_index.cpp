@@ -143,14 +143,15 @@ namespace {
 
 // A hand-built v3 blob: `nfunc` functions at base + 0x100 * i, each with one record at offset 8
 // holding one statepoint pair [RSP + 16].
-std::vector<uint8_t> make_blob(uint64_t base, uint32_t nfunc) {
+std::vector<uint8_t> make_blob_at(const std::vector<uint64_t>& functions) {
+    const uint32_t nfunc = static_cast<uint32_t>(functions.size());
     std::vector<uint8_t> b;
     auto put = [&](uint64_t v, size_t n) {
         for (size_t i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
     };
     put(3, 1), put(0, 1), put(0, 2);         // version, reserved
     put(nfunc, 4), put(0, 4), put(nfunc, 4); // functions, constants, records
-    for (uint32_t f = 0; f < nfunc; ++f) put(base + 0x100 * f, 8), put(24, 8), put(1, 8);
+    for (uint64_t fn : functions) put(fn, 8), put(24, 8), put(1, 8);
     for (uint32_t f = 0; f < nfunc; ++f) {
         put(0xABCDEF00, 8), put(8, 4), put(0, 2), put(5, 2); // id, offset, flags, 5 locations
         for (int c = 0; c < 3; ++c)
@@ -162,6 +163,13 @@ std::vector<uint8_t> make_blob(uint64_t base, uint32_t nfunc) {
         put(0, 4);            // align to 8
     }
     return b;
+}
+
+// nfunc functions 0x100 apart from base, one record each at offset 8 with one [RSP + 16] root.
+std::vector<uint8_t> make_blob(uint64_t base, uint32_t nfunc) {
+    std::vector<uint64_t> functions;
+    for (uint32_t f = 0; f < nfunc; ++f) functions.push_back(base + 0x100 * f);
+    return make_blob_at(functions);
 }
 
 } // namespace
@@ -283,4 +291,80 @@ TEST_CASE("every index the registry publishes reads the blobs parsed when the JI
     CHECK(blob_at(reg.index(), base + 8) == parsed);
     REQUIRE(reg.remove_jit(*h2));
     CHECK(blob_at(reg.index(), base + 8) == parsed);
+}
+
+TEST_CASE("past 65535 distinct frame rules, call sites fall back to a rule that is not exact",
+          "[frame_index]") {
+    // A call site keeps its rule's index in 16 bits: an image with more distinct rules than that
+    // must still index (the extra call sites are walked by libunwind), never wrap an index.
+    constexpr uint32_t kFunctions = 70000;
+    const uint64_t base = 0x6000'0000'0000;
+    const std::vector<uint8_t> bytes = make_blob(base, kFunctions);
+    gcwalk::ImageStackMaps img;
+    img.name = "many-rules";
+    img.section = bytes;
+    for (uint32_t f = 0; f < kFunctions; ++f) {
+        gcwalk::FrameRule r{};
+        r.cfa_reg = gcwalk::kDwarfRsp;
+        r.cfa_offset = static_cast<int32_t>(16 + 8 * f); // each function's own rule
+        r.flags = gcwalk::kRuleFromCfi;
+        img.rules.emplace_back(base + 0x100 * f + 8, r);
+    }
+    std::vector<gcwalk::ImageStackMaps> images;
+    images.push_back(std::move(img));
+    auto index = gcwalk::FrameIndex::build(std::move(images));
+    REQUIRE(index);
+    REQUIRE(index->num_call_sites() == kFunctions);
+    uint32_t exact = 0, fallback = 0;
+    for (uint32_t f = 0; f < kFunctions; ++f) {
+        const gcwalk::CallSite* cs = index->find(base + 0x100 * f + 8);
+        REQUIRE(cs);
+        const gcwalk::FrameRule& r = index->rule(*cs);
+        if (r.flags & gcwalk::kRuleFromCfi) {
+            ++exact;
+            CHECK(r.cfa_offset == static_cast<int32_t>(16 + 8 * f));
+            // Small CFA offsets are in the step; larger ones leave it to the slow path.
+            CHECK(cs->step == (r.cfa_offset < 8 * (1 << 14)
+                                   ? (gcwalk::CallSite::kStepRsp | (r.cfa_offset / 8) << 2)
+                                   : gcwalk::CallSite::kStepSlow));
+        } else {
+            ++fallback;
+            CHECK(cs->rule == gcwalk::CallSite::kMaxRules - 1);
+            CHECK(cs->step == gcwalk::CallSite::kStepSlow);
+        }
+        CHECK(index->roots(*cs).size() == 1); // the roots are there either way
+    }
+    CHECK(exact == gcwalk::CallSite::kMaxRules - 1);
+    CHECK(fallback == kFunctions - exact);
+}
+
+TEST_CASE("call sites whose home slots are the table's last ones are all found", "[frame_index]") {
+    // Probes never wrap around: they run on past the home slots, and the table grows its tail
+    // when a run of full slots reaches its end. Here every call site's home slot is among the
+    // last six, so the run is as long as the table has sites.
+    constexpr uint32_t kSites = 200;
+    const uint64_t nslots = static_cast<uint64_t>(kSites / 0.7) + 1; // call_site_table.cpp
+    const uint64_t base = 0x5000'0000'0000;
+    std::vector<uint64_t> functions;
+    for (uint64_t k = 0; functions.size() < kSites; ++k)
+        if (gcwalk::FrameIndex::slot_of(base + 0x100 * k + 8, nslots) >= nslots - 6)
+            functions.push_back(base + 0x100 * k);
+    const std::vector<uint8_t> bytes = make_blob_at(functions);
+    gcwalk::ImageStackMaps img;
+    img.name = "last-slots";
+    img.section = bytes;
+    std::vector<gcwalk::ImageStackMaps> images;
+    images.push_back(std::move(img));
+    auto index = gcwalk::FrameIndex::build(std::move(images));
+    REQUIRE(index);
+    CHECK(index->num_call_sites() == kSites);
+    for (uint64_t fn : functions) {
+        const gcwalk::CallSite* cs = index->find(fn + 8);
+        REQUIRE(cs);
+        CHECK(cs->return_address() == fn + 8);
+        CHECK(index->roots(*cs).size() == 1);
+        CHECK(index->find(fn + 9) == nullptr);
+        CHECK(index->find(fn + 7) == nullptr);
+    }
+    CHECK(index->call_sites().size() == kSites);
 }

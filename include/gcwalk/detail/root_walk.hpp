@@ -52,10 +52,35 @@ visit_frame_roots(Walker& w, const WalkFrame& f, uint64_t* rbp_at, std::span<con
 // then the step (with kRecord, appending each frame to the walk's WalkCache). With kRecord, a
 // frame the cache holds ends the loop with true (the walker is replaying; f is that frame).
 // Otherwise the walk is over (false).
-template <bool kRecord, class Visit>
-__attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameIndex::Hot& ix,
-                                                       WalkFrame& f, Visit& visit, uint64_t& frames,
-                                                       uint64_t& roots) noexcept {
+// The slot of an [RSP + offset] root of the frame at sp.
+__attribute__((always_inline)) inline void** sp_slot(uint64_t sp, RootLoc loc) noexcept {
+    return reinterpret_cast<void**>(sp +
+                                    (static_cast<int64_t>(static_cast<int32_t>(loc.bits)) >> 7));
+}
+
+// The base slots of a CallSite::kPlainRoots frame at sp, visited: four at a time, then two, then
+// one (a frame's few roots cost a test or two, not a loop's setup).
+template <class Visit>
+__attribute__((always_inline)) inline void visit_plain_roots(uint64_t sp, const RootPair* p,
+                                                             uint32_t n, Visit& visit) noexcept {
+    for (; n >= 4; n -= 4, p += 4) {
+        visit(sp_slot(sp, p[0].base));
+        visit(sp_slot(sp, p[1].base));
+        visit(sp_slot(sp, p[2].base));
+        visit(sp_slot(sp, p[3].base));
+    }
+    if (n & 2u) {
+        visit(sp_slot(sp, p[0].base));
+        visit(sp_slot(sp, p[1].base));
+        p += 2;
+    }
+    if (n & 1u) visit(sp_slot(sp, p[0].base));
+}
+
+template <bool kRecord, bool kAllRegisters, class Visit>
+__attribute__((always_inline)) inline bool
+walk_frames_with(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f, Visit& visit, uint64_t& frames,
+                 uint64_t& roots) noexcept {
     uint64_t* rbp_at = WalkerAccess::rbp_at(w); // (advance(): kept in a register)
     for (;;) {
         if constexpr (kRecord) {
@@ -63,22 +88,31 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
                 return true;
         }
         ++frames;
-        const std::span<const RootPair> pairs = ix.roots(*f.site);
-        roots += pairs.size();                  // less the ones passed over below
-        if (f.site->plain_roots()) [[likely]] { // every base an [RSP + offset] slot: no test each
-#pragma GCC unroll 4
-            for (const RootPair& p : pairs)
-                visit(reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset())));
+        const CallSite& site = *f.site;
+        const uint32_t n = site.num_roots();
+        roots += n;                          // less the ones passed over below
+        if (site.plain_roots()) [[likely]] { // every base an [RSP + offset] slot: no test each
+            if (n != 0) visit_plain_roots(f.sp, ix.root_pool + site.root_index(), n, visit);
         } else {
-            visit_frame_roots(w, f, rbp_at, pairs, visit, roots);
+            visit_frame_roots(w, f, rbp_at, ix.roots(site), visit, roots);
         }
         if constexpr (kRecord) {
             if (!WalkerAccess::advance_recording(w, ix, f)) return false;
             rbp_at = WalkerAccess::rbp_at(w);
         } else {
-            if (!WalkerAccess::advance(w, ix, f, rbp_at)) return false;
+            if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at)) return false;
         }
     }
+}
+
+// The frames the walk steps (above), the loop chosen once for the index's register_roots.
+template <bool kRecord, class Visit>
+__attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameIndex::Hot& ix,
+                                                       WalkFrame& f, Visit& visit, uint64_t& frames,
+                                                       uint64_t& roots) noexcept {
+    if (kRecord || ix.register_roots)
+        return walk_frames_with<kRecord, true>(w, ix, f, visit, frames, roots);
+    return walk_frames_with<kRecord, false>(w, ix, f, visit, frames, roots);
 }
 
 // One entry of the walk cache's slots: a base slot, or (odd) a frame whose roots are resolved

@@ -1,8 +1,8 @@
 // INTERNAL to gcwalk (walking layer): not part of the public API, may change at any time.
 //
 // The state the inline per-frame step reads and writes (Walker::next(), for_each_root's loops):
-// the register map, the flags that choose the step, the CFA memo (read and written by every step
-// of a frame without a frame pointer) and the cache arrays a recording or replaying loop touches.
+// the register map, the flags that choose the step and the cache arrays a recording or replaying
+// loop touches.
 // It is here, and not behind the walker's opaque storage, because the step is the measured hot
 // path (docs/PERFORMANCE.md): inlined into the caller's loop, it reaches every field at a fixed
 // offset from the walker, with no pointer to load first. Everything else the walker keeps (the
@@ -35,23 +35,6 @@ struct RegisterMap {
     uint8_t in_context = 0;
 };
 
-// The CFA predictor for frames without a frame pointer: entry[slot(ra)] = ra << 16 | the CFA
-// offset from RSP last seen at ra (0: empty). Cleared by the first step that needs it, so walks
-// of frame-pointer frames never pay for it; a wrong entry costs a slower step, never a wrong one
-// (the rule confirms it).
-struct CfaMemo {
-    static constexpr unsigned kBits = 7;
-    static uint64_t slot(uint64_t ra) noexcept {
-        return (ra * 0x9E3779B97F4A7C15ull) >> (64 - kBits);
-    }
-    __attribute__((cold, noinline)) void clear() noexcept {
-        std::memset(entry, 0, sizeof entry);
-        ready = true;
-    }
-    bool ready = false;
-    uint64_t entry[1u << kBits];
-};
-
 // A frame as the walk cache keeps it.
 struct CacheFrame {
     uint64_t sp;
@@ -63,7 +46,8 @@ struct CacheFrame {
 // starts, so that the loop does not go through the cache object.
 struct WalkState {
     const FrameIndex* index = nullptr;
-    uint64_t stop_sp = 0; // WalkOptions::stop_sp
+    uint64_t stop_sp = 0;  // WalkOptions::stop_sp
+    uint64_t sp_limit = 0; // stop_sp, or UINT64_MAX without one: the inline step's one compare
     RegisterMap regs;
     bool valid = false;
     bool failed = false;
@@ -85,7 +69,6 @@ struct WalkState {
     uint32_t replay_first = 0;
     uint32_t replay_slot_end = 0;
     const uintptr_t* replay_slots = nullptr;
-    CfaMemo memo;
 };
 
 // What appending a frame to a recording asks of the walker's out-of-line part.

@@ -15,76 +15,72 @@ namespace gcwalk::detail {
 // The fast walker's common step, from frame f (with an exact rule) to its caller when that has a
 // record and an exact rule, is above stop_sp and is plausible: on true f is the caller and s.regs
 // describes its registers; on false nothing changed and the walker's slow path redoes the step
-// with every check and message. The standard frame-pointer frame is tested as a branch, not
-// computed from the rule's fields, so that the next CFA depends on the saved RBP alone and not on
-// the hash probe and rule load before it: the CPU overlaps the lookups of successive frames, the
-// branch predictor confirming them.
+// with every check and message. The CFA comes from the call site's step (CallSite::step, in the
+// hash entry the previous frame's lookup loaded: no rule load before it). The standard
+// frame-pointer frame is a branch, so that the next CFA depends on the saved RBP alone and not on
+// the hash probe before it: the CPU overlaps the lookups of successive frames, the branch
+// predictor confirming them.
 //
 // rbp_at stands for s.regs.where[kSavedRbp], which the step neither reads nor writes: a loop keeps
 // it in a register from frame to frame (the frame-pointer chain then never goes through memory
 // the step stored to) and writes it back when it hands the walker to anything else.
+//
+// Without kAllRegisters the step moves RBP's save location only, and leaves s.regs.in_context as
+// it is (a bit may then say RBP's slot is the context copy when it is not: a refusal to write, not
+// a wrong write): for a walk that needs no register's save slot and no register but RBP (no root
+// of the index needs one: FrameIndex::register_roots()), and forgets the others when it leaves
+// the inline step.
+template <bool kAllRegisters = true>
 __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIndex::Hot& ix,
                                                      WalkFrame& f, uint64_t*& rbp_at) noexcept {
-    const FrameRule& r = ix.rule(*f.site);
-    const bool fp_frame = r.cfa_reg == kDwarfRbp && r.cfa_offset == kFpCfaOffset &&
-                          r.saved[kSavedRbp] == kFpSavedRbp && rbp_at != nullptr;
+    const uint32_t step = f.site->step;
+    const bool fp_frame = (step & 3u) == CallSite::kStepFp;
     uint64_t cfa;
-    if (__builtin_expect(fp_frame, 1)) {
+    uint64_t* next_rbp_at; // where the caller's RBP is saved
+    if (fp_frame) {
+        if (__builtin_expect(rbp_at == nullptr, 0)) return false;
         cfa = *rbp_at + kFpCfaOffset;
+        // Plausible: above the frame, within 1 GiB, 8-aligned.
+        if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0))
+            return false;
+        next_rbp_at = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
     } else {
-        // CFA = RSP + offset: the offset is taken from the memo when the rule confirms it, so that
-        // the next CFA waits for one small-table load, not for the hash probe and the rule load.
-        if (__builtin_expect(!s.memo.ready, 0)) s.memo.clear();
-        const uint64_t slot = CfaMemo::slot(f.return_address);
-        const uint64_t m = s.memo.entry[slot];
-        uint64_t predicted = m & 0xffff;
-        asm(""
-            : "+r"(predicted)); // opaque: the CFA below must not be computed from the rule's copy
-        if (__builtin_expect((m >> 16) == f.return_address && r.cfa_reg == kDwarfRsp &&
-                                 static_cast<uint64_t>(static_cast<int64_t>(r.cfa_offset)) ==
-                                     (m & 0xffff),
-                             1)) {
-            cfa = f.sp + predicted;
-        } else {
-            if (r.cfa_reg != kDwarfRsp) return false;
-            cfa = f.sp + static_cast<int64_t>(r.cfa_offset);
-            if (r.cfa_offset > 0 && r.cfa_offset < 0x10000)
-                s.memo.entry[slot] = f.return_address << 16 | static_cast<uint64_t>(r.cfa_offset);
-        }
+        if (__builtin_expect(step == CallSite::kStepSlow, 0)) return false;
+        // kStepRsp: 8 * bits 2-15; kStepRspRbp: 8 * bits 7-15 (above the frame: never 0), RBP
+        // saved at CFA - 8 * bits 2-6.
+        cfa = f.sp + 8 * uint64_t{(step & 2u) ? step >> 7 : step >> 2};
+        uint64_t* const rbp_slot = reinterpret_cast<uint64_t*>(cfa - 8 * uint64_t{step >> 2 & 31u});
+        next_rbp_at = (step & 2u) ? rbp_slot : rbp_at;
     }
-    // Plausible: above the frame, within 1 GiB, 8-aligned.
-    if (__builtin_expect(cfa - f.sp - 1 >= (uint64_t{1} << 30) - 1 || (cfa & 7) != 0, 0))
-        return false;
-    if (__builtin_expect(s.stop_sp != 0 && cfa > s.stop_sp, 0)) return false;
+    if (__builtin_expect(cfa > s.sp_limit, 0)) return false;
     uint64_t ra;
     __builtin_memcpy(&ra, reinterpret_cast<const void*>(cfa - kReturnAddressBelowCfa), sizeof ra);
-    const CallSite* site = ix.find(ra);
+    // (find_any: a return address 0 may find an empty slot, whose step is kStepSlow.)
+    const CallSite* site = ix.find_any(ra);
     if (__builtin_expect(!site, 0)) return false;
-    if (__builtin_expect(
-            !(ix.rule(*site).flags & kRuleFromCfi) || f.depth + 1 >= Walker::kMaxFrames, 0))
+    if (__builtin_expect(site->step == CallSite::kStepSlow || f.depth + 1 >= Walker::kMaxFrames, 0))
         return false;
-    // Registers this frame saved now live in its slots (real stack memory, not the context).
-    uint8_t moved = 0;
-    // Without branches on which registers the frame saved (frames of different functions save
-    // different sets: a branch per register would be mispredicted on mixed stacks).
-    if (fp_frame) {
-        rbp_at = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
-        moved |= 1u << kSavedRbp;
-    } else if (r.saved[kSavedRbp] != 0) {
-        rbp_at = reinterpret_cast<uint64_t*>(cfa + static_cast<int64_t>(r.saved[kSavedRbp]));
-        moved |= 1u << kSavedRbp;
-    }
+    // Registers this frame saved now live in its slots (real stack memory, not the context),
+    // without branches on which ones (frames of different functions save different sets: a branch
+    // per register would be mispredicted on mixed stacks). RBP's slot is in the step.
+    uint8_t moved = static_cast<uint8_t>((step >> 1 & 1u) << kSavedRbp);
+    rbp_at = next_rbp_at;
+    if constexpr (kAllRegisters) {
+        const FrameRule& r = ix.rule(*f.site);
 #pragma GCC unroll 6
-    for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
-        if (i == kSavedRbp) continue;
-        const int64_t off = r.saved[i];
-        uint64_t* const at = reinterpret_cast<uint64_t*>(cfa + off);
-        uint64_t* const old = s.regs.where[i];
-        s.regs.where[i] = off != 0 ? at : old;
-        moved |= static_cast<uint8_t>((off != 0) << i);
+        for (unsigned i = 0; i < kNumCalleeSaved; ++i) {
+            if (i == kSavedRbp) continue;
+            const int64_t off = r.saved[i];
+            uint64_t* const at = reinterpret_cast<uint64_t*>(cfa + off);
+            uint64_t* const old = s.regs.where[i];
+            s.regs.where[i] = off != 0 ? at : old;
+            moved |= static_cast<uint8_t>((off != 0) << i);
+        }
     }
-    if (__builtin_expect(s.regs.in_context != 0, 0))
-        s.regs.in_context &= static_cast<uint8_t>(~moved);
+    if constexpr (kAllRegisters) {
+        if (__builtin_expect(s.regs.in_context != 0, 0))
+            s.regs.in_context &= static_cast<uint8_t>(~moved);
+    }
     f.return_address = ra;
     f.sp = cfa;
     f.site = site;
@@ -110,17 +106,29 @@ struct WalkerAccess {
     // to anything else first calls sync(w, f, rbp_at). (Not storing them every frame keeps the
     // frame-pointer chain out of memory, and the loop clear of stores to the walker, whose state
     // lives on a stack beside the frames it reads.)
+    //
+    // kAllRegisters is ix.register_roots (a loop chooses once): without it, the steps track RBP
+    // only, and the other registers' save locations are forgotten (unknown, null) when the walk
+    // goes on outside the inline step (advance() is for root walks alone).
+    template <bool kAllRegisters>
     __attribute__((always_inline)) static bool advance(Walker& w, const FrameIndex::Hot& ix,
                                                        WalkFrame& f, uint64_t*& rbp_at) noexcept {
-        if (w.hot_.by_rule && rule_step(w.hot_, ix, f, rbp_at)) [[likely]]
+        if (w.hot_.by_rule && rule_step<kAllRegisters>(w.hot_, ix, f, rbp_at)) [[likely]]
             return true;
         sync(w, f, rbp_at);
+        if constexpr (!kAllRegisters) forget_registers(w);
         w.next_slow();
         f = w.frame_;
         rbp_at = w.hot_.regs.where[kSavedRbp];
         return w.hot_.valid;
     }
     static uint64_t* rbp_at(const Walker& w) noexcept { return w.hot_.regs.where[kSavedRbp]; }
+    // Every callee-saved register but RBP: save location unknown.
+    static void forget_registers(Walker& w) noexcept {
+        for (unsigned i = 0; i < kNumCalleeSaved; ++i)
+            if (i != kSavedRbp) w.hot_.regs.where[i] = nullptr;
+        w.hot_.regs.in_context &= static_cast<uint8_t>(1u << kSavedRbp);
+    }
     static void sync(Walker& w, const WalkFrame& f, uint64_t* rbp_at) noexcept {
         w.frame_ = f;
         w.hot_.regs.where[kSavedRbp] = rbp_at;
