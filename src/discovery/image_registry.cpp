@@ -329,10 +329,16 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
 void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
                     std::vector<std::string>* diagnostics) {
     auto file_bytes = std::make_shared<std::vector<uint8_t>>();
-    auto sec = find_loaded_stackmaps(img.name, li.base, &img.functions, &img.has_stackmaps,
+    // The main program is read through /proc/self/exe: the file it was loaded from, even when
+    // its path names a newer build by now. Messages name the path.
+    const bool main_program = li.name.empty();
+    const std::string open_path = main_program ? "/proc/self/exe" : img.name;
+    auto sec = find_loaded_stackmaps(open_path, li.base, &img.functions, &img.has_stackmaps,
                                      file_bytes.get());
     if (!sec) {
         img.problem = sec.error().message;
+        if (main_program && img.problem.rfind(open_path + ":", 0) == 0)
+            img.problem = img.name + img.problem.substr(open_path.size());
         return;
     }
     img.section = *sec;

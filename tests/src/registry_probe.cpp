@@ -5,6 +5,7 @@
 #include <gcwalk/image_registry.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 extern "C" {
 void gcwalk_test_callee() {}
@@ -13,7 +14,14 @@ void* gcwalk_test_make() {
 }
 }
 
-int main() {
+int main(int argc, char** argv) {
+    // "--replace-self-with FILE": FILE is renamed over this program's path before the scan (a
+    // rebuild while it runs); the registry must still read the file that was loaded.
+    if (argc == 3 && std::strcmp(argv[1], "--replace-self-with") == 0 &&
+        std::rename(argv[2], argv[0]) != 0) {
+        std::perror("rename");
+        return 1;
+    }
     gcwalk::ImageRegistry registry;
     auto st = registry.rescan();
     std::printf("status=%s\n", st ? "ok" : st.message().c_str());

@@ -68,18 +68,24 @@ void write_file(const std::string& path, const std::vector<char>& bytes) {
     REQUIRE(out.good());
 }
 
-// The section header of `name` in an ELF file's bytes (checked: the fixtures are real links).
-Elf64_Shdr* section_header(std::vector<char>& elf, const char* name) {
+// The offset in an ELF file's bytes of the section header of `name` (checked: the fixtures are
+// real links). Copied in and out with memcpy: the bytes of a std::vector<char> may be unaligned.
+size_t section_header_at(const std::vector<char>& elf, const char* name) {
     Elf64_Ehdr eh;
     REQUIRE(elf.size() >= sizeof eh);
     std::memcpy(&eh, elf.data(), sizeof eh);
     REQUIRE(eh.e_shoff + uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) <= elf.size());
-    auto* sh = reinterpret_cast<Elf64_Shdr*>(elf.data() + eh.e_shoff);
-    const char* names = elf.data() + sh[eh.e_shstrndx].sh_offset;
-    for (unsigned i = 0; i < eh.e_shnum; ++i)
-        if (std::strcmp(names + sh[i].sh_name, name) == 0) return &sh[i];
+    REQUIRE(eh.e_shstrndx < eh.e_shnum);
+    Elf64_Shdr strtab, sh;
+    std::memcpy(&strtab, elf.data() + eh.e_shoff + eh.e_shstrndx * sizeof(Elf64_Shdr), sizeof sh);
+    for (unsigned i = 0; i < eh.e_shnum; ++i) {
+        const size_t at = eh.e_shoff + i * sizeof(Elf64_Shdr);
+        std::memcpy(&sh, elf.data() + at, sizeof sh);
+        const std::string n(elf.data() + strtab.sh_offset + sh.sh_name);
+        if (sh.sh_name < strtab.sh_size && n == name) return at;
+    }
     FAIL("no section " << name);
-    return nullptr;
+    return 0;
 }
 
 std::string hex(uint64_t v) {
@@ -193,6 +199,23 @@ TEST_CASE("a non-allocated .llvm_stackmaps is read from the file and indexed as 
     }
 }
 
+TEST_CASE("a non-allocated main program is read from the file it was loaded from",
+          "[image_registry]") {
+    // The program's path is replaced by another build (the lld link, another layout) before it
+    // scans: /proc/self/exe still names the file that was loaded.
+    namespace fs = std::filesystem;
+    const std::string self = std::string(GCWALK_TEST_SCRATCH) + "/probe_replaced";
+    const std::string other = self + ".next";
+    fs::copy_file(GCWALK_TEST_PROBE_GNU_NOALLOC, self, fs::copy_options::overwrite_existing);
+    fs::copy_file(GCWALK_TEST_PROBE_LLD_NOALLOC, other, fs::copy_options::overwrite_existing);
+    std::string out = run(self + " --replace-self-with " + other);
+    CHECK(out.find("diagnostic:") == std::string::npos);
+    CHECK(out.find("call_sites=5 skipped=0\n") != std::string::npos);
+    CHECK(site_lines(out) == site_lines(run(GCWALK_TEST_PROBE_GNU)));
+    CHECK_FALSE(fs::exists(other));
+    fs::remove(self);
+}
+
 TEST_CASE("non-allocated stack maps under --gc-sections: what each linker does",
           "[image_registry]") {
     // GNU ld drops the section (nothing allocated refers to it): nothing to index.
@@ -259,15 +282,18 @@ TEST_CASE("a non-allocated section that its file cannot hold is an error naming 
     // The section's offset moved to the file's last 4 bytes: its size runs past the end.
     const std::string past_end = std::string(GCWALK_TEST_SCRATCH) + "/past_end.so";
     std::vector<char> edited = elf;
-    Elf64_Shdr* sh = section_header(edited, ".llvm_stackmaps");
-    REQUIRE((sh->sh_flags & SHF_ALLOC) == 0);
-    REQUIRE(sh->sh_size > 4);
-    sh->sh_offset = edited.size() - 4;
+    const size_t at = section_header_at(edited, ".llvm_stackmaps");
+    Elf64_Shdr sh;
+    std::memcpy(&sh, edited.data() + at, sizeof sh);
+    REQUIRE((sh.sh_flags & SHF_ALLOC) == 0);
+    REQUIRE(sh.sh_size > 4);
+    sh.sh_offset = edited.size() - 4;
+    std::memcpy(edited.data() + at, &sh, sizeof sh);
     write_file(past_end, edited);
     auto bad = gcwalk::find_loaded_stackmaps(past_end, 0, &fns, nullptr, &bytes);
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message == past_end + ": .llvm_stackmaps at offset " +
-                                     hex(edited.size() - 4) + " of size " + hex(sh->sh_size) +
+                                     hex(edited.size() - 4) + " of size " + hex(sh.sh_size) +
                                      " runs past the end of the file (" + hex(edited.size()) +
                                      " bytes)");
     // A truncated file (a copy cut short): the section headers at its end are gone.
