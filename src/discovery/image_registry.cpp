@@ -100,15 +100,26 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
     const Elf64_Shdr* found = nullptr;
     const Elf64_Shdr* symtab = nullptr;
     const Elf64_Shdr* dynsym = nullptr;
+    size_t sections = 0;
     for (const Elf64_Shdr& s : sh) {
         if (s.sh_type == SHT_SYMTAB) symtab = &s;
         if (s.sh_type == SHT_DYNSYM) dynsym = &s;
-        if (s.sh_name < strtab.sh_size && std::strcmp(names.data() + s.sh_name, kSectionName) == 0)
+        if (s.sh_name < strtab.sh_size &&
+            std::strcmp(names.data() + s.sh_name, kSectionName) == 0) {
             found = &s;
+            ++sections;
+        }
     }
     if (!found || found->sh_type == SHT_NOBITS || found->sh_size == 0)
         return std::span<const uint8_t>{};
     if (section_found) *section_found = true;
+    // GNU ld keeps an allocated and a non-allocated input section apart: two output sections of
+    // the name, each with some of the image's functions. Reading one would miss the other's roots.
+    if (sections > 1)
+        return Error{path + ": " + std::to_string(sections) + " sections named " + kSectionName +
+                     " (objects with the section allocated and objects with it not allocated "
+                     "linked together?): make it non-allocated in every managed object, or in "
+                     "none"};
     const bool allocated = (found->sh_flags & SHF_ALLOC) != 0;
     if (!allocated && !file_bytes)
         return Error{path + ": " + kSectionName +

@@ -72,6 +72,18 @@ foreach(t gcwalk_test_dl_noalloc gcwalk_test_dl_noalloc_moved)
   gcwalk_unallocated_stackmaps(${t} OBJCOPY ${GCWALK_OBJCOPY_GNU})
 endforeach()
 
+# Objects with the section allocated and objects with it not allocated in one link (GNU ld makes
+# two sections of the name): refused, not half read.
+set(GCWALK_INDEX_DL_OBJ_NOALLOC ${CMAKE_CURRENT_BINARY_DIR}/ir/index_dlopen.noalloc.o)
+add_custom_command(OUTPUT ${GCWALK_INDEX_DL_OBJ_NOALLOC}
+  COMMAND ${GCWALK_OBJCOPY_GNU} --set-section-flags .llvm_stackmaps=contents,readonly
+          ${GCWALK_INDEX_DL_OBJ} ${GCWALK_INDEX_DL_OBJ_NOALLOC}
+  DEPENDS ${GCWALK_INDEX_DL_OBJ} VERBATIM)
+add_executable(registry_probe_gnu_mixed registry_probe.cpp ${GCWALK_INDEX_OBJ} ${GCWALK_INDEX_DL_OBJ_NOALLOC})
+target_link_libraries(registry_probe_gnu_mixed PRIVATE gcwalk_discovery)
+list(APPEND probe_defs GCWALK_TEST_PROBE_GNU_MIXED="$<TARGET_FILE:registry_probe_gnu_mixed>")
+list(APPEND probe_targets registry_probe_gnu_mixed)
+
 add_executable(test_image_registry test_image_registry.cpp)
 add_dependencies(test_image_registry gcwalk_test_dl gcwalk_test_dl_noalloc gcwalk_test_dl_noalloc_moved
                  ${probe_targets})

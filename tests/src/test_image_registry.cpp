@@ -216,6 +216,15 @@ TEST_CASE("a non-allocated main program is read from the file it was loaded from
     fs::remove(self);
 }
 
+TEST_CASE("allocated and non-allocated stack maps linked together are refused, not half read",
+          "[image_registry]") {
+    std::string out = run(GCWALK_TEST_PROBE_GNU_MIXED);
+    CHECK(out.find(GCWALK_TEST_PROBE_GNU_MIXED
+                   ": 2 sections named .llvm_stackmaps (objects with the section allocated and "
+                   "objects with it not allocated linked together?)") != std::string::npos);
+    CHECK(out.find("call_sites=0 skipped=1\n") != std::string::npos);
+}
+
 TEST_CASE("non-allocated stack maps under --gc-sections: what each linker does",
           "[image_registry]") {
     // GNU ld drops the section (nothing allocated refers to it): nothing to index.
