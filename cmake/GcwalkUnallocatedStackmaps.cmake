@@ -30,7 +30,14 @@ function(gcwalk_unallocated_stackmaps target)
       list(APPEND new_srcs ${src})
       continue()
     endif()
-    get_filename_component(abs ${src} ABSOLUTE BASE_DIR ${src_dir})
+    # A relative path names a file of the source folder, or the output of a custom command in
+    # the binary folder.
+    get_source_file_property(generated ${src} GENERATED)
+    if(generated)
+      get_filename_component(abs ${src} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_BINARY_DIR})
+    else()
+      get_filename_component(abs ${src} ABSOLUTE BASE_DIR ${src_dir})
+    endif()
     get_filename_component(name ${abs} NAME)
     # A number in front: two objects of the same name from different folders stay apart.
     set(copy ${out_dir}/${n}_${name})
