@@ -88,6 +88,16 @@ size_t section_header_at(const std::vector<char>& elf, const char* name) {
     return 0;
 }
 
+// dlopens a build of index_dlopen.ll; *fn receives the address of its managed function.
+void* open_dl(const std::string& path, uint64_t* fn) {
+    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    INFO(dlerror());
+    REQUIRE(h);
+    *fn = reinterpret_cast<uint64_t>(dlsym(h, "idx_dl_function"));
+    REQUIRE(*fn);
+    return h;
+}
+
 std::string hex(uint64_t v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
@@ -239,6 +249,28 @@ TEST_CASE("non-allocated stack maps under --gc-sections: what each linker does",
     CHECK(lld.find("call_sites=0 skipped=1\n") != std::string::npos);
 }
 
+TEST_CASE("the bytes of a non-allocated section outlive the image in the indexes that read them",
+          "[image_registry]") {
+    // Read from the file, the section is the registry's: an index replaced after dlclose (a
+    // walk may still hold it until reclaim) must still read it (ASan checks the reads).
+    uint64_t fn = 0;
+    void* h = open_dl(GCWALK_TEST_DL_NOALLOC_SO, &fn);
+    gcwalk::ImageRegistry reg;
+    REQUIRE(reg.rescan());
+    const gcwalk::FrameIndex& old = reg.index();
+    const gcwalk::FrameRecord* fr = old.function_containing(fn);
+    REQUIRE(fr);
+    const int64_t bias = old.images()[fr->image].load_bias;
+    CHECK(bias != 0); // link-time addresses in the bytes, moved by the load bias
+    REQUIRE(dlclose(h) == 0);
+    REQUIRE(reg.rescan());
+    CHECK(&reg.index() != &old);
+    CHECK(reg.index().function_containing(fn) == nullptr);
+    const gcwalk::StackMapBlob& blob = old.blob(ref_of(*fr));
+    CHECK(blob.function(fr->function).address + static_cast<uint64_t>(bias) == fn);
+    reg.reclaim();
+}
+
 TEST_CASE("a non-allocated image whose file no longer matches the loaded code is skipped",
           "[image_registry]") {
     // A shared object loaded from a path, then replaced on disk by the same code linked at
@@ -247,11 +279,8 @@ TEST_CASE("a non-allocated image whose file no longer matches the loaded code is
     namespace fs = std::filesystem;
     const std::string path = std::string(GCWALK_TEST_SCRATCH) + "/libstale.so";
     fs::copy_file(GCWALK_TEST_DL_NOALLOC_SO, path, fs::copy_options::overwrite_existing);
-    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    INFO(dlerror());
-    REQUIRE(h);
-    auto fn = reinterpret_cast<uint64_t>(dlsym(h, "idx_dl_function"));
-    REQUIRE(fn);
+    uint64_t fn = 0;
+    void* h = open_dl(path, &fn);
     {
         gcwalk::ImageRegistry reg;
         REQUIRE(reg.rescan());
