@@ -1,7 +1,8 @@
 // Every stack map in the process: loaded images (found with dl_iterate_phdr, the section located
 // through the image file's section headers and read from memory, where the dynamic loader applied
-// the relocations) and blobs handed over by a JIT. Changes publish a new immutable FrameIndex;
-// readers take the current one without a lock.
+// the relocations, or from the file when it is not allocated: then the linker resolved its
+// addresses and the load bias is added) and blobs handed over by a JIT. Changes publish a new
+// immutable FrameIndex; readers take the current one without a lock.
 //
 //   gcwalk::ImageRegistry registry;
 //   if (auto st = registry.rescan(); !st) log(st.message());   // at start, and after
@@ -27,10 +28,14 @@ namespace gcwalk {
 // has no such section. `functions` receives the ranges of the image's function symbols (absolute).
 // `section_found` (may be null) is set when the file has a non-empty section, also when the
 // result is an error because it cannot be used (not allocated, compressed): stack maps exist.
-Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path,
-                                                         uint64_t load_bias,
-                                                         std::vector<FunctionRange>* functions,
-                                                         bool* section_found = nullptr);
+// A section that is not allocated is not in memory: with `file_bytes` (may be null: then it is an
+// error), its bytes are read from the file into `*file_bytes` and the span points there; its
+// function addresses are then link-time values, to which `load_bias` must be added. Otherwise
+// `*file_bytes` is left empty.
+Expected<std::span<const uint8_t>>
+find_loaded_stackmaps(const std::string& path, uint64_t load_bias,
+                      std::vector<FunctionRange>* functions, bool* section_found = nullptr,
+                      std::vector<uint8_t>* file_bytes = nullptr);
 
 class ImageRegistry {
   public:
@@ -90,8 +95,8 @@ class ImageRegistry {
     std::vector<std::string> diagnostics() const;
 
     // The loaded images that have stack maps which could not be indexed (a malformed section,
-    // unrelocated addresses, a section that is not in memory): a precise collector cannot find
-    // their roots, and should refuse to run.
+    // unrelocated addresses, a non-allocated section whose file cannot be read or does not match
+    // the loaded code): a precise collector cannot find their roots, and should refuse to run.
     struct SkippedImage {
         std::string path;
         std::string reason;

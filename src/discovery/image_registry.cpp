@@ -62,7 +62,8 @@ void read_function_symbols(int fd, uint64_t file_size, const Elf64_Shdr& symtab,
 Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path,
                                                          uint64_t load_bias,
                                                          std::vector<FunctionRange>* functions,
-                                                         bool* section_found) {
+                                                         bool* section_found,
+                                                         std::vector<uint8_t>* file_bytes) {
     if (section_found) *section_found = false;
     Fd f;
     f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -99,20 +100,44 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
     const Elf64_Shdr* found = nullptr;
     const Elf64_Shdr* symtab = nullptr;
     const Elf64_Shdr* dynsym = nullptr;
+    size_t sections = 0;
     for (const Elf64_Shdr& s : sh) {
         if (s.sh_type == SHT_SYMTAB) symtab = &s;
         if (s.sh_type == SHT_DYNSYM) dynsym = &s;
-        if (s.sh_name < strtab.sh_size && std::strcmp(names.data() + s.sh_name, kSectionName) == 0)
+        if (s.sh_name < strtab.sh_size &&
+            std::strcmp(names.data() + s.sh_name, kSectionName) == 0) {
             found = &s;
+            ++sections;
+        }
     }
     if (!found || found->sh_type == SHT_NOBITS || found->sh_size == 0)
         return std::span<const uint8_t>{};
     if (section_found) *section_found = true;
-    if (!(found->sh_flags & SHF_ALLOC))
+    // GNU ld keeps an allocated and a non-allocated input section apart: two output sections of
+    // the name, each with some of the image's functions. Reading one would miss the other's roots.
+    if (sections > 1)
+        return Error{path + ": " + std::to_string(sections) + " sections named " + kSectionName +
+                     " (objects with the section allocated and objects with it not allocated "
+                     "linked together?): make it non-allocated in every managed object, or in "
+                     "none"};
+    const bool allocated = (found->sh_flags & SHF_ALLOC) != 0;
+    if (!allocated && !file_bytes)
         return Error{path + ": " + kSectionName +
                      " is not an allocated section, so it is not in memory"};
     if (found->sh_flags & SHF_COMPRESSED)
-        return Error{path + ": " + kSectionName + " is compressed in memory"};
+        return Error{path + ": " + kSectionName + " is compressed" +
+                     (allocated ? " in memory" : " in the file")};
+    if (!allocated) {
+        // Not in memory: its bytes (link-time addresses) come from the file, every bound checked.
+        if (found->sh_offset > file_size || found->sh_size > file_size - found->sh_offset)
+            return Error{path + ": " + kSectionName + " at offset " + hex(found->sh_offset) +
+                         " of size " + hex(found->sh_size) + " runs past the end of the file (" +
+                         hex(file_size) + " bytes)"};
+        file_bytes->resize(found->sh_size);
+        if (!read_at(f.fd, file_bytes->data(), found->sh_size, found->sh_offset))
+            return Error{path + ": cannot read " + kSectionName + " at offset " +
+                         hex(found->sh_offset) + " (" + hex(found->sh_size) + " bytes)"};
+    }
 
     if (functions) {
         if (symtab) read_function_symbols(f.fd, file_size, *symtab, load_bias, functions);
@@ -126,6 +151,7 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
                                      }),
                          functions->end());
     }
+    if (!allocated) return std::span<const uint8_t>(*file_bytes);
     auto* mem = reinterpret_cast<const uint8_t*>(found->sh_addr + load_bias);
     return std::span<const uint8_t>(mem, found->sh_size);
 }
@@ -141,6 +167,9 @@ struct ImageRegistry::Image {
     JitHandle jit = 0;
     bool seen = false;          // found by the current scan
     std::vector<uint8_t> owned; // JIT bytes
+    // A non-allocated section's bytes, read from the file; shared with every index built from
+    // them (ImageStackMaps::owner), so a retired index stays valid after the image is dropped.
+    std::shared_ptr<const std::vector<uint8_t>> from_file;
     std::span<const uint8_t> section;
     // Its blobs, parsed once when the image is found: the checks below and every index built
     // while the image stays loaded use them (ImageStackMaps::blobs).
@@ -214,15 +243,28 @@ bool in_text(const std::vector<std::pair<uint64_t, uint64_t>>& text, uint64_t a)
 }
 
 // Checks that every function address of a section's blobs lies in the image's code. A section
-// that parses but whose addresses are link-time values (lld leaves them unrelocated) is refused.
+// read from memory holds final addresses: one that parses but whose addresses are link-time
+// values (lld leaves them unrelocated) is refused. A section read from the file (`from_file`)
+// holds link-time addresses: each plus `bias` must be in the code, or the file is not the one
+// that was loaded (rebuilt or replaced since).
 std::string check_addresses(const std::string& name, const std::vector<StackMapBlob>& blobs,
-                            uint64_t bias, const std::vector<std::pair<uint64_t, uint64_t>>& text) {
+                            uint64_t bias, const std::vector<std::pair<uint64_t, uint64_t>>& text,
+                            bool from_file = false) {
     for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
-            uint64_t a = blob.function(f).address;
+            const uint64_t a = blob.function(f).address + (from_file ? bias : 0);
             if (in_text(text, a)) continue;
             std::string where = name + ": blob " + std::to_string(blob.index_in_section()) +
                                 " function " + std::to_string(f) + ": address " + hex(a);
+            if (from_file && blob.function(f).address == 0)
+                return where + ": its link-time address in the non-allocated " + kSectionName +
+                       " is 0, the linker discarded the function (--gc-sections does not keep "
+                       "what only a non-allocated section refers to; see docs/INTEGRATION.md)";
+            if (from_file)
+                return where + " (link-time " + hex(blob.function(f).address) + " + load bias " +
+                       hex(bias) + ") of the non-allocated " + kSectionName +
+                       " lies outside the image's executable segments: the file is not the one "
+                       "that was loaded (rebuilt or replaced since?)";
             if (bias != 0 && in_text(text, a + bias))
                 return where +
                        " is unrelocated in memory (the linker resolved it at link time but left no "
@@ -239,15 +281,16 @@ std::string check_addresses(const std::string& name, const std::vector<StackMapB
 // index then derives one from the stack size and the fast walker hands such frames to
 // libunwind); the first reason is kept. Functions that no symbol sized (a stripped image, a JIT
 // object without sizes) get their range from their FDE. `functions` is sorted by address.
+// `bias` is added to the blobs' function addresses (non-zero for a section read from the file).
 std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const EhFrameTable& table,
                                                           const std::vector<StackMapBlob>& blobs,
                                                           std::vector<FunctionRange>* functions,
-                                                          std::string* problem) {
+                                                          std::string* problem, uint64_t bias) {
     std::vector<std::pair<uint64_t, FrameRule>> rules;
     size_t failed = 0, total = 0;
     for (const auto& blob : blobs) {
         for (uint32_t f = 0; f < blob.num_functions(); ++f) {
-            const uint64_t fa = blob.function(f).address;
+            const uint64_t fa = blob.function(f).address + bias;
             const uint64_t first = blob.first_record_of(f);
             auto known =
                 std::lower_bound(functions->begin(), functions->end(), fa,
@@ -278,7 +321,7 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const EhFrameTable& ta
 std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
                                                           const std::vector<StackMapBlob>& blobs,
                                                           std::vector<FunctionRange>* functions,
-                                                          std::string* problem) {
+                                                          std::string* problem, uint64_t bias) {
     if (li.eh_hdr == 0 || li.eh_lo == 0) {
         *problem = li.name + ": no PT_GNU_EH_FRAME segment: frames are stepped by libunwind";
         return {};
@@ -288,7 +331,7 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
         *problem = table.error().message;
         return {};
     }
-    return compute_rules(*table, blobs, functions, problem);
+    return compute_rules(*table, blobs, functions, problem, bias);
 }
 
 // Reads, parses (once: the checks, the rules and every index built from now on read these
@@ -296,12 +339,23 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
 // be indexed.
 void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
                     std::vector<std::string>* diagnostics) {
-    auto sec = find_loaded_stackmaps(img.name, li.base, &img.functions, &img.has_stackmaps);
+    auto file_bytes = std::make_shared<std::vector<uint8_t>>();
+    // The main program is read through /proc/self/exe: the file it was loaded from, even when
+    // its path names a newer build by now. Messages name the path.
+    const bool main_program = li.name.empty();
+    const std::string open_path = main_program ? "/proc/self/exe" : img.name;
+    auto sec = find_loaded_stackmaps(open_path, li.base, &img.functions, &img.has_stackmaps,
+                                     file_bytes.get());
     if (!sec) {
         img.problem = sec.error().message;
+        if (main_program && img.problem.rfind(open_path + ":", 0) == 0)
+            img.problem = img.name + img.problem.substr(open_path.size());
         return;
     }
     img.section = *sec;
+    if (!file_bytes->empty()) img.from_file = std::move(file_bytes);
+    // Addresses read from the file are link-time values: the load bias moves them.
+    const uint64_t bias = img.from_file ? li.base : 0;
     if (img.section.empty()) return;
     auto blobs = parse_stackmap_section(img.section, img.name);
     if (!blobs) {
@@ -309,11 +363,12 @@ void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
         return;
     }
     img.blobs = std::make_shared<const std::vector<StackMapBlob>>(std::move(*blobs));
-    img.problem = check_addresses(img.name, *img.blobs, li.base, img.text);
+    img.problem =
+        check_addresses(img.name, *img.blobs, li.base, img.text, img.from_file != nullptr);
     if (!img.problem.empty()) return;
     std::string note;
     li.name = img.name;
-    img.rules = compute_rules(li, *img.blobs, &img.functions, &note);
+    img.rules = compute_rules(li, *img.blobs, &img.functions, &note, bias);
     if (!note.empty()) diagnostics->push_back(note);
 }
 
@@ -419,7 +474,7 @@ Expected<ImageRegistry::JitHandle> ImageRegistry::add_jit_object(std::string nam
         if (std::string bad = check_addresses(img->name, *img->blobs, 0, img->text); !bad.empty())
             return Error{bad + " (no FDE in its .eh_frame and no function range covers it)"};
         std::string note;
-        img->rules = compute_rules(*table, *img->blobs, &fns, &note);
+        img->rules = compute_rules(*table, *img->blobs, &fns, &note, 0);
         if (!note.empty()) {
             std::lock_guard lock(mutex_);
             diagnostics_.push_back(note);
@@ -511,8 +566,11 @@ namespace {
 ImageStackMaps to_input(const ImageRegistry::Image& img) {
     ImageStackMaps m;
     m.name = img.name;
-    m.load_bias = 0; // read from memory (or handed over by a JIT): addresses are already final
+    // Read from memory (or handed over by a JIT): the addresses are final. Read from the file:
+    // link-time addresses, moved by the image's load bias.
+    m.load_bias = img.from_file ? static_cast<int64_t>(img.base) : 0;
     m.section = img.section;
+    m.owner = img.from_file;
     m.blobs = img.blobs;
     m.functions = img.functions;
     m.rules = img.rules;

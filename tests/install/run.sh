@@ -2,7 +2,8 @@
 # usage: run.sh BUILD_DIR CONSUMER_SOURCE WORK_DIR OPT LLC — installs BUILD_DIR into
 # WORK_DIR/prefix, builds the consumer with CMake (find_package) and with pkg-config, and links a
 # managed program against the installed runtime (gcwalk-runtime.pc); every binary must run, the
-# managed one without LD_LIBRARY_PATH, as PIE and as -no-pie.
+# managed one without LD_LIBRARY_PATH, as PIE and as -no-pie, and as an lld PIE whose stack maps
+# gcwalk_unallocated_stackmaps made non-allocated (built by the CMake project in ../unallocated).
 set -euo pipefail
 build=$1 src=$2 work=$3 opt=$4 llc=$5
 rm -rf "$work" && mkdir -p "$work"
@@ -28,6 +29,16 @@ for pie in -pie -no-pie; do
      $(pkg-config --libs gcwalk-runtime) 2>"$work/link$pie.log" || { cat "$work/link$pie.log"; exit 1; }
   env -u LD_LIBRARY_PATH GCWALK_STRESS=1 "$work/managed$pie"
 done
+
+echo "-- gcwalk_unallocated_stackmaps: the managed program as an lld PIE, stack maps not allocated"
+cmake -S "$src/../unallocated" -B "$work/unallocated-build" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DMANAGED_MAIN="$src/managed_main.c" -DMANAGED_OBJ="$work/managed.o" >/dev/null
+cmake --build "$work/unallocated-build" >/dev/null
+exe=$work/unallocated-build/managed_unallocated
+if readelf -dW "$exe" | grep -q TEXTREL; then echo "$exe has DT_TEXTREL"; exit 1; fi
+readelf -SW "$exe" | grep -q '\.llvm_stackmaps .* 00  *0  *0  *8$' ||
+  { echo "$exe: .llvm_stackmaps is missing or allocated"; readelf -SW "$exe"; exit 1; }
+env -u LD_LIBRARY_PATH GCWALK_STRESS=1 "$exe"
 
 test -x "$prefix/bin/gcwalk-dump" || { echo "gcwalk-dump is not installed"; exit 1; }
 "$prefix/bin/gcwalk-dump" --help >/dev/null

@@ -41,7 +41,10 @@ set(probes
   "gnu_gc|${GCWALK_INDEX_OBJ}|-Wl,--gc-sections"
   "gnu_gc_keep|${GCWALK_INDEX_OBJ}|-Wl,--gc-sections|-Wl,-T,${keep_ld}"
   "lld_gc_keep|${GCWALK_INDEX_OBJ_RW}|-fuse-ld=lld|-Wl,--gc-sections|-Wl,-T,${keep_ld}"
-  "gnu_noalloc|${GCWALK_INDEX_OBJ_NOALLOC}")
+  "gnu_noalloc|${GCWALK_INDEX_OBJ_NOALLOC}"
+  "lld_noalloc|${GCWALK_INDEX_OBJ_NOALLOC}|-fuse-ld=lld"
+  "gnu_noalloc_gc|${GCWALK_INDEX_OBJ_NOALLOC}|-Wl,--gc-sections"
+  "lld_noalloc_gc|${GCWALK_INDEX_OBJ_NOALLOC}|-fuse-ld=lld|-Wl,--gc-sections")
 set(probe_defs)
 foreach(p ${probes})
   string(REPLACE "|" ";" p "${p}")
@@ -59,10 +62,37 @@ foreach(p ${probes})
   list(APPEND probe_targets registry_probe_${name})
 endforeach()
 
+# A shared object with a non-allocated section, and the same one linked at another address: a
+# file that does not match the loaded code once it replaces the first on disk.
+add_library(gcwalk_test_dl_noalloc SHARED ${GCWALK_INDEX_DL_OBJ})
+add_library(gcwalk_test_dl_noalloc_moved SHARED ${GCWALK_INDEX_DL_OBJ})
+target_link_options(gcwalk_test_dl_noalloc_moved PRIVATE -Wl,-Ttext-segment=0x40000000)
+foreach(t gcwalk_test_dl_noalloc gcwalk_test_dl_noalloc_moved)
+  set_target_properties(${t} PROPERTIES LINKER_LANGUAGE C)
+  gcwalk_unallocated_stackmaps(${t} OBJCOPY ${GCWALK_OBJCOPY_GNU})
+endforeach()
+
+# Objects with the section allocated and objects with it not allocated in one link (GNU ld makes
+# two sections of the name): refused, not half read.
+set(GCWALK_INDEX_DL_OBJ_NOALLOC ${CMAKE_CURRENT_BINARY_DIR}/ir/index_dlopen.noalloc.o)
+add_custom_command(OUTPUT ${GCWALK_INDEX_DL_OBJ_NOALLOC}
+  COMMAND ${GCWALK_OBJCOPY_GNU} --set-section-flags .llvm_stackmaps=contents,readonly
+          ${GCWALK_INDEX_DL_OBJ} ${GCWALK_INDEX_DL_OBJ_NOALLOC}
+  DEPENDS ${GCWALK_INDEX_DL_OBJ} VERBATIM)
+add_executable(registry_probe_gnu_mixed registry_probe.cpp ${GCWALK_INDEX_OBJ} ${GCWALK_INDEX_DL_OBJ_NOALLOC})
+target_link_libraries(registry_probe_gnu_mixed PRIVATE gcwalk_discovery)
+list(APPEND probe_defs GCWALK_TEST_PROBE_GNU_MIXED="$<TARGET_FILE:registry_probe_gnu_mixed>")
+list(APPEND probe_targets registry_probe_gnu_mixed)
+
 add_executable(test_image_registry test_image_registry.cpp)
-add_dependencies(test_image_registry gcwalk_test_dl ${probe_targets})
+add_dependencies(test_image_registry gcwalk_test_dl gcwalk_test_dl_noalloc gcwalk_test_dl_noalloc_moved
+                 ${probe_targets})
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/registry_scratch)
 target_compile_definitions(test_image_registry PRIVATE ${probe_defs}
   GCWALK_TEST_DL_SO="$<TARGET_FILE:gcwalk_test_dl>"
+  GCWALK_TEST_DL_NOALLOC_SO="$<TARGET_FILE:gcwalk_test_dl_noalloc>"
+  GCWALK_TEST_DL_NOALLOC_MOVED_SO="$<TARGET_FILE:gcwalk_test_dl_noalloc_moved>"
+  GCWALK_TEST_SCRATCH="${CMAKE_CURRENT_BINARY_DIR}/registry_scratch"
   GCWALK_TEST_NOT_ELF="${CMAKE_CURRENT_SOURCE_DIR}/index_functions.ll")
 target_link_libraries(test_image_registry PRIVATE gcwalk_discovery gcwalk_catch_main ${CMAKE_DL_LIBS})
 catch_discover_tests(test_image_registry TEST_PREFIX "image_registry: ")
