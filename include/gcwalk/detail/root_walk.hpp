@@ -25,6 +25,11 @@ void finish_walk(const Walker& walker, WalkStats* stats, WalkError* error, uint6
 // the frame is done. On a precise-mode error the walker has failed.
 uint32_t replay_frame_slots(Walker& walker, uint32_t i, uint32_t* next, void*** out) noexcept;
 
+// The slot of an [RSP + offset] root of the frame at sp.
+__attribute__((always_inline)) inline void** sp_slot(uint64_t sp, RootLoc loc) noexcept {
+    return reinterpret_cast<void**>(sp + static_cast<int64_t>(loc.offset()));
+}
+
 // The roots of a frame that is not CallSite::kPlainRoots, for walk_frames: [RSP + offset] slots
 // inline, the others resolved (the walker's copies of f and rbp_at brought up to date first).
 template <class Visit>
@@ -35,7 +40,7 @@ visit_frame_roots(Walker& w, const WalkFrame& f, uint64_t* rbp_at, std::span<con
     for (const RootPair& p : pairs) {
         void** slot;
         if (p.base.is_sp_slot()) [[likely]] {
-            slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(p.base.offset()));
+            slot = sp_slot(f.sp, p.base);
         } else if (WalkerAccess::sync(w, f, rbp_at), !(slot = resolve_root_or_report(w, p.base))) {
             if (w.failed()) { // precise: the walk is over (the step below is false)
                 roots -= static_cast<uint64_t>(pairs.data() + pairs.size() - &p);
@@ -52,11 +57,6 @@ visit_frame_roots(Walker& w, const WalkFrame& f, uint64_t* rbp_at, std::span<con
 // then the step (with kRecord, appending each frame to the walk's WalkCache). With kRecord, a
 // frame the cache holds ends the loop with true (the walker is replaying; f is that frame).
 // Otherwise the walk is over (false).
-// The slot of an [RSP + offset] root of the frame at sp.
-__attribute__((always_inline)) inline void** sp_slot(uint64_t sp, RootLoc loc) noexcept {
-    return reinterpret_cast<void**>(sp +
-                                    (static_cast<int64_t>(static_cast<int32_t>(loc.bits)) >> 7));
-}
 
 // The base slots of a CallSite::kPlainRoots frame at sp, visited: four at a time, then two, then
 // one (a frame's few roots cost a test or two, not a loop's setup).
