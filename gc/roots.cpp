@@ -188,6 +188,7 @@ void finish_walk(const Walker& w, WalkStats* stats, WalkError* error, uint64_t f
 namespace {
 
 using detail::sp_slot;
+using detail::StepGuess;
 using detail::WalkerAccess;
 
 // The rest of the walk from the walk cache (see replay_roots in detail/root_walk.hpp).
@@ -235,6 +236,7 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
     auto loop = [&]<bool kAllRegisters>() __attribute__((always_inline)) {
         WalkFrame f = w.frame();
         uint64_t* rbp_at = WalkerAccess::rbp_at(w);
+        StepGuess guess;
         for (;;) {
             if constexpr (kReplay) {
                 if (WalkerAccess::replaying(w)) [[unlikely]] {
@@ -256,7 +258,7 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
                 WalkerAccess::sync(w, f, rbp_at);
                 if (!WalkerAccess::advance_recording(w, ix, f)) break;
                 rbp_at = WalkerAccess::rbp_at(w);
-            } else if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at)) {
+            } else if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at, guess)) {
                 break;
             }
         }

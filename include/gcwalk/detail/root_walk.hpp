@@ -82,6 +82,7 @@ __attribute__((always_inline)) inline bool
 walk_frames_with(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f, Visit& visit, uint64_t& frames,
                  uint64_t& roots) noexcept {
     uint64_t* rbp_at = WalkerAccess::rbp_at(w); // (advance(): kept in a register)
+    StepGuess guess;                            // (and the step's guess)
     for (;;) {
         if constexpr (kRecord) {
             if (WalkerAccess::replaying(w)) [[unlikely]]
@@ -100,7 +101,7 @@ walk_frames_with(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f, Visit& visi
             if (!WalkerAccess::advance_recording(w, ix, f)) return false;
             rbp_at = WalkerAccess::rbp_at(w);
         } else {
-            if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at)) return false;
+            if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at, guess)) return false;
         }
     }
 }

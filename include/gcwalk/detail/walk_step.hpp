@@ -30,9 +30,23 @@ namespace gcwalk::detail {
 // a wrong write): for a walk that needs no register's save slot and no register but RBP (no root
 // of the index needs one: FrameIndex::register_roots()), and forgets the others when it leaves
 // the inline step.
+// A loop's guess of the next frame's step: the previous RSP-based step's (CallSite::step) and
+// what it decodes to. A stack that repeats a frame (recursion, a loop of calls) repeats its step:
+// a step equal to the guess takes the CFA from the guess, and the CPU, predicting that branch,
+// computes the caller's SP and loads its return address without waiting for this frame's hash
+// probe (which the branch then confirms). A step that differs decodes as before and becomes the
+// guess. (A value prediction made by the branch predictor; the frame-pointer frame needs none:
+// its CFA comes from the saved RBP.)
+struct StepGuess {
+    uint32_t step = CallSite::kStepSlow; // never an RSP-based step: the first one decodes
+    uint64_t cfa_delta = 0;              // CFA - SP
+    uint64_t rbp_below = 0;              // kStepRspRbp: CFA - RBP's save slot (0: RBP not saved)
+};
+
 template <bool kAllRegisters = true>
 __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIndex::Hot& ix,
-                                                     WalkFrame& f, uint64_t*& rbp_at) noexcept {
+                                                     WalkFrame& f, uint64_t*& rbp_at,
+                                                     StepGuess& guess) noexcept {
     const uint32_t step = f.site->step;
     const bool fp_frame = (step & 3u) == CallSite::kStepFp;
     uint64_t cfa;
@@ -45,12 +59,18 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
             return false;
         next_rbp_at = reinterpret_cast<uint64_t*>(cfa + kFpSavedRbp);
     } else {
-        if (__builtin_expect(step == CallSite::kStepSlow, 0)) return false;
-        // kStepRsp: 8 * bits 2-15; kStepRspRbp: 8 * bits 7-15 (above the frame: never 0), RBP
-        // saved at CFA - 8 * bits 2-6.
-        cfa = f.sp + 8 * uint64_t{(step & 2u) ? step >> 7 : step >> 2};
-        uint64_t* const rbp_slot = reinterpret_cast<uint64_t*>(cfa - 8 * uint64_t{step >> 2 & 31u});
-        next_rbp_at = (step & 2u) ? rbp_slot : rbp_at;
+        if (step != guess.step) [[unlikely]] {
+            if (__builtin_expect(step == CallSite::kStepSlow, 0)) return false;
+            // kStepRsp: 8 * bits 2-15; kStepRspRbp: 8 * bits 7-15 (above the frame: never 0),
+            // RBP saved at CFA - 8 * bits 2-6.
+            guess.step = step;
+            guess.cfa_delta = 8 * uint64_t{(step & 2u) ? step >> 7 : step >> 2};
+            guess.rbp_below = (step & 2u) ? 8 * uint64_t{step >> 2 & 31u} : 0;
+            // (A branch, not a conditional move: the guessed path must not wait for the step.)
+            __asm__ volatile("");
+        }
+        cfa = f.sp + guess.cfa_delta;
+        next_rbp_at = guess.rbp_below ? reinterpret_cast<uint64_t*>(cfa - guess.rbp_below) : rbp_at;
     }
     if (__builtin_expect(cfa > s.sp_limit, 0)) return false;
     uint64_t ra;
@@ -92,7 +112,8 @@ __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIn
 __attribute__((always_inline)) inline bool rule_step(WalkState& s, const FrameIndex::Hot& ix,
                                                      WalkFrame& f) noexcept {
     uint64_t* rbp_at = s.regs.where[kSavedRbp];
-    if (!rule_step(s, ix, f, rbp_at)) return false;
+    StepGuess guess;
+    if (!rule_step(s, ix, f, rbp_at, guess)) return false;
     s.regs.where[kSavedRbp] = rbp_at;
     return true;
 }
@@ -112,8 +133,9 @@ struct WalkerAccess {
     // goes on outside the inline step (advance() is for root walks alone).
     template <bool kAllRegisters>
     __attribute__((always_inline)) static bool advance(Walker& w, const FrameIndex::Hot& ix,
-                                                       WalkFrame& f, uint64_t*& rbp_at) noexcept {
-        if (w.hot_.by_rule && rule_step<kAllRegisters>(w.hot_, ix, f, rbp_at)) [[likely]]
+                                                       WalkFrame& f, uint64_t*& rbp_at,
+                                                       StepGuess& guess) noexcept {
+        if (w.hot_.by_rule && rule_step<kAllRegisters>(w.hot_, ix, f, rbp_at, guess)) [[likely]]
             return true;
         sync(w, f, rbp_at);
         if constexpr (!kAllRegisters) forget_registers(w);
