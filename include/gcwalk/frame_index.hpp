@@ -26,6 +26,7 @@
 namespace gcwalk {
 
 class NativeFrames; // <gcwalk/detail/native_frames.hpp>: native frames' CFI rules (internal)
+struct FrameTable;  // <gcwalk/frame_table.hpp>: a packed frame table (gcwalk-pack)
 
 // A function's address range, from an ELF symbol, an FDE, or a JIT.
 struct FunctionRange {
@@ -151,6 +152,12 @@ struct ImageStackMaps {
     std::shared_ptr<const std::vector<StackMapBlob>> blobs;
     std::vector<FunctionRange> functions;              // known ranges (absolute); may be empty
     std::vector<std::pair<uint64_t, FrameRule>> rules; // per absolute return address, optional
+    // A packed frame table (gcwalk-pack's .gcwalk_frames) instead of a section: when set,
+    // `section` and `blobs` are empty and `functions` and `rules` are ignored; build() takes the
+    // functions, call sites, rules and roots from it as they are (addresses + load_bias), without
+    // parsing v3 or evaluating CFI. record() and blob() answer for its call sites too (their v3
+    // view is made from the table's records on first use).
+    std::shared_ptr<const FrameTable> table;
 };
 
 enum class Lookup : uint8_t {
