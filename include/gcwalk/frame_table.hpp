@@ -104,6 +104,12 @@ Expected<std::vector<uint8_t>> write_frame_table(const FrameTable& table);
 Expected<FrameTable> parse_frame_table(std::span<const uint8_t> payload,
                                        std::string_view source = {});
 
+// The table's records as one version 3 blob (what FrameIndex::record() and blob() show for a
+// packed image): its functions in table order with their link-time addresses, its constants, its
+// records in table order, each with its locations and live-outs. `table` must be valid (as
+// parse_frame_table returns it); fails only when the blob would reach 4 GiB.
+Expected<std::vector<uint8_t>> v3_from_frame_table(const FrameTable& table);
+
 // The table of one image: its stack maps as the index would build them (image.section or
 // image.blobs; image.functions and image.rules as the registry computes them, absolute with
 // image.load_bias applied), with addresses made link-time again (load_bias subtracted).
