@@ -1,6 +1,8 @@
 // Tests of gcwalk-dump: every blob of every fixture file prints exactly as llvm-readobj-14 prints
 // an object holding only that blob; malformed sections fail with one exact line; the JSON is
 // valid and renders back to the text view; the other views agree with the raw one.
+#include "../shell_run.hpp"
+
 #include <gcwalk/object_file.hpp>
 
 #include <gcwalk_fixtures.hpp>
@@ -20,48 +22,10 @@
 #include <vector>
 
 namespace fx = gcwalk::fixtures;
+using namespace gcwalk::test; // run, quote, slurp, tmp_path
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// One directory per test process: ctest -j runs the test cases of this file in parallel.
-std::string tmp_path(const std::string& name) {
-    static const std::string dir = std::string(GCWALK_TEST_TMP) + "/" + std::to_string(::getpid());
-    fs::create_directories(dir);
-    return dir + "/" + name;
-}
-
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-// Runs a shell command; stdout and stderr captured separately.
-Run run(const std::string& cmd) {
-    static int counter = 0;
-    const std::string err_file = tmp_path("stderr." + std::to_string(++counter));
-    Run r;
-    FILE* p = popen((cmd + " 2>" + quote(err_file)).c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.err = slurp(err_file);
-    return r;
-}
 
 Run dump(const std::string& args) {
     return run(std::string(GCWALK_DUMP_EXE) + " " + args);
