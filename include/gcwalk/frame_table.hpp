@@ -52,6 +52,10 @@ uint64_t frame_table_hash(std::span<const uint8_t> bytes, uint64_t seed = 0) noe
 // code ranges from memory: call it only for a loaded image whose executable segments hold them.
 std::string check_identity(const FrameTableIdentity& table,
                            std::span<const uint8_t> loaded_build_id, uint64_t load_bias);
+// check_identity's first half, which reads no memory: why the build IDs differ (when both have
+// one), or empty.
+std::string check_build_id(const FrameTableIdentity& table,
+                           std::span<const uint8_t> loaded_build_id);
 
 // One managed function (a v2 FrameRecord, widened).
 struct PackedFunction {

@@ -547,14 +547,20 @@ uint64_t frame_table_hash(std::span<const uint8_t> bytes, uint64_t seed) noexcep
     return mix(h);
 }
 
-std::string check_identity(const FrameTableIdentity& table,
-                           std::span<const uint8_t> loaded_build_id, uint64_t load_bias) {
+std::string check_build_id(const FrameTableIdentity& table,
+                           std::span<const uint8_t> loaded_build_id) {
     if (!table.build_id.empty() && !loaded_build_id.empty() &&
         !std::equal(table.build_id.begin(), table.build_id.end(), loaded_build_id.begin(),
                     loaded_build_id.end()))
         return std::string(kFrameTableSection) + " was packed for build ID " +
                hex_bytes(table.build_id) + " but the image has build ID " +
                hex_bytes(loaded_build_id) + ": re-run gcwalk-pack on this build";
+    return {};
+}
+
+std::string check_identity(const FrameTableIdentity& table,
+                           std::span<const uint8_t> loaded_build_id, uint64_t load_bias) {
+    if (std::string why = check_build_id(table, loaded_build_id); !why.empty()) return why;
     uint64_t h = 0, bytes = 0;
     for (const auto& c : table.code) {
         h = frame_table_hash({reinterpret_cast<const uint8_t*>(c.address + load_bias), c.size}, h);

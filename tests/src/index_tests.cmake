@@ -84,6 +84,32 @@ target_link_libraries(registry_probe_gnu_mixed PRIVATE gcwalk_discovery)
 list(APPEND probe_defs GCWALK_TEST_PROBE_GNU_MIXED="$<TARGET_FILE:registry_probe_gnu_mixed>")
 list(APPEND probe_targets registry_probe_gnu_mixed)
 
+# A probe with a .gcwalk_frames section, made before gcwalk-pack existed: the probe packs its own
+# stack maps (pack_self.cpp), and objcopy adds them to a copy of it (packed), to a copy of another
+# build of the same object (stale: another build ID), and to a copy of that without its
+# .llvm_stackmaps (stale_bare: nothing to fall back to).
+find_package(ZLIB REQUIRED)
+add_executable(registry_probe_packer registry_probe.cpp pack_self.cpp ${GCWALK_INDEX_OBJ_NOALLOC})
+target_link_libraries(registry_probe_packer PRIVATE gcwalk_discovery ZLIB::ZLIB)
+target_compile_definitions(registry_probe_packer PRIVATE GCWALK_PROBE_PACK)
+set(packed_dir ${CMAKE_CURRENT_BINARY_DIR}/packed_probes)
+file(MAKE_DIRECTORY ${packed_dir})
+set(packed_probes ${packed_dir}/packed ${packed_dir}/stale ${packed_dir}/stale_bare)
+add_custom_command(OUTPUT ${packed_probes}
+  COMMAND registry_probe_packer --pack ${packed_dir}/frames.bin
+  COMMAND ${GCWALK_OBJCOPY_GNU} --add-section .gcwalk_frames=${packed_dir}/frames.bin
+          $<TARGET_FILE:registry_probe_packer> ${packed_dir}/packed
+  COMMAND ${GCWALK_OBJCOPY_GNU} --add-section .gcwalk_frames=${packed_dir}/frames.bin
+          $<TARGET_FILE:registry_probe_gnu_noalloc> ${packed_dir}/stale
+  COMMAND ${GCWALK_OBJCOPY_GNU} --remove-section .llvm_stackmaps ${packed_dir}/stale
+          ${packed_dir}/stale_bare
+  DEPENDS registry_probe_packer registry_probe_gnu_noalloc VERBATIM
+  COMMENT "registry probes with a .gcwalk_frames section")
+add_custom_target(registry_probes_packed DEPENDS ${packed_probes})
+list(APPEND probe_defs GCWALK_TEST_PROBE_PACKED="${packed_dir}/packed"
+     GCWALK_TEST_PROBE_STALE="${packed_dir}/stale" GCWALK_TEST_PROBE_STALE_BARE="${packed_dir}/stale_bare")
+list(APPEND probe_targets registry_probes_packed)
+
 add_executable(test_image_registry test_image_registry.cpp)
 add_dependencies(test_image_registry gcwalk_test_dl gcwalk_test_dl_noalloc gcwalk_test_dl_noalloc_moved
                  ${probe_targets})
