@@ -370,8 +370,7 @@ TEST_CASE("the table view lists the chunks, the identity, the counts and every r
         CHECK(lines[3] == "Frame table: .gcwalk_frames, file offset: " +
                               gcwalk::hex(f->frame_table_file_offset) +
                               ", size: " + std::to_string(f->frame_table_bytes.size()) +
-                              ", chunks: 1, payload: " +
-                              lines[3].substr(lines[3].rfind(' ') + 1));
+                              ", chunks: 1, payload: " + lines[3].substr(lines[3].rfind(' ') + 1));
         CHECK_THAT(lines[4], Catch::Matches("  Chunk #0: section offset: 0x0, original size: "
                                             "[1-9][0-9]*, compressed size: [1-9][0-9]*"));
         CHECK_THAT(lines[5], Catch::Matches("Identity: build ID: [0-9a-f]{40}, code ranges: "
@@ -405,13 +404,14 @@ TEST_CASE("the table view in JSON, and the frames view from the table or from th
     REQUIRE(json.status == 0);
     const std::string path = tmp_path("table.json");
     std::ofstream(path) << json.out;
-    Run counts = run(std::string(GCWALK_PYTHON) + " -c " +
-                     quote("import json,sys; d=json.load(open(sys.argv[1])); t=d[0]['frame_table']; "
-                           "print(t['present'], t['identity']['matches_file'], "
-                           "len(t['chunks']), t['counts']['functions'] == len(t['functions']), "
-                           "t['counts']['records'] == sum(len(f['records']) for f in "
-                           "t['functions']), d[1]['frame_table'])") +
-                     " " + quote(path));
+    Run counts =
+        run(std::string(GCWALK_PYTHON) + " -c " +
+            quote("import json,sys; d=json.load(open(sys.argv[1])); t=d[0]['frame_table']; "
+                  "print(t['present'], t['identity']['matches_file'], "
+                  "len(t['chunks']), t['counts']['functions'] == len(t['functions']), "
+                  "t['counts']['records'] == sum(len(f['records']) for f in "
+                  "t['functions']), d[1]['frame_table'])") +
+            " " + quote(path));
     REQUIRE(counts.status == 0);
     CHECK(counts.out == "True True 1 True True {'present': False}\n");
 
@@ -439,8 +439,8 @@ TEST_CASE("the table view in JSON, and the frames view from the table or from th
     CHECK_THAT(none.out, Catch::EndsWith("\nFrame table: none\n"));
     Run missing = dump("--view=frames --from=table " + quote(fx::kExecutable));
     CHECK(missing.status == 1);
-    CHECK(missing.err == std::string("gcwalk-dump: ") + fx::kExecutable +
-                             ": no .gcwalk_frames (--from=table)\n");
+    CHECK(missing.err ==
+          std::string("gcwalk-dump: ") + fx::kExecutable + ": no .gcwalk_frames (--from=table)\n");
 }
 
 TEST_CASE("the table view tells a table packed for another file") {
