@@ -6,9 +6,11 @@
 
 #include "elf_rewrite.hpp"
 
+#include <gcwalk/detail/format.hpp>
 #include <gcwalk/frame_chunks.hpp>
 #include <gcwalk/frame_table.hpp>
 #include <gcwalk/object_file.hpp>
+#include <gcwalk/stackmap.hpp>
 
 #include <zlib.h>
 
@@ -137,6 +139,31 @@ Status check_written(const std::string& written, const std::string& output,
     return Status::ok();
 }
 
+// Every function of the stack maps starts inside one of the file's code sections. With
+// --gc-sections a linker resolves a non-allocated section's references to discarded functions to
+// 0 plus their offset in a section that is gone (lld: 0x0, 0x40, ...): packed, such records would
+// claim addresses in the loaded image's headers.
+Status check_functions_in_code(const ObjectStackMaps& file) {
+    const std::vector<uint8_t> bytes = file.resolved_bytes(); // the blobs view it
+    auto blobs = parse_stackmap_section(bytes, file.path);
+    if (!blobs) return Error{blobs.error().message};
+    const auto& code = file.identity.code;
+    for (const StackMapBlob& blob : *blobs)
+        for (uint32_t f = 0; f < blob.num_functions(); ++f) {
+            const uint64_t a = blob.function(f).address;
+            if (std::none_of(code.begin(), code.end(), [a](const auto& c) {
+                    return a >= c.address && a - c.address < c.size;
+                }))
+                return fail(file.path,
+                            format("blob %u function %u: address 0x%" PRIx64,
+                                   blob.index_in_section(), f, a) +
+                                " of .llvm_stackmaps lies outside every code section: the linker "
+                                "discarded the function (--gc-sections?) and left its record "
+                                "behind; link without --gc-sections (docs/INTEGRATION.md)");
+        }
+    return Status::ok();
+}
+
 } // namespace
 
 Expected<std::vector<uint8_t>> compress_frame_chunks(std::span<const uint8_t> payload,
@@ -177,6 +204,7 @@ Expected<PackSummary> pack_file(const PackOptions& options) {
     if (!file->rules_problem.empty())
         return fail(in, "no frame rules for the table: " + file->rules_problem);
 
+    if (auto st = check_functions_in_code(*file); !st) return Error{st.message()};
     auto table = pack_frame_table(file->to_image(0), file->identity);
     if (!table) return fail(in, "packing the frame table: " + table.error().message);
     auto payload = write_frame_table(*table);

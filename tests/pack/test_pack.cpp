@@ -237,6 +237,16 @@ TEST_CASE("refusals name the file and what is wrong, and leave it as it was") {
     CHECK(not_elf.status == 1);
     CHECK_THAT(not_elf.err, Catch::StartsWith("gcwalk-pack: " + text + ": not an object file"));
 
+    // Records of functions that lld's --gc-sections discarded.
+    Run gc = pack_tool(quote(GCWALK_PIE_GC_SECTIONS_LLD));
+    CHECK(gc.status == 1);
+    CHECK_THAT(gc.err, Catch::Matches("gcwalk-pack: " + std::string(GCWALK_PIE_GC_SECTIONS_LLD) +
+                                      ": blob [0-9]+ function [0-9]+: address 0x[0-9a-f]+ of "
+                                      "\\.llvm_stackmaps lies outside every code section: "
+                                      "the linker discarded the function "
+                                      "\\(--gc-sections\\?\\) and left its record behind; "
+                                      "link without --gc-sections \\(docs/INTEGRATION\\.md\\)\n"));
+
     CHECK(pack_tool("").status == 2);
     CHECK(pack_tool("--bogus a").status == 2);
     CHECK(pack_tool("a b").status == 2);
