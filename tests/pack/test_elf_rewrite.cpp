@@ -146,7 +146,7 @@ TEST_CASE("an existing .gcwalk_frames is replaced, and the layout does not grow"
     }
 }
 
-TEST_CASE("--strip-stackmaps removes a non-allocated .llvm_stackmaps and its symbol only") {
+TEST_CASE("stripping removes a non-allocated .llvm_stackmaps and its symbols, nothing else") {
     for (const Linked& l : kLinked) {
         if (l.allocated) continue;
         INFO(l.path);
