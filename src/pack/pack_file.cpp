@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -184,7 +185,13 @@ Expected<std::vector<uint8_t>> compress_frame_chunks(std::span<const uint8_t> pa
 
 Expected<PackSummary> pack_file(const PackOptions& options) {
     const std::string& in = options.input;
-    const std::string out = options.output.empty() ? in : options.output;
+    // In place through a symbolic link: the file it names is replaced, not the link.
+    std::string out = options.output;
+    if (out.empty()) {
+        char* real = ::realpath(in.c_str(), nullptr);
+        out = real ? real : in;
+        std::free(real);
+    }
 
     auto file = read_stackmaps_from_file(in);
     if (!file) return std::move(file).error();

@@ -200,6 +200,16 @@ TEST_CASE("in place: the file is replaced with its mode, --strip-stackmaps, --qu
     }
 }
 
+TEST_CASE("in place through a symbolic link: the file it names is packed, the link stays") {
+    const std::string target = copy_of(GCWALK_SO_NOALLOC_GNU, "target.so");
+    const std::string link = tmp_path("link.so");
+    std::filesystem::remove(link);
+    std::filesystem::create_symlink(target, link);
+    REQUIRE(pack_tool("--quiet " + quote(link)).status == 0);
+    CHECK(std::filesystem::is_symlink(link));
+    CHECK(has_section(target, ".gcwalk_frames"));
+}
+
 TEST_CASE("packing a packed file replaces its table: the same bytes as packing it once") {
     const std::string once = tmp_path("once"), twice = tmp_path("twice");
     REQUIRE(pack_tool("--quiet -o " + quote(once) + " " + quote(fx::kExecutable)).status == 0);
