@@ -4,6 +4,7 @@
 #include "rule_table.hpp"
 
 #include <gcwalk/detail/format.hpp>
+#include <gcwalk/detail/prefault.hpp>
 #include <gcwalk/frame_table.hpp>
 
 #include <algorithm>
@@ -223,6 +224,8 @@ class Reader {
 
   private:
     template <class T> void copy_table(std::vector<T>& v, int table) {
+        v.reserve(counts_[table]);
+        prefault(v.data(), counts_[table] * sizeof(T)); // one call, not a fault per page
         v.resize(counts_[table]);
         if (!v.empty()) std::memcpy(v.data(), p_.data() + off_.start[table], v.size() * sizeof(T));
     }
