@@ -4,9 +4,11 @@
 #include "rule_table.hpp"
 
 #include <gcwalk/detail/format.hpp>
+#include <gcwalk/detail/prefault.hpp>
 #include <gcwalk/frame_table.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <iterator>
 
@@ -93,6 +95,29 @@ inline constexpr const char* kTableNames[kNumTables] = {"build ID", "code range"
                                                         "function", "record",     "location",
                                                         "live-out", "rule",       "root"};
 } // namespace layout
+
+// The entries the reader copies whole are the structs' memory layout (x86-64, little-endian).
+static_assert(sizeof(PackedFunction) == layout::Function::bytes &&
+              offsetof(PackedFunction, size) == layout::Function::size &&
+              offsetof(PackedFunction, stack_size) == layout::Function::stack_size &&
+              offsetof(PackedFunction, flags) == layout::Function::flags &&
+              offsetof(PackedFunction, first_record) == layout::Function::first_record &&
+              offsetof(PackedFunction, num_records) == layout::Function::num_records);
+static_assert(sizeof(PackedRecord) == layout::Record::bytes &&
+              offsetof(PackedRecord, instruction_offset) == layout::Record::instruction_offset &&
+              offsetof(PackedRecord, flags) == layout::Record::flags &&
+              offsetof(PackedRecord, site_flags) == layout::Record::site_flags &&
+              offsetof(PackedRecord, first_location) == layout::Record::first_location &&
+              offsetof(PackedRecord, num_locations) == layout::Record::num_locations &&
+              offsetof(PackedRecord, first_live_out) == layout::Record::first_live_out &&
+              offsetof(PackedRecord, num_live_outs) == layout::Record::num_live_outs &&
+              offsetof(PackedRecord, rule) == layout::Record::rule &&
+              offsetof(PackedRecord, first_root) == layout::Record::first_root &&
+              offsetof(PackedRecord, num_roots) == layout::Record::num_roots);
+static_assert(sizeof(PackedLocation) == layout::Loc::bytes &&
+              offsetof(PackedLocation, size) == layout::Loc::size &&
+              offsetof(PackedLocation, dwarf_reg) == layout::Loc::dwarf_reg &&
+              offsetof(PackedLocation, offset) == layout::Loc::offset);
 
 uint64_t align8(uint64_t n) noexcept {
     return (n + 7) & ~uint64_t{7};
@@ -198,6 +223,12 @@ class Reader {
     }
 
   private:
+    template <class T> void copy_table(std::vector<T>& v, int table) {
+        v.reserve(counts_[table]);
+        prefault(v.data(), counts_[table] * sizeof(T)); // one call, not a fault per page
+        v.resize(counts_[table]);
+        if (!v.empty()) std::memcpy(v.data(), p_.data() + off_.start[table], v.size() * sizeof(T));
+    }
     Error fail(uint64_t offset, const std::string& what) const {
         return Error{(source_.empty() ? std::string() : std::string(source_) + ": ") +
                      "frame table at offset " + hex(offset) + ": " + what};
@@ -251,49 +282,25 @@ class Reader {
         t.constants.resize(counts_[kConstants]);
         if (!t.constants.empty())
             std::memcpy(t.constants.data(), b + off_.start[kConstants], t.constants.size() * 8);
-        t.functions.resize(counts_[kFunctions]);
-        for (uint32_t i = 0; i < counts_[kFunctions]; ++i) {
-            const uint8_t* q = b + entry(kFunctions, i);
-            if (load<uint32_t>(q + Function::reserved) != 0)
+        // Functions, records and locations: their entries are laid out as the structs are in
+        // memory (the static_asserts below), so each table is one copy; the reserved bytes (the
+        // structs' padding) are checked in the bytes.
+        copy_table(t.functions, kFunctions);
+        for (uint32_t i = 0; i < counts_[kFunctions]; ++i)
+            if (load<uint32_t>(b + entry(kFunctions, i) + Function::reserved) != 0)
                 return fail(entry(kFunctions, i) + Function::reserved,
                             "non-zero reserved bytes in function " + std::to_string(i));
-            t.functions[i] = {load<uint64_t>(q + Function::address),
-                              load<uint64_t>(q + Function::size),
-                              load<uint64_t>(q + Function::stack_size),
-                              load<uint32_t>(q + Function::flags),
-                              load<uint32_t>(q + Function::first_record),
-                              load<uint32_t>(q + Function::num_records)};
-        }
-        t.records.resize(counts_[kRecords]);
-        for (uint32_t i = 0; i < counts_[kRecords]; ++i) {
-            const uint8_t* q = b + entry(kRecords, i);
-            if (load<uint32_t>(q + Record::reserved) != 0)
+        copy_table(t.records, kRecords);
+        for (uint32_t i = 0; i < counts_[kRecords]; ++i)
+            if (load<uint32_t>(b + entry(kRecords, i) + Record::reserved) != 0)
                 return fail(entry(kRecords, i) + Record::reserved,
                             "non-zero reserved bytes in record " + std::to_string(i));
-            PackedRecord& r = t.records[i];
-            r.id = load<uint64_t>(q + Record::id);
-            r.instruction_offset = load<uint32_t>(q + Record::instruction_offset);
-            r.flags = load<uint16_t>(q + Record::flags);
-            r.site_flags = load<uint16_t>(q + Record::site_flags);
-            r.first_location = load<uint32_t>(q + Record::first_location);
-            r.num_locations = load<uint32_t>(q + Record::num_locations);
-            r.first_live_out = load<uint32_t>(q + Record::first_live_out);
-            r.num_live_outs = load<uint32_t>(q + Record::num_live_outs);
-            r.rule = load<uint32_t>(q + Record::rule);
-            r.first_root = load<uint32_t>(q + Record::first_root);
-            r.num_roots = load<uint32_t>(q + Record::num_roots);
-        }
-        t.locations.resize(counts_[kLocations]);
+        copy_table(t.locations, kLocations);
         for (uint32_t i = 0; i < counts_[kLocations]; ++i) {
             const uint8_t* q = b + entry(kLocations, i);
             if (q[Loc::reserved0] != 0 || load<uint16_t>(q + Loc::reserved1) != 0)
                 return fail(entry(kLocations, i),
                             "non-zero reserved bytes in location " + std::to_string(i));
-            PackedLocation& l = t.locations[i];
-            l.kind = static_cast<LocationKind>(q[Loc::kind]);
-            l.size = load<uint16_t>(q + Loc::size);
-            l.dwarf_reg = load<uint16_t>(q + Loc::dwarf_reg);
-            l.offset = load<int32_t>(q + Loc::offset);
         }
         t.live_outs.resize(counts_[kLiveOuts]);
         for (uint32_t i = 0; i < counts_[kLiveOuts]; ++i) {
@@ -336,44 +343,44 @@ class Reader {
     Status check_location(const FrameTable& t, uint32_t i) const {
         const PackedLocation& l = t.locations[i];
         const uint64_t at = entry(layout::kLocations, i);
-        const std::string name = "location " + std::to_string(i);
+        auto name = [&] { return "location " + std::to_string(i); }; // made on failure only
         const auto k = static_cast<uint8_t>(l.kind);
-        if (k < 1 || k > 5) return fail(at, name + " has invalid kind " + std::to_string(k));
+        if (k < 1 || k > 5) return fail(at, name() + " has invalid kind " + std::to_string(k));
         if (l.kind == LocationKind::ConstantIndex &&
             (l.offset < 0 || static_cast<uint64_t>(l.offset) >= t.constants.size()))
-            return fail(at, name + ": constant index " + std::to_string(l.offset) +
+            return fail(at, name() + ": constant index " + std::to_string(l.offset) +
                                 " out of range (" + std::to_string(t.constants.size()) +
                                 " constants)");
         if (l.kind == LocationKind::Direct || l.kind == LocationKind::Indirect ||
             l.kind == LocationKind::Register) {
             const unsigned most = l.kind == LocationKind::Register ? 125 : 16;
             if (l.dwarf_reg > most)
-                return fail(at, name + ": register " + std::to_string(l.dwarf_reg) +
+                return fail(at, name() + ": register " + std::to_string(l.dwarf_reg) +
                                     " is out of range for " + with_article(l.kind) +
                                     " location (at most " + std::to_string(most) + ")");
             if (l.size == 0)
-                return fail(at, name + ": " + with_article(l.kind) + " location of size 0");
+                return fail(at, name() + ": " + with_article(l.kind) + " location of size 0");
         }
         return {};
     }
 
     Status check_root(const RootLoc& r, uint64_t at, uint32_t i) const {
-        const std::string name = "root " + std::to_string(i);
+        auto name = [&] { return "root " + std::to_string(i); }; // made on failure only
         switch (r.kind()) {
         case RootLoc::kNone:
-            if (r.bits != 0) return fail(at, name + ": a constant root with bits " + hex(r.bits));
+            if (r.bits != 0) return fail(at, name() + ": a constant root with bits " + hex(r.bits));
             return {};
         case RootLoc::kRegister:
             if (!is_callee_saved(r.dwarf_reg()) || r.offset() != 0)
-                return fail(at, name + ": register root R#" + std::to_string(r.dwarf_reg()) +
+                return fail(at, name() + ": register root R#" + std::to_string(r.dwarf_reg()) +
                                     " is not a callee-saved register's save slot");
             return {};
         case RootLoc::kMemory:
             if (r.dwarf_reg() > 16)
-                return fail(at, name + ": memory root at register " +
+                return fail(at, name() + ": memory root at register " +
                                     std::to_string(r.dwarf_reg()) + " (at most 16)");
             return {};
-        default: return fail(at, name + ": invalid root kind 3");
+        default: return fail(at, name() + ": invalid root kind 3");
         }
     }
 
@@ -432,25 +439,25 @@ class Reader {
         for (uint32_t f = 0; f < t.functions.size(); ++f) {
             const PackedFunction& fn = t.functions[f];
             const uint64_t at = entry(kFunctions, f);
-            const std::string name = "function " + std::to_string(f);
+            auto name = [&] { return "function " + std::to_string(f); }; // made on failure only
             if ((fn.flags & ~uint32_t{kFrameDynamic | kFrameSizeUnknown | kFrameHasRule}) != 0)
-                return fail(at + Function::flags, name + " has unknown flags " + hex(fn.flags));
+                return fail(at + Function::flags, name() + " has unknown flags " + hex(fn.flags));
             if (((fn.flags & kFrameDynamic) != 0) != (fn.stack_size == kDynamicStackSize))
                 return fail(at + Function::flags,
-                            name + ": the dynamic-frame flag disagrees with its stack size");
+                            name() + ": the dynamic-frame flag disagrees with its stack size");
             if (fn.address + fn.size < fn.address)
-                return fail(at, name + ": its range overflows 64 bits");
+                return fail(at, name() + ": its range overflows 64 bits");
             if (f > 0) {
                 const PackedFunction& prev = t.functions[f - 1];
                 if (prev.address + prev.size > fn.address)
-                    return fail(at, name + " at " + hex(fn.address) +
+                    return fail(at, name() + " at " + hex(fn.address) +
                                         " is not after the end of the previous one at " +
                                         hex(prev.address + prev.size));
             }
             if (fn.first_record != next_record ||
                 !in_range(fn.first_record, fn.num_records, t.records.size()))
                 return fail(at + Function::first_record,
-                            name + ": records " + std::to_string(fn.first_record) + " + " +
+                            name() + ": records " + std::to_string(fn.first_record) + " + " +
                                 std::to_string(fn.num_records) +
                                 " do not follow the previous "
                                 "function's (next is " +
@@ -476,21 +483,21 @@ class Reader {
         using namespace layout;
         const PackedRecord& r = t.records[i];
         const uint64_t at = entry(kRecords, i);
-        const std::string name = "record " + std::to_string(i);
+        auto name = [&] { return "record " + std::to_string(i); }; // made on failure only
         auto range = [&](uint32_t field, const char* what, uint64_t first, uint64_t n,
                          uint64_t size) -> Status {
             if (in_range(first, n, size)) return {};
-            return fail(at + field, name + ": " + what + " " + std::to_string(first) + " + " +
+            return fail(at + field, name() + ": " + what + " " + std::to_string(first) + " + " +
                                         std::to_string(n) + " past the table's " +
                                         std::to_string(size));
         };
         if ((r.site_flags & ~uint32_t{kPackedStatepoint | kPackedPlainRoots}) != 0)
             return fail(at + Record::site_flags,
-                        name + " has unknown site flags " + hex(r.site_flags));
+                        name() + " has unknown site flags " + hex(r.site_flags));
         if (r.num_locations > 0xffff || r.num_live_outs > 0xffff)
             return fail(at + Record::num_locations,
-                        name + ": more than 65535 locations or live-outs (a version 3 record's "
-                               "limit)");
+                        name() + ": more than 65535 locations or live-outs (a version 3 record's "
+                                 "limit)");
         if (auto st = range(Record::first_location, "locations", r.first_location, r.num_locations,
                             t.locations.size());
             !st)
@@ -503,12 +510,12 @@ class Reader {
             !st)
             return st;
         if (r.rule >= t.rules.size())
-            return fail(at + Record::rule, name + ": rule " + std::to_string(r.rule) +
+            return fail(at + Record::rule, name() + ": rule " + std::to_string(r.rule) +
                                                " out of range (" + std::to_string(t.rules.size()) +
                                                " rules)");
         if (r.num_roots > 0xffff || (r.num_roots > 0 && !(r.site_flags & kPackedStatepoint)))
             return fail(at + Record::num_roots,
-                        name + ": " + std::to_string(r.num_roots) +
+                        name() + ": " + std::to_string(r.num_roots) +
                             " roots (at most 65535, and only for a statepoint record)");
         if (r.site_flags & kPackedPlainRoots) {
             // Plain roots: each pair a base in an [RSP + offset] slot, in increasing order (no
@@ -518,8 +525,8 @@ class Reader {
             const bool first_ok = r.num_roots == 0 || plain_pair(t.roots[r.first_root]);
             if (inner != 0 || !first_ok || r.num_roots > kMaxRootPairsPerFrame)
                 return fail(at + Record::site_flags,
-                            name + " claims plain roots, but its roots are not distinct "
-                                   "[RSP + offset] bases in order");
+                            name() + " claims plain roots, but its roots are not distinct "
+                                     "[RSP + offset] bases in order");
         }
         return {};
     }
