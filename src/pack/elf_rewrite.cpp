@@ -195,7 +195,9 @@ class Rewriter {
     bool any_removed() const { return !new_index_.empty(); }
 
     // Symbols hold section indexes: remapped. A .symtab symbol defined in a removed section
-    // (`__LLVM_StackMaps`) is dropped with it, unless relocations refer to the table by index.
+    // (`__LLVM_StackMaps`) is dropped with it; when relocation sections that stay refer to the
+    // table's symbols by index (a link with --emit-relocs), it stays in place as SHN_ABS instead,
+    // so that no index changes.
     Status remap_symbols() {
         if (!any_removed()) return Status::ok();
         for (uint32_t t = 1; t < sections_.size(); ++t) {
@@ -206,12 +208,16 @@ class Rewriter {
                 table.hdr.sh_size % sizeof(Elf64_Sym) != 0)
                 return fail(describe(t) + format(": entry size %" PRIu64 ", expected %zu",
                                                  table.hdr.sh_entsize, sizeof(Elf64_Sym)));
+            const bool indexed =
+                std::any_of(sections_.begin(), sections_.end(), [t](const Section& r) {
+                    return !r.removed && r.hdr.sh_link == t &&
+                           (r.hdr.sh_type == SHT_RELA || r.hdr.sh_type == SHT_REL);
+                });
             const uint64_t count = table.hdr.sh_size / sizeof(Elf64_Sym);
             std::vector<uint8_t> out;
             out.reserve(table.hdr.sh_size);
             uint64_t locals = 0;
             bool dropped = false;
-            std::string first_dropped;
             for (uint64_t k = 0; k < count; ++k) {
                 auto sym = load<Elf64_Sym>(table.hdr.sh_offset + k * sizeof(Elf64_Sym));
                 const uint32_t shndx = sym.st_shndx;
@@ -223,38 +229,28 @@ class Rewriter {
                         return fail(describe(t) + format(": symbol %" PRIu64
                                                          " names section %u of %zu",
                                                          k, shndx, sections_.size()));
-                    if (sections_[shndx].removed) {
-                        if (type == SHT_DYNSYM)
-                            return fail(describe(t) + format(": dynamic symbol %" PRIu64, k) +
-                                        " is defined in " + describe(shndx) +
-                                        ", which is to be removed");
-                        if (!dropped) first_dropped = format("symbol %" PRIu64, k);
+                    if (sections_[shndx].removed && type == SHT_DYNSYM)
+                        return fail(describe(t) + format(": dynamic symbol %" PRIu64, k) +
+                                    " is defined in " + describe(shndx) +
+                                    ", which is to be removed");
+                    if (sections_[shndx].removed && !indexed) {
                         dropped = true;
                         continue;
                     }
-                    sym.st_shndx = static_cast<uint16_t>(new_index(shndx));
+                    sym.st_shndx = sections_[shndx].removed
+                                       ? static_cast<uint16_t>(SHN_ABS)
+                                       : static_cast<uint16_t>(new_index(shndx));
                 }
                 if (k < table.hdr.sh_info) ++locals;
                 const auto* p = reinterpret_cast<const uint8_t*>(&sym);
                 out.insert(out.end(), p, p + sizeof sym);
             }
             if (dropped) {
-                for (uint32_t r = 1; r < sections_.size(); ++r) {
-                    const Section& rel = sections_[r];
-                    if (!rel.removed && rel.hdr.sh_link == t &&
-                        (rel.hdr.sh_type == SHT_RELA || rel.hdr.sh_type == SHT_REL))
-                        return fail(describe(t) + ": " + first_dropped +
-                                    " is defined in a "
-                                    "section to be removed, and " +
-                                    describe(r) +
-                                    " refers to the table's symbols by index (linked with "
-                                    "--emit-relocs?)");
-                }
+                if (table.hdr.sh_flags & SHF_ALLOC)
+                    return fail(describe(t) + " is allocated and would change size");
                 table.hdr.sh_info = static_cast<uint32_t>(locals);
                 table.hdr.sh_size = out.size();
             }
-            if ((table.hdr.sh_flags & SHF_ALLOC) && dropped)
-                return fail(describe(t) + " is allocated and would change size");
             table.contents = std::move(out);
             table.moved = dropped; // same size: written where it is (or moved with the others)
         }

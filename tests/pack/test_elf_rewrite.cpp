@@ -182,6 +182,39 @@ TEST_CASE("stripping removes a non-allocated .llvm_stackmaps and its symbols, no
     }
 }
 
+TEST_CASE("stripping a link with --emit-relocs drops .rela.llvm_stackmaps, keeps symbol indexes") {
+    const std::string in_path = GCWALK_PIE_EMIT_RELOCS_GNU;
+    REQUIRE(!section_line(in_path, ".rela.llvm_stackmaps").empty());
+    const auto in = read_bytes(in_path);
+    auto out = rewrite_elf(in, in_path, {payload(64, 5), true});
+    REQUIRE(out.has_value());
+    CHECK(section_count(*out) == section_count(in) - 1); // two removed, one added
+    const std::string path = write_bytes(*out, "emit_relocs");
+    CHECK(section_line(path, ".llvm_stackmaps").empty());
+    CHECK(section_line(path, ".rela.llvm_stackmaps").empty());
+    // Every symbol where it was (the relocations that stay index them); __LLVM_StackMaps and the
+    // section's own symbol now absolute.
+    auto before = symbols(in_path), after = symbols(path);
+    REQUIRE(before.size() == after.size());
+    size_t absolute = 0;
+    for (size_t i = 0; i < before.size(); ++i) {
+        if (before[i].find("__LLVM_StackMaps") != std::string::npos) {
+            CHECK(after[i].find(" ABS __LLVM_StackMaps") != std::string::npos);
+            ++absolute;
+        } else if (before[i].find("SECTION LOCAL DEFAULT") != std::string::npos &&
+                   before[i].find(" .llvm_stackmaps") != std::string::npos) {
+            CHECK(after[i] == "0000000000000000 0 SECTION LOCAL DEFAULT ABS ");
+        } else {
+            CHECK(after[i] == before[i]);
+        }
+    }
+    CHECK(absolute == 5);
+    Run all = run(std::string(GCWALK_READELF) + " -aW " + quote(path));
+    CHECK(all.status == 0);
+    CHECK(all.err.empty());
+    CHECK(run(quote(path)).status == 0);
+}
+
 TEST_CASE("an allocated .llvm_stackmaps is not stripped") {
     for (const Linked& l : kLinked) {
         if (!l.allocated) continue;
