@@ -175,6 +175,17 @@ constexpr uint64_t inverse(uint64_t a) { // of an odd number, mod 2^64 (Newton's
     for (int i = 0; i < 6; ++i) x *= 2 - a * x;
     return x;
 }
+// b * P^(7 - j) for every byte value b at position j of an 8-byte word (16 KiB).
+struct ByteTerms {
+    uint64_t t[8][256];
+};
+constexpr ByteTerms byte_terms() {
+    ByteTerms x{};
+    for (unsigned j = 0; j < 8; ++j)
+        for (unsigned b = 0; b < 256; ++b) x.t[j][b] = b * power(kPrime, 7 - j);
+    return x;
+}
+constexpr ByteTerms kByteTerms = byte_terms();
 constexpr uint64_t kMix1 = 0xff51afd7ed558ccdull, kMix2 = 0xc4ceb9fe1a85ec53ull;
 static_assert(kMix1 * inverse(kMix1) == 1 && kMix2 * inverse(kMix2) == 1);
 constexpr uint64_t mix(uint64_t h) noexcept {
@@ -545,9 +556,10 @@ uint64_t frame_table_hash(std::span<const uint8_t> bytes, uint64_t seed) noexcep
     const uint8_t* p = bytes.data();
     size_t n = bytes.size();
     for (; n >= 8; p += 8, n -= 8) {
-        // h * P^8 + b0 * P^7 + ... + b7: eight steps of h = h * P + b, the products independent.
-        uint64_t w = load<uint64_t>(p), sum = 0;
-        for (unsigned j = 0; j < 8; ++j) sum += ((w >> (8 * j)) & 0xff) * power(kPrime, 7 - j);
+        // h * P^8 + b0 * P^7 + ... + b7: eight steps of h = h * P + b, the products looked up.
+        const uint64_t w = load<uint64_t>(p);
+        uint64_t sum = 0;
+        for (unsigned j = 0; j < 8; ++j) sum += kByteTerms.t[j][(w >> (8 * j)) & 0xff];
         h = h * p8 + sum;
     }
     for (; n > 0; ++p, --n) h = h * kPrime + *p;

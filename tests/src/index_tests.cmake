@@ -105,8 +105,32 @@ add_custom_command(OUTPUT ${packed_probes}
           ${packed_dir}/stale_bare
   DEPENDS registry_probe_packer registry_probe_gnu_noalloc VERBATIM
   COMMENT "registry probes with a .gcwalk_frames section")
+# And an allocated .gcwalk_frames (read from memory): a probe linked with a placeholder section
+# of the exact size its table takes (stored zlib blocks: the size follows from the table's
+# counts), which it then packs for itself; objcopy swaps the placeholder for the table (the
+# code and the build ID stay as linked).
+add_custom_command(OUTPUT ${packed_dir}/placeholder.o
+  COMMAND ${CMAKE_COMMAND} -E env GCWALK_PACK_LEVEL=0 $<TARGET_FILE:registry_probe_packer>
+          --pack ${packed_dir}/placeholder.bin
+  COMMAND ${GCWALK_OBJCOPY_GNU} -I binary -O elf64-x86-64 -B i386:x86-64
+          --rename-section .data=.gcwalk_frames,alloc,load,readonly,data
+          placeholder.bin placeholder.o
+  WORKING_DIRECTORY ${packed_dir} DEPENDS registry_probe_packer VERBATIM)
+add_executable(registry_probe_alloc_table registry_probe.cpp pack_self.cpp ${GCWALK_INDEX_OBJ_NOALLOC}
+  ${packed_dir}/placeholder.o)
+target_link_libraries(registry_probe_alloc_table PRIVATE gcwalk_discovery ZLIB::ZLIB)
+target_compile_definitions(registry_probe_alloc_table PRIVATE GCWALK_PROBE_PACK)
+target_link_options(registry_probe_alloc_table PRIVATE -Wl,-z,noexecstack)
+add_custom_command(OUTPUT ${packed_dir}/packed_alloc
+  COMMAND ${CMAKE_COMMAND} -E env GCWALK_PACK_LEVEL=0 $<TARGET_FILE:registry_probe_alloc_table>
+          --pack ${packed_dir}/alloc.bin
+  COMMAND ${GCWALK_OBJCOPY_GNU} --update-section .gcwalk_frames=${packed_dir}/alloc.bin
+          $<TARGET_FILE:registry_probe_alloc_table> ${packed_dir}/packed_alloc
+  DEPENDS registry_probe_alloc_table VERBATIM COMMENT "registry probe with an allocated .gcwalk_frames")
+list(APPEND packed_probes ${packed_dir}/packed_alloc)
 add_custom_target(registry_probes_packed DEPENDS ${packed_probes})
 list(APPEND probe_defs GCWALK_TEST_PROBE_PACKED="${packed_dir}/packed"
+     GCWALK_TEST_PROBE_PACKED_ALLOC="${packed_dir}/packed_alloc"
      GCWALK_TEST_PROBE_STALE="${packed_dir}/stale" GCWALK_TEST_PROBE_STALE_BARE="${packed_dir}/stale_bare")
 list(APPEND probe_targets registry_probes_packed)
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -85,7 +86,12 @@ int pack_self(const char* out_path) {
         if (!payload) return std::fprintf(stderr, "%s\n", payload.error().message.c_str()), 1;
         std::vector<uint8_t> z(compressBound(payload->size()));
         uLongf zn = z.size();
-        if (compress2(z.data(), &zn, payload->data(), payload->size(), 9) != Z_OK) return 1;
+        // GCWALK_PACK_LEVEL=0: stored blocks, so that the section's size depends only on the
+        // table's counts (a placeholder of that size can be linked in and replaced).
+        const char* level = std::getenv("GCWALK_PACK_LEVEL");
+        if (compress2(z.data(), &zn, payload->data(), payload->size(),
+                      level ? std::atoi(level) : 9) != Z_OK)
+            return 1;
         z.resize(zn);
         std::vector<uint8_t> section;
         gcwalk::append_frame_chunk(section, payload->size(), z);

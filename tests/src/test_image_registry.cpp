@@ -389,6 +389,12 @@ TEST_CASE("an image with a valid .gcwalk_frames is indexed from it, as from its 
     CHECK(site_lines(packed).find("flags=4 ") != std::string::npos); // CFI rules, from the table
     CHECK(site_lines(packed) == site_lines(unpacked));
     CHECK(site_lines(packed) == site_lines(run(GCWALK_TEST_PROBE_GNU_NOALLOC)));
+    // An allocated section is read where the loader put it.
+    const std::string alloc = run(GCWALK_TEST_PROBE_PACKED_ALLOC);
+    INFO(alloc);
+    CHECK(alloc.find("diagnostic: " + std::string(GCWALK_TEST_PROBE_PACKED_ALLOC) +
+                     ": indexed from .gcwalk_frames (5 call sites)\n") != std::string::npos);
+    CHECK(site_lines(alloc) == site_lines(packed));
 }
 
 TEST_CASE("a .gcwalk_frames packed for another build is refused by name, and the stack maps used",
