@@ -257,6 +257,13 @@ TEST_CASE("refusals name the file and what is wrong, and leave it as it was") {
                                       "\\(--gc-sections\\?\\) and left its record behind; "
                                       "link without --gc-sections \\(docs/INTEGRATION\\.md\\)\n"));
 
+    // No .eh_frame_hdr: the rules the table must hold cannot be computed.
+    Run no_hdr = pack_tool(quote(GCWALK_PIE_NO_EH_FRAME_HDR));
+    CHECK(no_hdr.status == 1);
+    CHECK(no_hdr.err == std::string("gcwalk-pack: ") + GCWALK_PIE_NO_EH_FRAME_HDR +
+                            ": no frame rules for the table: " + GCWALK_PIE_NO_EH_FRAME_HDR +
+                            ": no PT_GNU_EH_FRAME segment: frames are stepped by libunwind\n");
+
     CHECK(pack_tool("").status == 2);
     CHECK(pack_tool("--bogus a").status == 2);
     CHECK(pack_tool("a b").status == 2);
