@@ -260,11 +260,12 @@ TEST_CASE("json format is valid JSON and carries the values of the text view") {
     CHECK(rendered.out == text.out);
 }
 
-TEST_CASE("the frames and statepoints views print valid JSON for every fixture") {
-    for (const char* view : {"frames", "statepoints"}) {
+TEST_CASE("the frames, statepoints and table views print valid JSON for every fixture") {
+    for (const char* view : {"frames", "statepoints", "table"}) {
         INFO(view);
         std::string files;
         for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
+        files += " " + quote(GCWALK_PACKED_EXE) + " " + quote(GCWALK_PACKED_SO);
         Run json = dump(std::string("--format=json --view=") + view + files);
         REQUIRE(json.status == 0);
         CHECK(json.err.empty());
