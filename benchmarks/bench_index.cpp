@@ -2,9 +2,12 @@
 // (hit and miss) over many distinct addresses in a shuffled order, at 1k, 100k and 1M records.
 #include "synthetic_stackmaps.hpp"
 
+#include <gcwalk/frame_chunks.hpp>
 #include <gcwalk/frame_index.hpp>
+#include <gcwalk/frame_table.hpp>
 
 #include <benchmark/benchmark.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <map>
@@ -70,6 +73,45 @@ void BM_IndexBuild(benchmark::State& state) {
     state.counters["locations_per_record"] = 7; // 3 constants + 2 pairs
 }
 BENCHMARK(BM_IndexBuild)->Arg(1000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+// The same stack maps packed (pack_frame_table, zlib level 6 chunks as gcwalk-pack writes them):
+// what the registry does for an image with a valid .gcwalk_frames, inflate + parse + build. The
+// v3 figure to set it beside is BM_IndexBuild of the same size in the same run, which leaves out
+// what the registry's v3 path adds per call site (the CFI rule evaluation, symbols).
+void BM_IndexBuildPacked(benchmark::State& state) {
+    const auto records = static_cast<uint32_t>(state.range(0));
+    const std::vector<uint8_t> v3 = gcwalk::bench::make_section(records);
+    auto table = gcwalk::pack_frame_table(input(v3), {});
+    if (!table) return state.SkipWithError(table.error().message.c_str());
+    auto payload = gcwalk::write_frame_table(*table);
+    if (!payload) return state.SkipWithError(payload.error().message.c_str());
+    std::vector<uint8_t> z(compressBound(payload->size()));
+    uLongf zn = z.size();
+    if (compress2(z.data(), &zn, payload->data(), payload->size(), 6) != Z_OK)
+        return state.SkipWithError("compress2");
+    z.resize(zn);
+    std::vector<uint8_t> section;
+    gcwalk::append_frame_chunk(section, payload->size(), z);
+    benchmark::DoNotOptimize(gcwalk::bench::read_once(section));
+    for (auto _ : state) {
+        auto bytes = gcwalk::read_frame_chunks(section, "synthetic");
+        if (!bytes) return state.SkipWithError(bytes.error().message.c_str());
+        auto parsed = gcwalk::parse_frame_table(*bytes, "synthetic");
+        if (!parsed) return state.SkipWithError(parsed.error().message.c_str());
+        std::vector<gcwalk::ImageStackMaps> in(1);
+        in[0].name = "synthetic";
+        in[0].table = std::make_shared<const gcwalk::FrameTable>(std::move(*parsed));
+        auto idx = gcwalk::FrameIndex::build(std::move(in));
+        if (!idx) return state.SkipWithError(idx.error().message.c_str());
+        benchmark::DoNotOptimize(idx->num_call_sites());
+    }
+    state.counters["ns_per_record"] = benchmark::Counter(
+        static_cast<double>(records) * 1e-9,
+        benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+    state.counters["payload_bytes_per_record"] = static_cast<double>(payload->size()) / records;
+    state.counters["section_bytes_per_record"] = static_cast<double>(section.size()) / records;
+}
+BENCHMARK(BM_IndexBuildPacked)->Arg(1000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 // Lookups of distinct return addresses in a shuffled order: each one a cache miss once the table
 // outgrows the caches, and no pattern for the branch predictor to learn.

@@ -26,6 +26,7 @@
 namespace gcwalk {
 
 class NativeFrames; // <gcwalk/detail/native_frames.hpp>: native frames' CFI rules (internal)
+struct FrameTable;  // <gcwalk/frame_table.hpp>: a packed frame table (gcwalk-pack)
 
 // A function's address range, from an ELF symbol, an FDE, or a JIT.
 struct FunctionRange {
@@ -151,6 +152,12 @@ struct ImageStackMaps {
     std::shared_ptr<const std::vector<StackMapBlob>> blobs;
     std::vector<FunctionRange> functions;              // known ranges (absolute); may be empty
     std::vector<std::pair<uint64_t, FrameRule>> rules; // per absolute return address, optional
+    // A packed frame table (gcwalk-pack's .gcwalk_frames) instead of a section: when set,
+    // `section` and `blobs` are empty and `functions` and `rules` are ignored; build() takes the
+    // functions, call sites, rules and roots from it as they are (addresses + load_bias), without
+    // parsing v3 or evaluating CFI. record() and blob() answer for its call sites too (their v3
+    // view is made from the table's records on first use).
+    std::shared_ptr<const FrameTable> table;
 };
 
 enum class Lookup : uint8_t {
@@ -161,8 +168,10 @@ enum class Lookup : uint8_t {
 
 class FrameIndex {
   public:
-    // Parses and validates every image's section, then indexes it. An error names the image,
-    // the blob and the offset. Images whose section is empty contribute nothing.
+    // Parses and validates every image's section, then indexes it; a packed image's table is
+    // indexed as it is (no parse, no per-record work beyond its load bias and the hash insert).
+    // An error names the image, the blob and the offset. Images whose section is empty (and
+    // that have no table) contribute nothing.
     static Expected<FrameIndex> build(std::vector<ImageStackMaps> images);
 
     FrameIndex(FrameIndex&&) noexcept;
@@ -230,6 +239,12 @@ class FrameIndex {
     const FrameRule& rule(const CallSite& cs) const noexcept { return hot().rule(cs); }
 
     // Cold (a binary search each): the function and the full record of a call site.
+    // A packed image (ImageStackMaps::table) has no version 3 bytes: the first record() or blob()
+    // that needs them makes one blob of the table (v3_from_frame_table: the table's functions and
+    // records in table order, link-time addresses), once per image and thread-safe (any number
+    // of threads may ask at once); FrameRecord::blob is then 0 and function / first_record index
+    // that blob. It allocates: record() answers false when it cannot be made (out of memory),
+    // and blob() then gives an empty blob.
     const FrameRecord* frame(const CallSite& cs) const noexcept;
     bool record(const CallSite& cs, RecordRef* out) const noexcept;
     const StackMapBlob& blob(const RecordRef& ref) const noexcept;

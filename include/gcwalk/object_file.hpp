@@ -10,6 +10,7 @@
 
 #include <gcwalk/expected.hpp>
 #include <gcwalk/frame_index.hpp>
+#include <gcwalk/frame_table.hpp>
 
 #include <cstdint>
 #include <string>
@@ -70,6 +71,20 @@ struct ObjectStackMaps {
     // Linked files with no usable frame table (no PT_GNU_EH_FRAME, a bad header): why; then
     // `rules` and `refused_rules` are empty.
     std::string rules_problem;
+
+    // Where `.llvm_stackmaps` is: SHF_ALLOC set (loaded with the image) or not (read from the
+    // file).
+    bool section_allocated = false;
+    // Linked files: what a packed frame table of this file describes (gcwalk-pack writes it, the
+    // runtime checks it): the NT_GNU_BUILD_ID descriptor, every allocated SHF_EXECINSTR section
+    // with contents (link-time address, size) in address order, and frame_table_hash over their
+    // bytes in the file, in that order. Empty for a .o.
+    FrameTableIdentity identity;
+    // `.gcwalk_frames` (a packed frame table in compressed chunks, <gcwalk/frame_chunks.hpp>), as
+    // stored; has_frame_table is false when the file has none.
+    bool has_frame_table = false;
+    uint64_t frame_table_file_offset = 0; // sh_offset
+    std::vector<uint8_t> frame_table_bytes;
 
     // The bytes with every 64-bit absolute relocation (R_X86_64_64) resolved as symbol value +
     // addend, so that a .o's function entries hold their offsets within the text section.

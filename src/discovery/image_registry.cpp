@@ -2,6 +2,8 @@
 #include <gcwalk/detail/eh_frame_table.hpp>
 #include <gcwalk/detail/format.hpp>
 #include <gcwalk/detail/native_frames.hpp>
+#include <gcwalk/frame_chunks.hpp>
+#include <gcwalk/frame_table.hpp>
 #include <gcwalk/image_registry.hpp>
 
 #include <elf.h>
@@ -11,6 +13,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -57,6 +60,81 @@ void read_function_symbols(int fd, uint64_t file_size, const Elf64_Shdr& symtab,
             out->push_back({s.st_value + bias, s.st_size});
 }
 
+// An ELF file's section headers and section names, read once, every bound checked.
+struct ElfSections {
+    Fd f;
+    uint64_t file_size = 0;
+    std::vector<Elf64_Shdr> sh; // empty when the file has no section headers
+    std::vector<char> names;    // the section name table, NUL-terminated
+    uint64_t names_size = 0;
+
+    // Opens `path` and reads its section headers (messages name `path`).
+    Status open(const std::string& path) {
+        f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (f.fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
+        off_t end = ::lseek(f.fd, 0, SEEK_END);
+        if (end < 0) return Error{path + ": cannot seek: " + std::strerror(errno)};
+        file_size = static_cast<uint64_t>(end);
+        Elf64_Ehdr eh;
+        if (!read_at(f.fd, &eh, sizeof eh, 0)) return Error{path + ": too short for an ELF header"};
+        if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+            eh.e_ident[EI_DATA] != ELFDATA2LSB)
+            return Error{path + ": not a 64-bit little-endian ELF file"};
+        if (eh.e_shoff == 0 || eh.e_shnum == 0) return {}; // no section headers
+        if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > file_size ||
+            uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > file_size - eh.e_shoff)
+            return Error{path + ": section header table at offset " + hex(eh.e_shoff) +
+                         " is out of bounds"};
+        sh.resize(eh.e_shnum);
+        if (!read_at(f.fd, sh.data(), sh.size() * sizeof(Elf64_Shdr), eh.e_shoff))
+            return Error{path + ": cannot read the section headers at offset " + hex(eh.e_shoff)};
+        if (eh.e_shstrndx >= sh.size())
+            return Error{path + ": section name table index " + std::to_string(eh.e_shstrndx) +
+                         " is out of range"};
+        const Elf64_Shdr& strtab = sh[eh.e_shstrndx];
+        if (!in_file(strtab) || strtab.sh_size > (64u << 20))
+            return Error{path + ": section name table at offset " + hex(strtab.sh_offset) +
+                         " is out of bounds"};
+        names.assign(strtab.sh_size + 1, '\0');
+        names_size = strtab.sh_size;
+        if (!read_at(f.fd, names.data(), strtab.sh_size, strtab.sh_offset))
+            return Error{path + ": cannot read the section name table"};
+        return {};
+    }
+    bool named(const Elf64_Shdr& s, const char* name) const {
+        return s.sh_name < names_size && std::strcmp(names.data() + s.sh_name, name) == 0;
+    }
+    bool in_file(const Elf64_Shdr& s) const {
+        return s.sh_offset <= file_size && s.sh_size <= file_size - s.sh_offset;
+    }
+    // The last section named `name` (nullptr when none), and how many there are.
+    const Elf64_Shdr* find(const char* name, size_t* count) const {
+        const Elf64_Shdr* found = nullptr;
+        *count = 0;
+        for (const Elf64_Shdr& s : sh)
+            if (named(s, name)) found = &s, ++*count;
+        return found;
+    }
+    // A non-allocated section's bytes, from the file (the caller checked in_file()).
+    bool read(const Elf64_Shdr& s, std::vector<uint8_t>* out) const {
+        out->resize(s.sh_size);
+        return read_at(f.fd, out->data(), s.sh_size, s.sh_offset);
+    }
+};
+
+// Reads non-allocated section `name` from the file into *out, every bound checked.
+Status read_unallocated(const ElfSections& elf, const Elf64_Shdr& s, const std::string& path,
+                        const char* name, std::vector<uint8_t>* out) {
+    if (!elf.in_file(s))
+        return Error{path + ": " + name + " at offset " + hex(s.sh_offset) + " of size " +
+                     hex(s.sh_size) + " runs past the end of the file (" + hex(elf.file_size) +
+                     " bytes)"};
+    if (!elf.read(s, out))
+        return Error{path + ": cannot read " + name + " at offset " + hex(s.sh_offset) + " (" +
+                     hex(s.sh_size) + " bytes)"};
+    return {};
+}
+
 } // namespace
 
 Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path,
@@ -65,37 +143,12 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
                                                          bool* section_found,
                                                          std::vector<uint8_t>* file_bytes) {
     if (section_found) *section_found = false;
-    Fd f;
-    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f.fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
-    off_t end = ::lseek(f.fd, 0, SEEK_END);
-    if (end < 0) return Error{path + ": cannot seek: " + std::strerror(errno)};
-    const uint64_t file_size = static_cast<uint64_t>(end);
-
-    Elf64_Ehdr eh;
-    if (!read_at(f.fd, &eh, sizeof eh, 0)) return Error{path + ": too short for an ELF header"};
-    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_ident[EI_DATA] != ELFDATA2LSB)
-        return Error{path + ": not a 64-bit little-endian ELF file"};
-    if (eh.e_shoff == 0 || eh.e_shnum == 0) return std::span<const uint8_t>{}; // no section headers
-    if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > file_size ||
-        uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > file_size - eh.e_shoff)
-        return Error{path + ": section header table at offset " + hex(eh.e_shoff) +
-                     " is out of bounds"};
-    std::vector<Elf64_Shdr> sh(eh.e_shnum);
-    if (!read_at(f.fd, sh.data(), sh.size() * sizeof(Elf64_Shdr), eh.e_shoff))
-        return Error{path + ": cannot read the section headers at offset " + hex(eh.e_shoff)};
-    if (eh.e_shstrndx >= sh.size())
-        return Error{path + ": section name table index " + std::to_string(eh.e_shstrndx) +
-                     " is out of range"};
-    const Elf64_Shdr& strtab = sh[eh.e_shstrndx];
-    if (strtab.sh_offset > file_size || strtab.sh_size > file_size - strtab.sh_offset ||
-        strtab.sh_size > (64u << 20))
-        return Error{path + ": section name table at offset " + hex(strtab.sh_offset) +
-                     " is out of bounds"};
-    std::vector<char> names(strtab.sh_size + 1, '\0');
-    if (!read_at(f.fd, names.data(), strtab.sh_size, strtab.sh_offset))
-        return Error{path + ": cannot read the section name table"};
+    ElfSections elf;
+    if (auto st = elf.open(path); !st) return Error{st.message()};
+    if (elf.sh.empty()) return std::span<const uint8_t>{};
+    const uint64_t file_size = elf.file_size;
+    const std::vector<Elf64_Shdr>& sh = elf.sh;
+    Fd& f = elf.f;
 
     const Elf64_Shdr* found = nullptr;
     const Elf64_Shdr* symtab = nullptr;
@@ -104,12 +157,8 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
     for (const Elf64_Shdr& s : sh) {
         if (s.sh_type == SHT_SYMTAB) symtab = &s;
         if (s.sh_type == SHT_DYNSYM) dynsym = &s;
-        if (s.sh_name < strtab.sh_size &&
-            std::strcmp(names.data() + s.sh_name, kSectionName) == 0) {
-            found = &s;
-            ++sections;
-        }
     }
+    found = elf.find(kSectionName, &sections);
     if (!found || found->sh_type == SHT_NOBITS || found->sh_size == 0)
         return std::span<const uint8_t>{};
     if (section_found) *section_found = true;
@@ -129,14 +178,8 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
                      (allocated ? " in memory" : " in the file")};
     if (!allocated) {
         // Not in memory: its bytes (link-time addresses) come from the file, every bound checked.
-        if (found->sh_offset > file_size || found->sh_size > file_size - found->sh_offset)
-            return Error{path + ": " + kSectionName + " at offset " + hex(found->sh_offset) +
-                         " of size " + hex(found->sh_size) + " runs past the end of the file (" +
-                         hex(file_size) + " bytes)"};
-        file_bytes->resize(found->sh_size);
-        if (!read_at(f.fd, file_bytes->data(), found->sh_size, found->sh_offset))
-            return Error{path + ": cannot read " + kSectionName + " at offset " +
-                         hex(found->sh_offset) + " (" + hex(found->sh_size) + " bytes)"};
+        if (auto st = read_unallocated(elf, *found, path, kSectionName, file_bytes); !st)
+            return Error{st.message()};
     }
 
     if (functions) {
@@ -158,6 +201,7 @@ Expected<std::span<const uint8_t>> find_loaded_stackmaps(const std::string& path
 
 namespace {
 ImageStackMaps to_input(const ImageRegistry::Image& img);
+bool indexable(const ImageRegistry::Image& img);
 } // namespace
 
 struct ImageRegistry::Image {
@@ -174,6 +218,8 @@ struct ImageRegistry::Image {
     // Its blobs, parsed once when the image is found: the checks below and every index built
     // while the image stays loaded use them (ImageStackMaps::blobs).
     std::shared_ptr<const std::vector<StackMapBlob>> blobs;
+    // Its .gcwalk_frames table (checked against the loaded code): indexed instead of `section`.
+    std::shared_ptr<const FrameTable> table;
     bool has_stackmaps = false; // the file has a non-empty section (usable or not)
     std::vector<FunctionRange> functions;
     // Executable segments (absolute), for telling relocated addresses from unrelocated ones.
@@ -200,7 +246,28 @@ struct LoadedImage {
     std::vector<std::pair<uint64_t, uint64_t>> text;
     uint64_t eh_hdr = 0, eh_hdr_size = 0; // PT_GNU_EH_FRAME (absolute), 0 when absent
     uint64_t eh_lo = 0, eh_hi = 0;        // the PT_LOAD segment that holds it
+    std::vector<std::pair<uint64_t, uint64_t>> segments; // every PT_LOAD segment (absolute)
+    std::vector<uint8_t> build_id; // its NT_GNU_BUILD_ID note, from memory; empty when none
 };
+
+// The NT_GNU_BUILD_ID descriptor of a loaded PT_NOTE segment, or false.
+bool build_id_of(const uint8_t* p, uint64_t size, uint64_t align, std::vector<uint8_t>* out) {
+    auto up = [&](uint64_t n) { return (n + align - 1) & ~(align - 1); };
+    for (uint64_t at = 0; at <= size && size - at >= 12;) {
+        uint32_t namesz, descsz, type;
+        std::memcpy(&namesz, p + at, 4);
+        std::memcpy(&descsz, p + at + 4, 4);
+        std::memcpy(&type, p + at + 8, 4);
+        const uint64_t desc = at + 12 + up(namesz), next = desc + up(descsz);
+        if (next > size) return false;
+        if (type == NT_GNU_BUILD_ID && namesz == 4 && std::memcmp(p + at + 12, "GNU", 4) == 0) {
+            out->assign(p + desc, p + desc + descsz);
+            return true;
+        }
+        at = next;
+    }
+    return false;
+}
 
 int collect_image(struct dl_phdr_info* info, size_t, void* data) {
     auto* out = static_cast<std::vector<LoadedImage>*>(data);
@@ -210,10 +277,16 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
         if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
             li.text.emplace_back(ph.p_vaddr + info->dlpi_addr,
                                  ph.p_vaddr + info->dlpi_addr + ph.p_memsz);
+        if (ph.p_type == PT_LOAD)
+            li.segments.emplace_back(ph.p_vaddr + info->dlpi_addr,
+                                     ph.p_vaddr + info->dlpi_addr + ph.p_memsz);
         if (ph.p_type == PT_GNU_EH_FRAME) {
             li.eh_hdr = ph.p_vaddr + info->dlpi_addr;
             li.eh_hdr_size = ph.p_memsz;
         }
+        if (ph.p_type == PT_NOTE && li.build_id.empty() && info->dlpi_addr + ph.p_vaddr != 0)
+            build_id_of(reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr), ph.p_memsz,
+                        ph.p_align == 8 ? 8 : 4, &li.build_id);
     }
     for (int i = 0; i < info->dlpi_phnum && li.eh_hdr; ++i) {
         const auto& ph = info->dlpi_phdr[i];
@@ -334,6 +407,74 @@ std::vector<std::pair<uint64_t, FrameRule>> compute_rules(const LoadedImage& li,
     return compute_rules(*table, blobs, functions, problem, bias);
 }
 
+// GCWALK_FRAME_TABLE=0 ignores .gcwalk_frames (every image is indexed from .llvm_stackmaps).
+bool frame_tables_enabled() {
+    const char* v = std::getenv("GCWALK_FRAME_TABLE");
+    return !(v && std::strcmp(v, "0") == 0);
+}
+
+bool inside(const std::vector<std::pair<uint64_t, uint64_t>>& ranges, uint64_t lo, uint64_t size) {
+    for (auto [a, b] : ranges)
+        if (lo >= a && lo <= b && size <= b - lo) return true;
+    return false;
+}
+
+// The image's .gcwalk_frames table, checked against the loaded image (build ID, and the hash of
+// its code in memory), or nullptr: with *problem empty when the file has no table, else why it
+// cannot be used. Reads the section from memory when it is allocated, else from the file.
+std::shared_ptr<const FrameTable>
+read_frame_table(const std::string& open_path, const std::string& name, const LoadedImage& li,
+                 const std::vector<std::pair<uint64_t, uint64_t>>& text, std::string* problem) {
+    ElfSections elf;
+    size_t count = 0;
+    if (!elf.open(open_path) || elf.sh.empty()) return nullptr; // the stack map path says why
+    const Elf64_Shdr* s = elf.find(kFrameTableSection, &count);
+    if (!s || s->sh_size == 0) return nullptr;
+    const std::string what = name + ": " + kFrameTableSection;
+    auto fail = [&](const std::string& why) {
+        *problem = why + " (" + kFrameTableSection + " not used)";
+        return nullptr;
+    };
+    if (count > 1) return fail(what + ": " + std::to_string(count) + " sections of the name");
+    if (s->sh_type == SHT_NOBITS || (s->sh_flags & SHF_COMPRESSED))
+        return fail(what + ": a section without contents or compressed by the linker");
+    std::vector<uint8_t> from_file;
+    std::span<const uint8_t> bytes;
+    if (s->sh_flags & SHF_ALLOC) {
+        if (!inside(li.segments, s->sh_addr + li.base, s->sh_size))
+            return fail(what + " at " + hex(s->sh_addr + li.base) + " (" + hex(s->sh_size) +
+                        " bytes) is not inside a loaded segment");
+        bytes = {reinterpret_cast<const uint8_t*>(s->sh_addr + li.base), s->sh_size};
+    } else {
+        if (auto st = read_unallocated(elf, *s, name, kFrameTableSection, &from_file); !st)
+            return fail(st.message());
+        bytes = from_file;
+    }
+    auto payload = read_frame_chunks(bytes, name);
+    if (!payload) return fail(payload.error().message);
+    auto table = parse_frame_table(*payload, what);
+    if (!table) return fail(table.error().message);
+    // The build IDs first (the clearest message), then where the code is, then its hash.
+    if (std::string why = check_build_id(table->identity, li.build_id); !why.empty())
+        return fail(name + ": " + why);
+    uint64_t i = 0;
+    for (const auto& c : table->identity.code) {
+        if (!inside(text, c.address + li.base, c.size))
+            return fail(what + ": code range " + std::to_string(i) + " at " + hex(c.address) +
+                        " + load bias " + hex(li.base) + " (" + hex(c.size) +
+                        " bytes) is not inside the image's executable segments: the table is "
+                        "not for this build; re-run gcwalk-pack");
+        ++i;
+    }
+    if (std::string why = check_identity(table->identity, li.build_id, li.base); !why.empty())
+        return fail(name + ": " + why);
+    return std::make_shared<const FrameTable>(std::move(*table));
+}
+
+void read_llvm_stackmaps(ImageRegistry::Image& img, LoadedImage& li, const std::string& open_path,
+                         std::shared_ptr<std::vector<uint8_t>> file_bytes,
+                         std::vector<std::string>* diagnostics);
+
 // Reads, parses (once: the checks, the rules and every index built from now on read these
 // blobs) and checks the stack maps of a newly loaded image; sets img.problem when they cannot
 // be indexed.
@@ -344,6 +485,32 @@ void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
     // its path names a newer build by now. Messages name the path.
     const bool main_program = li.name.empty();
     const std::string open_path = main_program ? "/proc/self/exe" : img.name;
+    std::string table_problem;
+    if (frame_tables_enabled()) {
+        img.table = read_frame_table(open_path, img.name, li, img.text, &table_problem);
+        if (img.table) {
+            img.has_stackmaps = true;
+            diagnostics->push_back(img.name + ": indexed from " + kFrameTableSection + " (" +
+                                   std::to_string(img.table->records.size()) + " call sites)");
+            return;
+        }
+    }
+    read_llvm_stackmaps(img, li, open_path, file_bytes, diagnostics);
+    if (table_problem.empty()) return;
+    // A table that cannot be used and no stack maps to fall back to: the roots are unknown.
+    if (img.section.empty() && img.problem.empty()) {
+        img.problem = table_problem + " (and the image has no " + kSectionName + ")";
+        img.has_stackmaps = true;
+    } else {
+        diagnostics->push_back(table_problem);
+    }
+}
+
+// read_stackmaps from .llvm_stackmaps (parsed, checked, CFI rules computed).
+void read_llvm_stackmaps(ImageRegistry::Image& img, LoadedImage& li, const std::string& open_path,
+                         std::shared_ptr<std::vector<uint8_t>> file_bytes,
+                         std::vector<std::string>* diagnostics) {
+    const bool main_program = li.name.empty();
     auto sec = find_loaded_stackmaps(open_path, li.base, &img.functions, &img.has_stackmaps,
                                      file_bytes.get());
     if (!sec) {
@@ -528,7 +695,7 @@ Status ImageRegistry::publish_locked() {
     auto inputs = [&] {
         std::vector<ImageStackMaps> in;
         for (const auto& img : images_)
-            if (!img->section.empty() && img->problem.empty()) in.push_back(to_input(*img));
+            if (indexable(*img)) in.push_back(to_input(*img));
         return in;
     };
     auto index = FrameIndex::build(inputs());
@@ -536,7 +703,7 @@ Status ImageRegistry::publish_locked() {
         // Find the images that cannot be indexed on their own, set them aside, and try again
         // without them: one bad image must not hide the stack maps of the others.
         for (auto& img : images_) {
-            if (img->section.empty() || !img->problem.empty()) continue;
+            if (!indexable(*img)) continue;
             std::vector<ImageStackMaps> one;
             one.push_back(to_input(*img));
             if (auto alone = FrameIndex::build(std::move(one)); !alone) {
@@ -563,9 +730,19 @@ Status ImageRegistry::publish_locked() {
 
 namespace {
 
+// The image has stack maps or a table, and nothing kept it from being indexed.
+bool indexable(const ImageRegistry::Image& img) {
+    return (!img.section.empty() || img.table) && img.problem.empty();
+}
+
 ImageStackMaps to_input(const ImageRegistry::Image& img) {
     ImageStackMaps m;
     m.name = img.name;
+    if (img.table) { // link-time addresses, moved by the load bias
+        m.load_bias = static_cast<int64_t>(img.base);
+        m.table = img.table;
+        return m;
+    }
     // Read from memory (or handed over by a JIT): the addresses are final. Read from the file:
     // link-time addresses, moved by the image's load bias.
     m.load_bias = img.from_file ? static_cast<int64_t>(img.base) : 0;
@@ -589,7 +766,7 @@ std::vector<ImageRegistry::SkippedImage> ImageRegistry::skipped() const {
     std::lock_guard lock(mutex_);
     std::vector<SkippedImage> out;
     for (const auto& img : images_)
-        if ((img->has_stackmaps || !img->section.empty()) && !img->problem.empty())
+        if ((img->has_stackmaps || !img->section.empty() || img->table) && !img->problem.empty())
             out.push_back({img->name, img->problem});
     return out;
 }

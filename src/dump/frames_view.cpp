@@ -8,88 +8,57 @@
 
 #include <gcwalk/frame_index.hpp>
 
-#include <algorithm>
-#include <iterator>
-
 namespace gcwalk::dump {
 namespace {
 
 // FrameIndex refuses address 0 (an unrelocated section): a .o's first function is at 0.
 constexpr int64_t kObjectBase = 0x100000;
 
-std::vector<const char*> frame_flag_names(uint32_t flags) {
-    std::vector<const char*> names;
-    if (flags & kFrameDynamic) names.push_back("dynamic");
-    if (flags & kFrameSizeUnknown) names.push_back("size-unknown");
-    if (flags & kFrameHasRule) names.push_back("has-rule");
-    return names;
-}
-
-const char* root_kind_name(uint32_t kind) {
-    switch (kind) {
-    case RootLoc::kNone: return "none";
-    case RootLoc::kRegister: return "register";
-    case RootLoc::kMemory: return "memory";
-    }
-    return "invalid";
-}
-
-std::string root_text(RootLoc r) {
-    switch (r.kind()) {
-    case RootLoc::kRegister: return "R#" + std::to_string(r.dwarf_reg());
-    case RootLoc::kMemory:
-        return "[R#" + std::to_string(r.dwarf_reg()) + " + " + std::to_string(r.offset()) + "]";
-    default: return "none";
-    }
-}
-
-void root_json(RootLoc r, JsonWriter& json) {
-    json.begin_object();
-    json.member("kind", root_kind_name(r.kind()));
-    if (r.kind() != RootLoc::kNone) {
-        json.member("dwarf_reg", r.dwarf_reg());
-        if (r.kind() == RootLoc::kMemory) json.member("offset", r.offset());
-    }
-    json.end_object();
-}
-
-std::string function_name(const ObjectStackMaps& file, uint64_t address) {
-    auto it =
-        std::lower_bound(file.functions.begin(), file.functions.end(), address,
-                         [](const NamedFunctionRange& f, uint64_t a) { return f.address < a; });
-    return it != file.functions.end() && it->address == address ? it->name : std::string();
-}
-
-// Why the CFI evaluator refused the row at `ra` (link-time), or null when it did not.
-const std::string* refusal(const ObjectStackMaps& file, uint64_t ra) {
-    auto it = std::lower_bound(file.refused_rules.begin(), file.refused_rules.end(), ra,
-                               [](const auto& r, uint64_t a) { return r.first < a; });
-    return it != file.refused_rules.end() && it->first == ra ? &it->second : nullptr;
-}
-
 struct Indexed {
     FrameIndex index;
     int64_t bias;
+    bool from_table;
 };
 
-Expected<Indexed> build_index(const ParsedFile& f) {
+// The index of the file's `.gcwalk_frames` (as the runtime builds it when the image has one) or
+// of its `.llvm_stackmaps`.
+Expected<Indexed> build_index(const ParsedFile& f, Source source) {
     const int64_t bias = f.file.relocatable ? kObjectBase : 0;
+    const bool from_table =
+        source == Source::Table || (source == Source::Auto && f.file.has_frame_table);
     std::vector<ImageStackMaps> images;
-    if (f.file.has_section) images.push_back(f.file.to_image(bias));
+    if (from_table) {
+        if (!f.file.has_frame_table)
+            return Error{f.file.path + ": no " + kFrameTableSection + " (--from=table)"};
+        auto packed = load_frame_table(f.file);
+        if (!packed) return std::move(packed).error();
+        ImageStackMaps image;
+        image.name = f.file.path;
+        image.load_bias = bias;
+        image.table = packed->table;
+        images.push_back(std::move(image));
+    } else if (f.file.has_section) {
+        images.push_back(f.file.to_image(bias));
+    }
     auto index = FrameIndex::build(std::move(images));
     if (!index) return std::move(index).error();
-    return Indexed{std::move(*index), bias};
+    return Indexed{std::move(*index), bias, from_table};
+}
+
+const char* source_name(bool from_table) {
+    return from_table ? kFrameTableSection : ".llvm_stackmaps";
 }
 
 } // namespace
 
-Status print_frames_text(const ParsedFile& f, std::string& out) {
-    auto built = build_index(f);
+Status print_frames_text(const ParsedFile& f, Source source, std::string& out) {
+    auto built = build_index(f, source);
     if (!built) return built.error();
     const FrameIndex& index = built->index;
     const uint64_t bias = static_cast<uint64_t>(built->bias);
     print_file_header_text(f, out);
     out += "Frames: " + std::to_string(index.frames().size()) + "\n";
+    out += std::string("Frames from: ") + source_name(built->from_table) + "\n";
     if (!f.file.rules_problem.empty()) out += "Frame rules: none (" + f.file.rules_problem + ")\n";
     for (const FrameRecord& fr : index.frames()) {
         const uint64_t addr = fr.function_address - bias;
@@ -112,42 +81,22 @@ Status print_frames_text(const ParsedFile& f, std::string& out) {
                 out += ", no call site\n";
                 continue;
             }
-            const FrameRule& rule = index.rule(*cs);
-            out += ", CFA: ";
-            out += rule.cfa_reg == 0xff ? std::string("unknown")
-                                        : "R#" + std::to_string(rule.cfa_reg) + " + " +
-                                              std::to_string(rule.cfa_offset);
-            if (rule.flags & kRuleFromCfi) {
-                out += " (cfi), saved: [ ";
-                for (size_t i = 0; i < std::size(kCalleeSaved); ++i)
-                    if (rule.saved[i] != 0)
-                        out += "R#" + std::to_string(kCalleeSaved[i]) + " at CFA" +
-                               std::to_string(rule.saved[i]) + " ";
-                out += "]";
-            } else if (const std::string* why = refusal(f.file, ra - bias)) {
-                out += " (cfi refused: " + *why + ")";
-            }
-            const auto roots = index.roots(*cs);
-            out += ", roots: " + std::to_string(roots.size()) + " [ ";
-            for (const RootPair& p : roots) {
-                out += root_text(p.base);
-                if (p.derived.bits != p.base.bits) out += " -> " + root_text(p.derived);
-                out += " ";
-            }
-            out += "]\n";
+            out += ", " + rule_text(index.rule(*cs), refusal(f.file, ra - bias)) + ", " +
+                   roots_text(index.roots(*cs)) + "\n";
         }
     }
     return Status::ok();
 }
 
-Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
-    auto built = build_index(f);
+Status print_frames_json(const ParsedFile& f, Source source, JsonWriter& json) {
+    auto built = build_index(f, source);
     if (!built) return built.error();
     const FrameIndex& index = built->index;
     const uint64_t bias = static_cast<uint64_t>(built->bias);
     json.begin_object();
     file_members_json(f, json);
     if (!f.file.rules_problem.empty()) json.member("frame_rules_problem", f.file.rules_problem);
+    json.member("frames_from", built->from_table ? "table" : "stackmaps");
     json.key("frames").begin_array();
     for (const FrameRecord& fr : index.frames()) {
         const uint64_t addr = fr.function_address - bias;
@@ -173,38 +122,8 @@ Status print_frames_json(const ParsedFile& f, JsonWriter& json) {
             const CallSite* cs = index.find(ra);
             json.member("call_site", cs != nullptr);
             if (cs) {
-                const FrameRule& rule = index.rule(*cs);
-                json.key("cfa").begin_object();
-                if (rule.cfa_reg == 0xff) {
-                    json.member("known", false);
-                } else {
-                    json.member("known", true);
-                    json.member("dwarf_reg", rule.cfa_reg);
-                    json.member("offset", rule.cfa_offset);
-                }
-                json.member("from_cfi", (rule.flags & kRuleFromCfi) != 0);
-                json.key("saved").begin_array();
-                for (size_t i = 0; i < std::size(kCalleeSaved); ++i) {
-                    if (rule.saved[i] == 0) continue;
-                    json.begin_object();
-                    json.member("dwarf_reg", kCalleeSaved[i]);
-                    json.member("cfa_offset", static_cast<int32_t>(rule.saved[i]));
-                    json.end_object();
-                }
-                json.end_array();
-                if (const std::string* why = refusal(f.file, ra - bias))
-                    json.member("cfi_refused", *why);
-                json.end_object();
-                json.key("roots").begin_array();
-                for (const RootPair& p : index.roots(*cs)) {
-                    json.begin_object();
-                    json.key("base");
-                    root_json(p.base, json);
-                    json.key("derived");
-                    root_json(p.derived, json);
-                    json.end_object();
-                }
-                json.end_array();
+                rule_json(index.rule(*cs), refusal(f.file, ra - bias), json);
+                roots_json(index.roots(*cs), json);
             }
             json.end_object();
         }

@@ -1,5 +1,5 @@
 // gcwalk-dump: prints the stack maps of ELF files (raw blobs, the FrameRecord index, or decoded
-// statepoints) as llvm-readobj-style text or as JSON. See docs/DUMP.md.
+// statepoints, or the packed frame table) as llvm-readobj-style text or as JSON. See docs/DUMP.md.
 #include "dump.hpp"
 
 #include <cerrno>
@@ -16,7 +16,8 @@ using namespace gcwalk;
 using namespace gcwalk::dump;
 
 constexpr const char* kUsage =
-    "usage: gcwalk-dump [--format=llvm|json] [--view=raw|frames|statepoints] FILE...\n"
+    "usage: gcwalk-dump [--format=llvm|json] [--view=raw|frames|statepoints|table]\n"
+    "                   [--from=stackmaps|table] FILE...\n"
     "  --format=llvm  text; in the raw view each blob prints exactly as llvm-readobj-14 "
     "--stackmap\n"
     "                 prints a section holding only that blob (default)\n"
@@ -24,12 +25,17 @@ constexpr const char* kUsage =
     "  --view=raw          every blob of .llvm_stackmaps as stored (default)\n"
     "  --view=frames       the FrameRecords and call sites gcwalk's index builds from the file\n"
     "  --view=statepoints  every record decoded as a gc.statepoint record\n"
+    "  --view=table        the packed frame table (.gcwalk_frames, gcwalk-pack): chunks,\n"
+    "                      identity, counts, functions and records\n"
+    "  --from=stackmaps|table  what --view=frames indexes: .llvm_stackmaps or .gcwalk_frames\n"
+    "                      (default: .gcwalk_frames when the file has one)\n"
     "Exit status: 0, or 1 when a file could not be read or its section is malformed (one line on\n"
     "stderr per such file), or 2 for bad usage.\n";
 
 struct Options {
     Format format = Format::Llvm;
     View view = View::Raw;
+    Source source = Source::Auto;
     std::vector<std::string> files;
 };
 
@@ -60,6 +66,12 @@ int parse_args(int argc, char** argv, Options& opt) {
             opt.view = View::Frames;
         } else if (a == "--view=statepoints") {
             opt.view = View::Statepoints;
+        } else if (a == "--view=table") {
+            opt.view = View::Table;
+        } else if (a == "--from=stackmaps") {
+            opt.source = Source::Stackmaps;
+        } else if (a == "--from=table") {
+            opt.source = Source::Table;
         } else {
             return usage_error("unknown option '" + std::string(a) + "'");
         }
@@ -90,7 +102,10 @@ Status dump_file(const Options& opt, const ParsedFile& f, std::string& out, Json
             print_raw_json(f, json);
         return Status::ok();
     case View::Frames:
-        return opt.format == Format::Llvm ? print_frames_text(f, out) : print_frames_json(f, json);
+        return opt.format == Format::Llvm ? print_frames_text(f, opt.source, out)
+                                          : print_frames_json(f, opt.source, json);
+    case View::Table:
+        return opt.format == Format::Llvm ? print_table_text(f, out) : print_table_json(f, json);
     case View::Statepoints:
         if (opt.format == Format::Llvm)
             print_statepoints_text(f, out);

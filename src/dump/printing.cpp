@@ -4,8 +4,10 @@
 
 #include <gcwalk/statepoint.hpp>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <iterator>
 
 namespace gcwalk::dump {
 
@@ -101,6 +103,123 @@ void file_members_json(const ParsedFile& f, JsonWriter& json) {
         json.member("address", fn.address);
         json.member("size", fn.size);
         json.member("name", fn.name);
+        json.end_object();
+    }
+    json.end_array();
+}
+
+std::vector<const char*> frame_flag_names(uint32_t flags) {
+    std::vector<const char*> names;
+    if (flags & kFrameDynamic) names.push_back("dynamic");
+    if (flags & kFrameSizeUnknown) names.push_back("size-unknown");
+    if (flags & kFrameHasRule) names.push_back("has-rule");
+    return names;
+}
+
+std::string function_name(const ObjectStackMaps& file, uint64_t address) {
+    auto it =
+        std::lower_bound(file.functions.begin(), file.functions.end(), address,
+                         [](const NamedFunctionRange& f, uint64_t a) { return f.address < a; });
+    return it != file.functions.end() && it->address == address ? it->name : std::string();
+}
+
+const std::string* refusal(const ObjectStackMaps& file, uint64_t ra) {
+    auto it = std::lower_bound(file.refused_rules.begin(), file.refused_rules.end(), ra,
+                               [](const auto& r, uint64_t a) { return r.first < a; });
+    return it != file.refused_rules.end() && it->first == ra ? &it->second : nullptr;
+}
+
+namespace {
+
+const char* root_kind_name(uint32_t kind) {
+    switch (kind) {
+    case RootLoc::kNone: return "none";
+    case RootLoc::kRegister: return "register";
+    case RootLoc::kMemory: return "memory";
+    }
+    return "invalid";
+}
+
+std::string root_text(RootLoc r) {
+    switch (r.kind()) {
+    case RootLoc::kRegister: return "R#" + std::to_string(r.dwarf_reg());
+    case RootLoc::kMemory:
+        return "[R#" + std::to_string(r.dwarf_reg()) + " + " + std::to_string(r.offset()) + "]";
+    default: return "none";
+    }
+}
+
+void root_json(RootLoc r, JsonWriter& json) {
+    json.begin_object();
+    json.member("kind", root_kind_name(r.kind()));
+    if (r.kind() != RootLoc::kNone) {
+        json.member("dwarf_reg", r.dwarf_reg());
+        if (r.kind() == RootLoc::kMemory) json.member("offset", r.offset());
+    }
+    json.end_object();
+}
+
+} // namespace
+
+std::string rule_text(const FrameRule& rule, const std::string* refused) {
+    std::string out = "CFA: ";
+    out += rule.cfa_reg == 0xff
+               ? std::string("unknown")
+               : "R#" + std::to_string(rule.cfa_reg) + " + " + std::to_string(rule.cfa_offset);
+    if (rule.flags & kRuleFromCfi) {
+        out += " (cfi), saved: [ ";
+        for (size_t i = 0; i < std::size(kCalleeSaved); ++i)
+            if (rule.saved[i] != 0)
+                out += "R#" + std::to_string(kCalleeSaved[i]) + " at CFA" +
+                       std::to_string(rule.saved[i]) + " ";
+        out += "]";
+    } else if (refused) {
+        out += " (cfi refused: " + *refused + ")";
+    }
+    return out;
+}
+
+void rule_json(const FrameRule& rule, const std::string* refused, JsonWriter& json) {
+    json.key("cfa").begin_object();
+    if (rule.cfa_reg == 0xff) {
+        json.member("known", false);
+    } else {
+        json.member("known", true);
+        json.member("dwarf_reg", rule.cfa_reg);
+        json.member("offset", rule.cfa_offset);
+    }
+    json.member("from_cfi", (rule.flags & kRuleFromCfi) != 0);
+    json.key("saved").begin_array();
+    for (size_t i = 0; i < std::size(kCalleeSaved); ++i) {
+        if (rule.saved[i] == 0) continue;
+        json.begin_object();
+        json.member("dwarf_reg", kCalleeSaved[i]);
+        json.member("cfa_offset", static_cast<int32_t>(rule.saved[i]));
+        json.end_object();
+    }
+    json.end_array();
+    if (refused) json.member("cfi_refused", *refused);
+    json.end_object();
+}
+
+std::string roots_text(std::span<const RootPair> roots) {
+    std::string out = "roots: " + std::to_string(roots.size()) + " [ ";
+    for (const RootPair& p : roots) {
+        out += root_text(p.base);
+        if (p.derived.bits != p.base.bits) out += " -> " + root_text(p.derived);
+        out += " ";
+    }
+    return out + "]";
+}
+
+void roots_json(std::span<const RootPair> roots, JsonWriter& json) {
+    json.key("roots").begin_array();
+    for (const RootPair& p : roots) {
+        json.begin_object();
+        json.key("base");
+        root_json(p.base, json);
+        json.key("derived");
+        root_json(p.derived, json);
         json.end_object();
     }
     json.end_array();

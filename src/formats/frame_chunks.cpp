@@ -2,6 +2,7 @@
 // it: every read bounds-checked, every code table validated, the output never past the size the
 // chunk declares.
 #include <gcwalk/detail/format.hpp>
+#include <gcwalk/detail/prefault.hpp>
 #include <gcwalk/frame_chunks.hpp>
 
 #include <algorithm>
@@ -204,7 +205,10 @@ class Inflater {
     void reserve(uint64_t n) {
         if (start_ + pos_ + n <= out_.size()) return;
         const uint64_t want = std::max<uint64_t>({pos_ + n, 4096, 2 * pos_});
-        out_.resize(start_ + std::min<uint64_t>(limit_, want));
+        const size_t size = start_ + std::min<uint64_t>(limit_, want);
+        out_.reserve(size); // the new bytes' pages faulted in at once, not one by one
+        prefault(out_.data() + out_.size(), size - out_.size());
+        out_.resize(size);
         base_ = out_.data() + start_;
     }
 

@@ -3,6 +3,7 @@
 #include "frame_index_impl.hpp"
 
 #include <gcwalk/frame_index.hpp>
+#include <gcwalk/frame_table.hpp>
 #include <gcwalk/statepoint.hpp>
 
 #include <algorithm>
@@ -68,10 +69,32 @@ const FrameRecord* FrameIndex::frame(const CallSite& cs) const noexcept {
     return function_containing(cs.return_address() - 1);
 }
 
+const std::vector<StackMapBlob>* FrameIndex::Impl::blobs_of(uint32_t image) const noexcept {
+    if (image >= blobs.size()) return nullptr;
+    if (blobs[image]) return blobs[image].get();
+    Unpacked* u = image < unpacked.size() ? unpacked[image].get() : nullptr;
+    if (!u) return nullptr;
+    const FrameTable* table = images[image].table.get();
+    std::call_once(u->once, [&]() noexcept {
+        try {
+            auto bytes = v3_from_frame_table(*table);
+            if (!bytes) return;
+            u->bytes = std::move(*bytes);
+            auto blob = StackMapBlob::parse(u->bytes, images[image].name);
+            if (blob) u->blobs.push_back(std::move(*blob));
+        } catch (...) { // out of memory: no view (record() answers false)
+            u->blobs.clear();
+        }
+    });
+    return u->blobs.empty() ? nullptr : &u->blobs;
+}
+
 bool FrameIndex::record(const CallSite& cs, RecordRef* out) const noexcept {
     const FrameRecord* f = frame(cs);
     if (!f) return false;
-    const StackMapBlob& blob = (*impl_->blobs[f->image])[f->blob];
+    const std::vector<StackMapBlob>* blobs = impl_->blobs_of(f->image);
+    if (!blobs || f->blob >= blobs->size()) return false;
+    const StackMapBlob& blob = (*blobs)[f->blob];
     uint64_t offset = cs.return_address() - f->function_address;
     bool found = false;
     for (uint32_t r = 0; r < f->num_records; ++r) {
@@ -88,7 +111,9 @@ bool FrameIndex::record(const CallSite& cs, RecordRef* out) const noexcept {
 }
 
 const StackMapBlob& FrameIndex::blob(const RecordRef& ref) const noexcept {
-    return (*impl_->blobs[ref.image])[ref.blob];
+    static const StackMapBlob none{};
+    const std::vector<StackMapBlob>* blobs = impl_->blobs_of(ref.image);
+    return blobs && ref.blob < blobs->size() ? (*blobs)[ref.blob] : none;
 }
 
 std::span<const FrameRecord> FrameIndex::frames() const noexcept {
@@ -118,6 +143,7 @@ size_t FrameIndex::resident_bytes() const noexcept {
                impl_->root_offsets.bytes() + impl_->rules.capacity() * sizeof(FrameRule) +
                impl_->frames.bytes();
     for (const auto& bl : impl_->blobs) { // held, or shared with the caller that parsed them
+        if (!bl) continue;                // a packed image (its view is made on demand)
         n += bl->capacity() * sizeof(StackMapBlob);
         for (const auto& b : *bl) n += b.num_records() * 4 + b.num_functions() * 8; // offset tables
     }

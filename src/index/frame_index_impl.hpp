@@ -8,14 +8,26 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace gcwalk {
 
 struct FrameIndex::Impl {
     std::vector<ImageStackMaps> images;
-    // Per image: its ImageStackMaps::blobs, or the blobs build() parsed.
+    // Per image: its ImageStackMaps::blobs, or the blobs build() parsed; null for a packed image.
     std::vector<std::shared_ptr<const std::vector<StackMapBlob>>> blobs;
+    // A packed image's version 3 view (v3_from_frame_table: one blob, its functions and records
+    // in table order), made on the first record() or blob() that needs it: the cold path pays
+    // for it, a build does not.
+    struct Unpacked {
+        std::once_flag once;
+        std::vector<uint8_t> bytes;
+        std::vector<StackMapBlob> blobs; // empty when it could not be made
+    };
+    std::vector<std::unique_ptr<Unpacked>> unpacked; // per image; null unless packed
+    // Image i's blobs (made first for a packed image), or nullptr when they cannot be made.
+    const std::vector<StackMapBlob>* blobs_of(uint32_t image) const noexcept;
     LargeArray<FrameRecord> frames; // sorted by function address
     LargeArray<CallSite> table;     // the hash table (16-byte slots): home slots, then a tail
     uint64_t home_slots = 1;        // FrameIndex::slot_of's range (call_site_table.hpp)

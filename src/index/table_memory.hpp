@@ -65,6 +65,12 @@ template <class T> class LargeArray {
         if (size_ == capacity()) regrow(std::max<size_t>(16, 2 * size_));
         data()[size_++] = v;
     }
+    void append(const T* v, size_t n) {
+        if (n == 0) return;
+        if (size_ + n > capacity()) regrow(std::max<size_t>(size_ + n, 2 * size_));
+        std::memcpy(data() + size_, v, n * sizeof(T));
+        size_ += n;
+    }
     // Gives back the capacity beyond size(): whole pages of a mapping, a smaller heap block.
     void shrink_to_fit() {
         if (block_.mapped)

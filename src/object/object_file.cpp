@@ -126,6 +126,9 @@ Status collect_relocations(const std::string& path, const ELFFile& elf,
                            llvm::ArrayRef<Shdr> sections, const Shdr& target, bool relocatable,
                            std::vector<SectionRelocation>& out) {
     const size_t target_index = static_cast<size_t>(&target - sections.data());
+    // A linked file's non-allocated section is not loaded: no dynamic relocation applies to it
+    // (its sh_addr is 0, so their addresses would only seem to fall inside it).
+    if (!relocatable && (target.sh_flags & llvm::ELF::SHF_ALLOC) == 0) return Status::ok();
     const uint64_t begin = relocatable ? 0 : target.sh_addr;
     const uint64_t size = target.sh_size;
     for (const Shdr& sec : sections) {
@@ -276,6 +279,59 @@ void collect_rules(const EhFrameTable& table, const std::vector<uint8_t>& resolv
     sort_unique(out.refused_rules);
 }
 
+// The NT_GNU_BUILD_ID descriptor of the first SHT_NOTE section holding one (empty when none).
+std::vector<uint8_t> build_id(const ELFFile& elf, llvm::ArrayRef<Shdr> sections) {
+    for (const Shdr& sec : sections) {
+        if (sec.sh_type != llvm::ELF::SHT_NOTE) continue;
+        auto contents = elf.getSectionContents(sec);
+        if (!contents) {
+            llvm::consumeError(contents.takeError());
+            continue;
+        }
+        // Elf64_Nhdr: namesz, descsz, type (4 bytes each), then the name and the descriptor,
+        // each padded to 4 bytes.
+        const uint8_t* p = contents->data();
+        uint64_t left = contents->size();
+        auto pad4 = [](uint64_t n) { return (n + 3) & ~uint64_t{3}; };
+        while (left >= 12) {
+            uint32_t namesz, descsz, type;
+            std::memcpy(&namesz, p, 4);
+            std::memcpy(&descsz, p + 4, 4);
+            std::memcpy(&type, p + 8, 4);
+            const uint64_t size = 12 + pad4(namesz) + pad4(descsz);
+            if (size > left) break;
+            if (type == llvm::ELF::NT_GNU_BUILD_ID && namesz == 4 &&
+                std::memcmp(p + 12, "GNU", 4) == 0)
+                return std::vector<uint8_t>(p + 12 + 4, p + 12 + 4 + descsz);
+            p += size;
+            left -= size;
+        }
+    }
+    return {};
+}
+
+// What a packed frame table of this linked file describes (FrameTableIdentity).
+Expected<FrameTableIdentity> file_identity(const std::string& path, const ELFFile& elf,
+                                           llvm::ArrayRef<Shdr> sections) {
+    FrameTableIdentity id;
+    id.build_id = build_id(elf, sections);
+    std::vector<const Shdr*> code;
+    for (const Shdr& sec : sections)
+        if ((sec.sh_flags & llvm::ELF::SHF_EXECINSTR) && (sec.sh_flags & llvm::ELF::SHF_ALLOC) &&
+            sec.sh_type != llvm::ELF::SHT_NOBITS && sec.sh_size != 0)
+            code.push_back(&sec);
+    std::stable_sort(code.begin(), code.end(),
+                     [](const Shdr* a, const Shdr* b) { return a->sh_addr < b->sh_addr; });
+    for (const Shdr* sec : code) {
+        auto contents = elf.getSectionContents(*sec);
+        if (!contents) return take_error(path, "code section", contents.takeError());
+        id.code.push_back({sec->sh_addr, sec->sh_size});
+        id.code_hash = frame_table_hash(
+            std::span<const uint8_t>(contents->data(), contents->size()), id.code_hash);
+    }
+    return id;
+}
+
 } // namespace
 
 const char* to_string(ObjectKind kind) noexcept {
@@ -341,13 +397,29 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
     if (!sections) return take_error(path, "section headers", sections.takeError());
 
     const Shdr* stackmaps = nullptr;
+    const Shdr* frame_table = nullptr;
     for (const Shdr& sec : *sections) {
         auto name = elf.getSectionName(sec);
         if (!name) return take_error(path, "section names", name.takeError());
-        if (*name == kSectionName) {
-            stackmaps = &sec;
-            break;
-        }
+        if (*name == kSectionName && !stackmaps) stackmaps = &sec;
+        if (*name == kFrameTableSection && !frame_table) frame_table = &sec;
+    }
+    if (frame_table) {
+        if (frame_table->sh_type == llvm::ELF::SHT_NOBITS)
+            return make_error(path, std::string("section ") + kFrameTableSection +
+                                        " has no contents (SHT_NOBITS)");
+        auto contents = elf.getSectionContents(*frame_table);
+        if (!contents)
+            return take_error(path, std::string("section ") + kFrameTableSection,
+                              contents.takeError());
+        result.has_frame_table = true;
+        result.frame_table_file_offset = frame_table->sh_offset;
+        result.frame_table_bytes.assign(contents->begin(), contents->end());
+    }
+    if (!result.relocatable) {
+        auto id = file_identity(path, elf, *sections);
+        if (!id) return std::move(id).error();
+        result.identity = std::move(*id);
     }
 
     collect_symbols(elf, *sections, result.functions);
@@ -376,6 +448,7 @@ Expected<ObjectStackMaps> read_stackmaps_from_file(const std::string& path) {
         return make_error(path,
                           std::string("section ") + kSectionName + " has no contents (SHT_NOBITS)");
     result.has_section = true;
+    result.section_allocated = (stackmaps->sh_flags & llvm::ELF::SHF_ALLOC) != 0;
     result.section_file_offset = stackmaps->sh_offset;
     result.section_address = stackmaps->sh_addr;
     result.section_size_in_file = stackmaps->sh_size;

@@ -1,6 +1,9 @@
 // Tests of gcwalk-dump: every blob of every fixture file prints exactly as llvm-readobj-14 prints
 // an object holding only that blob; malformed sections fail with one exact line; the JSON is
 // valid and renders back to the text view; the other views agree with the raw one.
+#include "../shell_run.hpp"
+
+#include <gcwalk/detail/format.hpp>
 #include <gcwalk/object_file.hpp>
 
 #include <gcwalk_fixtures.hpp>
@@ -14,54 +17,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
 #include <vector>
 
 namespace fx = gcwalk::fixtures;
+using namespace gcwalk::test; // run, quote, slurp, tmp_path
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// One directory per test process: ctest -j runs the test cases of this file in parallel.
-std::string tmp_path(const std::string& name) {
-    static const std::string dir = std::string(GCWALK_TEST_TMP) + "/" + std::to_string(::getpid());
-    fs::create_directories(dir);
-    return dir + "/" + name;
-}
-
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-// Runs a shell command; stdout and stderr captured separately.
-Run run(const std::string& cmd) {
-    static int counter = 0;
-    const std::string err_file = tmp_path("stderr." + std::to_string(++counter));
-    Run r;
-    FILE* p = popen((cmd + " 2>" + quote(err_file)).c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.err = slurp(err_file);
-    return r;
-}
 
 Run dump(const std::string& args) {
     return run(std::string(GCWALK_DUMP_EXE) + " " + args);
@@ -294,11 +260,12 @@ TEST_CASE("json format is valid JSON and carries the values of the text view") {
     CHECK(rendered.out == text.out);
 }
 
-TEST_CASE("the frames and statepoints views print valid JSON for every fixture") {
-    for (const char* view : {"frames", "statepoints"}) {
+TEST_CASE("the frames, statepoints and table views print valid JSON for every fixture") {
+    for (const char* view : {"frames", "statepoints", "table"}) {
         INFO(view);
         std::string files;
         for (const fx::File& file : fx::kFiles) files += " " + quote(file.path);
+        files += " " + quote(GCWALK_PACKED_EXE) + " " + quote(GCWALK_PACKED_SO);
         Run json = dump(std::string("--format=json --view=") + view + files);
         REQUIRE(json.status == 0);
         CHECK(json.err.empty());
@@ -372,4 +339,114 @@ TEST_CASE("corrupt sections never crash gcwalk-dump in any view or format") {
     }
     CHECK(failures > 0);
     CHECK(successes > 0);
+}
+
+namespace {
+
+// `out` without the per-blob numbering that differs between a table (one blob) and a section
+// (one blob per object): "blob: B, function: F" and "record #R".
+std::string without_blob_numbers(const std::string& out) {
+    std::string s = std::regex_replace(out, std::regex("blob: [0-9]+, function: [0-9]+"), "");
+    return std::regex_replace(s, std::regex("record #[0-9]+"), "record");
+}
+
+} // namespace
+
+TEST_CASE("the table view lists the chunks, the identity, the counts and every record") {
+    for (const char* file : {GCWALK_PACKED_EXE, GCWALK_PACKED_SO}) {
+        INFO(file);
+        auto f = gcwalk::read_stackmaps_from_file(file);
+        REQUIRE(f.has_value());
+        REQUIRE(f->has_frame_table);
+        Run r = dump("--view=table " + quote(file));
+        REQUIRE(r.status == 0);
+        CHECK(r.err.empty());
+        std::istringstream in(r.out);
+        std::string line;
+        std::vector<std::string> lines;
+        while (std::getline(in, line)) lines.push_back(line);
+        REQUIRE(lines.size() > 8);
+        CHECK(lines[1] == std::string("File: ") + file);
+        CHECK_THAT(lines[2], Catch::StartsWith("Section: .llvm_stackmaps, "));
+        CHECK(lines[3] == "Frame table: .gcwalk_frames, file offset: " +
+                              gcwalk::hex(f->frame_table_file_offset) +
+                              ", size: " + std::to_string(f->frame_table_bytes.size()) +
+                              ", chunks: 1, payload: " + lines[3].substr(lines[3].rfind(' ') + 1));
+        CHECK_THAT(lines[4], Catch::Matches("  Chunk #0: section offset: 0x0, original size: "
+                                            "[1-9][0-9]*, compressed size: [1-9][0-9]*"));
+        CHECK_THAT(lines[5], Catch::Matches("Identity: build ID: [0-9a-f]{40}, code ranges: "
+                                            "[1-9][0-9]*, code hash: 0x[0-9a-f]+, matches the "
+                                            "file: yes"));
+        // Every call site of the frames view (from .llvm_stackmaps) with the same rule and roots.
+        Run frames = dump("--view=frames --from=stackmaps " + quote(file));
+        REQUIRE(frames.status == 0);
+        size_t sites = 0;
+        std::istringstream fin(frames.out);
+        while (std::getline(fin, line)) {
+            const size_t colon = line.find(": record #");
+            if (line.rfind("    0x", 0) != 0 || colon == std::string::npos) continue;
+            ++sites;
+            const std::string ra = line.substr(4, colon - 4);
+            const std::string rule_and_roots = line.substr(line.find(", CFA: ") + 2);
+            const auto it = std::find_if(lines.begin(), lines.end(), [&](const std::string& l) {
+                return l.rfind("    " + ra + ": ", 0) == 0;
+            });
+            REQUIRE(it != lines.end());
+            CHECK(it->substr(it->find(" CFA: ") + 1) == rule_and_roots);
+        }
+        CHECK(sites > 20);
+        CHECK(r.out.find("Counts: functions: ") != std::string::npos);
+    }
+}
+
+TEST_CASE("the table view in JSON, and the frames view from the table or from the section") {
+    Run json = dump("--format=json --view=table " + quote(GCWALK_PACKED_EXE) + " " +
+                    quote(GCWALK_NO_SECTION_FIXTURE));
+    REQUIRE(json.status == 0);
+    const std::string path = tmp_path("table.json");
+    std::ofstream(path) << json.out;
+    Run counts =
+        run(std::string(GCWALK_PYTHON) + " -c " +
+            quote("import json,sys; d=json.load(open(sys.argv[1])); t=d[0]['frame_table']; "
+                  "print(t['present'], t['identity']['matches_file'], "
+                  "len(t['chunks']), t['counts']['functions'] == len(t['functions']), "
+                  "t['counts']['records'] == sum(len(f['records']) for f in "
+                  "t['functions']), d[1]['frame_table'])") +
+            " " + quote(path));
+    REQUIRE(counts.status == 0);
+    CHECK(counts.out == "True True 1 True True {'present': False}\n");
+
+    // The frames view takes the table when there is one, and says so; the same frames either way.
+    Run from_table = dump("--view=frames " + quote(GCWALK_PACKED_EXE));
+    Run from_section = dump("--view=frames --from=stackmaps " + quote(GCWALK_PACKED_EXE));
+    REQUIRE(from_table.status == 0);
+    REQUIRE(from_section.status == 0);
+    CHECK(from_table.out.find("\nFrames from: .gcwalk_frames\n") != std::string::npos);
+    CHECK(from_section.out.find("\nFrames from: .llvm_stackmaps\n") != std::string::npos);
+    CHECK(without_blob_numbers(from_table.out) ==
+          std::regex_replace(without_blob_numbers(from_section.out),
+                             std::regex("Frames from: .llvm_stackmaps"),
+                             "Frames from: .gcwalk_frames"));
+    Run frames_json = dump("--format=json --view=frames " + quote(GCWALK_PACKED_EXE));
+    REQUIRE(frames_json.status == 0);
+    CHECK(frames_json.out.find("\"frames_from\":\"table\"") != std::string::npos);
+
+    // The other views and the file without a table are as they were.
+    Run raw_packed = dump(quote(GCWALK_PACKED_EXE)), raw = dump(quote(fx::kExecutable));
+    CHECK(raw_packed.out.substr(raw_packed.out.find("\nSection: ")) ==
+          raw.out.substr(raw.out.find("\nSection: ")));
+    Run none = dump("--view=table " + quote(fx::kExecutable));
+    REQUIRE(none.status == 0);
+    CHECK_THAT(none.out, Catch::EndsWith("\nFrame table: none\n"));
+    Run missing = dump("--view=frames --from=table " + quote(fx::kExecutable));
+    CHECK(missing.status == 1);
+    CHECK(missing.err ==
+          std::string("gcwalk-dump: ") + fx::kExecutable + ": no .gcwalk_frames (--from=table)\n");
+}
+
+TEST_CASE("the table view tells a table packed for another file") {
+    Run r = dump("--view=table " + quote(GCWALK_STALE_EXE));
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find(", matches the file: no (the build IDs differ (the file's is ") !=
+          std::string::npos);
 }

@@ -3,7 +3,8 @@
 # WORK_DIR/prefix, builds the consumer with CMake (find_package) and with pkg-config, and links a
 # managed program against the installed runtime (gcwalk-runtime.pc); every binary must run, the
 # managed one without LD_LIBRARY_PATH, as PIE and as -no-pie, and as an lld PIE whose stack maps
-# gcwalk_unallocated_stackmaps made non-allocated (built by the CMake project in ../unallocated).
+# gcwalk_unallocated_stackmaps made non-allocated (built by the CMake project in ../unallocated),
+# and that PIE packed by the installed gcwalk-pack (gcwalk_pack ... STRIP_STACKMAPS).
 set -euo pipefail
 build=$1 src=$2 work=$3 opt=$4 llc=$5
 rm -rf "$work" && mkdir -p "$work"
@@ -33,13 +34,28 @@ done
 echo "-- gcwalk_unallocated_stackmaps: the managed program as an lld PIE, stack maps not allocated"
 cmake -S "$src/../unallocated" -B "$work/unallocated-build" -DCMAKE_PREFIX_PATH="$prefix" \
       -DMANAGED_MAIN="$src/managed_main.c" -DMANAGED_OBJ="$work/managed.o" >/dev/null
-cmake --build "$work/unallocated-build" >/dev/null
+cmake --build "$work/unallocated-build" --verbose >"$work/unallocated-build.log"
+# gcwalk_pack ran the installed tool (gcwalk::pack of the package).
+grep -q "$prefix/bin/gcwalk-pack --quiet --strip-stackmaps" "$work/unallocated-build.log" ||
+  { echo "gcwalk_pack did not run $prefix/bin/gcwalk-pack"; cat "$work/unallocated-build.log"; exit 1; }
 exe=$work/unallocated-build/managed_unallocated
 if readelf -dW "$exe" | grep -q TEXTREL; then echo "$exe has DT_TEXTREL"; exit 1; fi
 readelf -SW "$exe" | grep -q '\.llvm_stackmaps .* 00  *0  *0  *8$' ||
   { echo "$exe: .llvm_stackmaps is missing or allocated"; readelf -SW "$exe"; exit 1; }
 env -u LD_LIBRARY_PATH GCWALK_STRESS=1 "$exe"
 
-test -x "$prefix/bin/gcwalk-dump" || { echo "gcwalk-dump is not installed"; exit 1; }
-"$prefix/bin/gcwalk-dump" --help >/dev/null
+echo "-- gcwalk_pack: the same PIE packed by the installed gcwalk-pack, .llvm_stackmaps stripped"
+exe=$work/unallocated-build/managed_packed
+if readelf -dW "$exe" | grep -q TEXTREL; then echo "$exe has DT_TEXTREL"; exit 1; fi
+if readelf -SW "$exe" | grep -q '\.llvm_stackmaps'; then echo "$exe still has .llvm_stackmaps"; exit 1; fi
+readelf -SW "$exe" | grep -q '\.gcwalk_frames .* 00  *0  *0  *1$' ||
+  { echo "$exe: .gcwalk_frames is missing or allocated"; readelf -SW "$exe"; exit 1; }
+env -u LD_LIBRARY_PATH GCWALK_STRESS=1 "$exe" 2>"$work/packed.err" || { cat "$work/packed.err"; exit 1; }
+grep -q "managed_packed: indexed from .gcwalk_frames (" "$work/packed.err" ||
+  { echo "$exe was not indexed from .gcwalk_frames:"; cat "$work/packed.err"; exit 1; }
+
+for tool in gcwalk-dump gcwalk-pack; do
+  test -x "$prefix/bin/$tool" || { echo "$tool is not installed"; exit 1; }
+  "$prefix/bin/$tool" --help >/dev/null
+done
 echo "install consumer: ok"

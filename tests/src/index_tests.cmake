@@ -84,6 +84,56 @@ target_link_libraries(registry_probe_gnu_mixed PRIVATE gcwalk_discovery)
 list(APPEND probe_defs GCWALK_TEST_PROBE_GNU_MIXED="$<TARGET_FILE:registry_probe_gnu_mixed>")
 list(APPEND probe_targets registry_probe_gnu_mixed)
 
+# A probe with a .gcwalk_frames section, made before gcwalk-pack existed: the probe packs its own
+# stack maps (pack_self.cpp), and objcopy adds them to a copy of it (packed), to a copy of another
+# build of the same object (stale: another build ID), and to a copy of that without its
+# .llvm_stackmaps (stale_bare: nothing to fall back to).
+find_package(ZLIB REQUIRED)
+add_executable(registry_probe_packer registry_probe.cpp pack_self.cpp ${GCWALK_INDEX_OBJ_NOALLOC})
+target_link_libraries(registry_probe_packer PRIVATE gcwalk_discovery ZLIB::ZLIB)
+target_compile_definitions(registry_probe_packer PRIVATE GCWALK_PROBE_PACK)
+set(packed_dir ${CMAKE_CURRENT_BINARY_DIR}/packed_probes)
+file(MAKE_DIRECTORY ${packed_dir})
+set(packed_probes ${packed_dir}/packed ${packed_dir}/stale ${packed_dir}/stale_bare)
+add_custom_command(OUTPUT ${packed_probes}
+  COMMAND registry_probe_packer --pack ${packed_dir}/frames.bin
+  COMMAND ${GCWALK_OBJCOPY_GNU} --add-section .gcwalk_frames=${packed_dir}/frames.bin
+          $<TARGET_FILE:registry_probe_packer> ${packed_dir}/packed
+  COMMAND ${GCWALK_OBJCOPY_GNU} --add-section .gcwalk_frames=${packed_dir}/frames.bin
+          $<TARGET_FILE:registry_probe_gnu_noalloc> ${packed_dir}/stale
+  COMMAND ${GCWALK_OBJCOPY_GNU} --remove-section .llvm_stackmaps ${packed_dir}/stale
+          ${packed_dir}/stale_bare
+  DEPENDS registry_probe_packer registry_probe_gnu_noalloc VERBATIM
+  COMMENT "registry probes with a .gcwalk_frames section")
+# And an allocated .gcwalk_frames (read from memory): a probe linked with a placeholder section
+# of the exact size its table takes (stored zlib blocks: the size follows from the table's
+# counts), which it then packs for itself; objcopy swaps the placeholder for the table (the
+# code and the build ID stay as linked).
+add_custom_command(OUTPUT ${packed_dir}/placeholder.o
+  COMMAND ${CMAKE_COMMAND} -E env GCWALK_PACK_LEVEL=0 $<TARGET_FILE:registry_probe_packer>
+          --pack ${packed_dir}/placeholder.bin
+  COMMAND ${GCWALK_OBJCOPY_GNU} -I binary -O elf64-x86-64 -B i386:x86-64
+          --rename-section .data=.gcwalk_frames,alloc,load,readonly,data
+          placeholder.bin placeholder.o
+  WORKING_DIRECTORY ${packed_dir} DEPENDS registry_probe_packer VERBATIM)
+add_executable(registry_probe_alloc_table registry_probe.cpp pack_self.cpp ${GCWALK_INDEX_OBJ_NOALLOC}
+  ${packed_dir}/placeholder.o)
+target_link_libraries(registry_probe_alloc_table PRIVATE gcwalk_discovery ZLIB::ZLIB)
+target_compile_definitions(registry_probe_alloc_table PRIVATE GCWALK_PROBE_PACK)
+target_link_options(registry_probe_alloc_table PRIVATE -Wl,-z,noexecstack)
+add_custom_command(OUTPUT ${packed_dir}/packed_alloc
+  COMMAND ${CMAKE_COMMAND} -E env GCWALK_PACK_LEVEL=0 $<TARGET_FILE:registry_probe_alloc_table>
+          --pack ${packed_dir}/alloc.bin
+  COMMAND ${GCWALK_OBJCOPY_GNU} --update-section .gcwalk_frames=${packed_dir}/alloc.bin
+          $<TARGET_FILE:registry_probe_alloc_table> ${packed_dir}/packed_alloc
+  DEPENDS registry_probe_alloc_table VERBATIM COMMENT "registry probe with an allocated .gcwalk_frames")
+list(APPEND packed_probes ${packed_dir}/packed_alloc)
+add_custom_target(registry_probes_packed DEPENDS ${packed_probes})
+list(APPEND probe_defs GCWALK_TEST_PROBE_PACKED="${packed_dir}/packed"
+     GCWALK_TEST_PROBE_PACKED_ALLOC="${packed_dir}/packed_alloc"
+     GCWALK_TEST_PROBE_STALE="${packed_dir}/stale" GCWALK_TEST_PROBE_STALE_BARE="${packed_dir}/stale_bare")
+list(APPEND probe_targets registry_probes_packed)
+
 add_executable(test_image_registry test_image_registry.cpp)
 add_dependencies(test_image_registry gcwalk_test_dl gcwalk_test_dl_noalloc gcwalk_test_dl_noalloc_moved
                  ${probe_targets})
@@ -101,3 +151,11 @@ catch_discover_tests(test_image_registry TEST_PREFIX "image_registry: ")
 add_executable(test_jit_object test_jit_object.cpp ${GCWALK_INDEX_OBJ})
 target_link_libraries(test_jit_object PRIVATE gcwalk_discovery gcwalk_catch_main)
 catch_discover_tests(test_jit_object TEST_PREFIX "jit_object: ")
+
+# Packed frame tables: round trips, and indexes built from tables against those built from the
+# same stack maps (the format fixtures, and this executable's image with its CFI rules).
+add_executable(test_frame_table test_frame_table.cpp ${GCWALK_INDEX_OBJ})
+target_link_libraries(test_frame_table PRIVATE gcwalk_discovery gcwalk_catch_main gcwalk_warnings)
+target_compile_definitions(test_frame_table PRIVATE GCWALK_FIXTURE_DIR="${fixture_dir}")
+add_dependencies(test_frame_table gcwalk_format_fixtures)
+catch_discover_tests(test_frame_table TEST_PREFIX "frame_table: ")

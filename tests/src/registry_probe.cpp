@@ -14,7 +14,14 @@ void* gcwalk_test_make() {
 }
 }
 
+#ifdef GCWALK_PROBE_PACK
+int pack_self(const char* out_path); // pack_self.cpp
+#endif
+
 int main(int argc, char** argv) {
+#ifdef GCWALK_PROBE_PACK
+    if (argc == 3 && std::strcmp(argv[1], "--pack") == 0) return pack_self(argv[2]);
+#endif
     // "--replace-self-with FILE": FILE is renamed over this program's path before the scan (a
     // rebuild while it runs); the registry must still read the file that was loaded.
     if (argc == 3 && std::strcmp(argv[1], "--replace-self-with") == 0 &&

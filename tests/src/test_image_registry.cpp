@@ -370,3 +370,47 @@ TEST_CASE("find_loaded_stackmaps names the file it cannot use", "[image_registry
     CHECK(not_elf.error().message ==
           std::string(GCWALK_TEST_NOT_ELF) + ": not a 64-bit little-endian ELF file");
 }
+
+TEST_CASE("an image with a valid .gcwalk_frames is indexed from it, as from its stack maps",
+          "[image_registry]") {
+    const std::string packed = run(GCWALK_TEST_PROBE_PACKED);
+    INFO(packed);
+    CHECK(packed.find("status=ok") != std::string::npos);
+    CHECK(packed.find("diagnostic: " + std::string(GCWALK_TEST_PROBE_PACKED) +
+                      ": indexed from .gcwalk_frames (5 call sites)\n") != std::string::npos);
+    CHECK(packed.find("call_sites=5 skipped=0\n") != std::string::npos);
+    CHECK(packed.find("functions=3 unsized=0\n") != std::string::npos);
+    // GCWALK_FRAME_TABLE=0: the same image indexed from .llvm_stackmaps gives the same index.
+    const std::string unpacked =
+        run("GCWALK_FRAME_TABLE=0 " + std::string(GCWALK_TEST_PROBE_PACKED));
+    CHECK(unpacked.find(".gcwalk_frames") == std::string::npos);
+    CHECK(unpacked.find("diagnostic:") == std::string::npos);
+    REQUIRE(site_lines(packed).find("roots=") != std::string::npos);
+    CHECK(site_lines(packed).find("flags=4 ") != std::string::npos); // CFI rules, from the table
+    CHECK(site_lines(packed) == site_lines(unpacked));
+    CHECK(site_lines(packed) == site_lines(run(GCWALK_TEST_PROBE_GNU_NOALLOC)));
+    // An allocated section is read where the loader put it.
+    const std::string alloc = run(GCWALK_TEST_PROBE_PACKED_ALLOC);
+    INFO(alloc);
+    CHECK(alloc.find("diagnostic: " + std::string(GCWALK_TEST_PROBE_PACKED_ALLOC) +
+                     ": indexed from .gcwalk_frames (5 call sites)\n") != std::string::npos);
+    CHECK(site_lines(alloc) == site_lines(packed));
+}
+
+TEST_CASE("a .gcwalk_frames packed for another build is refused by name, and the stack maps used",
+          "[image_registry]") {
+    const std::string stale = run(GCWALK_TEST_PROBE_STALE);
+    INFO(stale);
+    const std::string prefix = "diagnostic: " + std::string(GCWALK_TEST_PROBE_STALE) +
+                               ": .gcwalk_frames was packed for build ID ";
+    CHECK(stale.find(prefix) != std::string::npos);
+    CHECK(stale.find(": re-run gcwalk-pack on this build (.gcwalk_frames not used)\n") !=
+          std::string::npos);
+    CHECK(stale.find("call_sites=5 skipped=0\n") != std::string::npos);
+    CHECK(site_lines(stale) == site_lines(run(GCWALK_TEST_PROBE_GNU_NOALLOC)));
+    // Without .llvm_stackmaps to fall back to, the image is skipped: its roots are unknown.
+    const std::string bare = run(GCWALK_TEST_PROBE_STALE_BARE);
+    INFO(bare);
+    CHECK(bare.find("call_sites=0 skipped=1\n") != std::string::npos);
+    CHECK(bare.find("(and the image has no .llvm_stackmaps)\n") != std::string::npos);
+}

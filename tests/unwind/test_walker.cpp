@@ -2,6 +2,7 @@
 // (walker_frames.ll): frame counts and return addresses, a native frame between managed frames,
 // deopt values, and a return address without a record in precise and best-effort modes.
 #include "../process_registry.hpp"
+#include <gcwalk/frame_table.hpp>
 #include <gcwalk/image_registry.hpp>
 #include <gcwalk/statepoint.hpp>
 #include <gcwalk/walker.hpp>
@@ -41,6 +42,8 @@ struct Seen {
     uint64_t caller_ra = 0, caller_sp = 0;
     std::vector<uint64_t> deopt; // resolved deopt values of the first frame
     bool deopt_ok = false;
+    const gcwalk::FrameIndex* index = nullptr; // the index to walk with (null: the registry's)
+    std::vector<uint32_t> roots; // per frame: its record's id, then its roots' bits (base, derived)
 };
 Seen g_seen; // what wt_safepoint saw
 Seen g_leaf; // what wt_leaf saw
@@ -50,12 +53,18 @@ Seen g_leaf; // what wt_leaf saw
 void walk(gcwalk::SafepointContext* ctx, void* arg) {
     g_seen.caller_ra = ctx->caller_return_address;
     g_seen.caller_sp = ctx->caller_sp;
-    const gcwalk::FrameIndex& index = registry().index();
+    const gcwalk::FrameIndex& index = g_seen.index ? *g_seen.index : registry().index();
     gcwalk::Walker w(*ctx, index, g_seen.options);
     for (; w.valid(); w.next()) {
         const gcwalk::WalkFrame& f = w.frame();
         g_seen.frames.push_back(
             {f.return_address, f.sp, f.depth, w.register_slot(gcwalk::kDwarfRbx) != nullptr});
+        if (gcwalk::RecordRef r; w.record(&r))
+            g_seen.roots.push_back(static_cast<uint32_t>(r.view.id()));
+        for (const gcwalk::RootPair& p : index.roots(*f.site)) {
+            g_seen.roots.push_back(p.base.bits);
+            g_seen.roots.push_back(p.derived.bits);
+        }
         if (g_seen.frames.size() == 1) {
             gcwalk::RecordRef ref;
             if (!w.record(&ref) || !ref.is_statepoint) continue;
@@ -83,6 +92,7 @@ void reset(bool precise = true) {
         s->options.precise = precise;
         s->frames.reserve(64);
         s->deopt.reserve(8);
+        s->roots.reserve(256);
     }
 }
 
@@ -230,5 +240,54 @@ TEST_CASE("a return address inside a managed function without a record", "[walke
         const gcwalk::FrameRecord* f = function_of(g_leaf.frames[0].ra);
         REQUIRE(f != nullptr);
         CHECK(f->function_address == reinterpret_cast<uint64_t>(&wt_outer_no_record));
+    }
+}
+
+TEST_CASE("both walkers walk an index built from packed frame tables as the registry's",
+          "[walker]") {
+    // Every image of the registry's index packed (its CFI rules included) and indexed from the
+    // tables: the walks must see the same frames, records and roots as with the stack maps.
+    std::vector<gcwalk::ImageStackMaps> tables;
+    for (const gcwalk::ImageStackMaps& img : registry().index().images()) {
+        if (img.section.empty()) continue;
+        auto t = gcwalk::pack_frame_table(img, {});
+        INFO((t ? "" : t.error().message));
+        REQUIRE(t);
+        gcwalk::ImageStackMaps p;
+        p.name = img.name;
+        p.load_bias = img.load_bias;
+        p.table = std::make_shared<const gcwalk::FrameTable>(std::move(*t));
+        tables.push_back(std::move(p));
+    }
+    REQUIRE_FALSE(tables.empty());
+    auto packed = gcwalk::FrameIndex::build(std::move(tables));
+    INFO((packed ? "" : packed.error().message));
+    REQUIRE(packed);
+    REQUIRE(packed->num_call_sites() == registry().index().num_call_sites());
+    for (auto kind : {gcwalk::WalkerKind::Libunwind, gcwalk::WalkerKind::Fast}) {
+        for (int64_t n : {0, 3}) {
+            INFO("walker " << static_cast<int>(kind) << ", depth " << n);
+            Seen by_index[2];
+            for (int which = 0; which < 2; ++which) {
+                reset();
+                g_seen.options.walker = kind;
+                g_seen.index = which == 0 ? &registry().index() : &*packed;
+                wt_through_native(n);
+                by_index[which] = g_seen;
+            }
+            const Seen &v3 = by_index[0], &table = by_index[1];
+            CHECK_FALSE(v3.failed);
+            CHECK_FALSE(table.failed);
+            REQUIRE(v3.frames.size() == static_cast<size_t>(n + 2));
+            REQUIRE(table.frames.size() == v3.frames.size());
+            for (size_t i = 0; i < v3.frames.size(); ++i) {
+                CHECK(table.frames[i].ra == v3.frames[i].ra);
+                CHECK(table.frames[i].sp == v3.frames[i].sp);
+                CHECK(table.frames[i].rbx_slot_in_stack == v3.frames[i].rbx_slot_in_stack);
+            }
+            CHECK(table.roots.size() >= v3.frames.size()); // a record id per frame at least
+            CHECK(table.roots == v3.roots);
+            CHECK(table.deopt == v3.deopt);
+        }
     }
 }
