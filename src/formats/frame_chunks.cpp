@@ -206,7 +206,10 @@ class Inflater {
         if (start_ + pos_ + n <= out_.size()) return;
         const uint64_t want = std::max<uint64_t>({pos_ + n, 4096, 2 * pos_});
         const size_t size = start_ + std::min<uint64_t>(limit_, want);
-        out_.reserve(size); // the new bytes' pages faulted in at once, not one by one
+        // Capacity doubles over the whole payload (the chunks before this stream's included):
+        // growing it by this stream's step alone copied every earlier chunk at each step.
+        if (size > out_.capacity()) out_.reserve(std::max<size_t>(size, 2 * out_.capacity()));
+        // The new bytes' pages faulted in at once, not one by one.
         prefault(out_.data() + out_.size(), size - out_.size());
         out_.resize(size);
         base_ = out_.data() + start_;
