@@ -284,9 +284,18 @@ int collect_image(struct dl_phdr_info* info, size_t, void* data) {
             li.eh_hdr = ph.p_vaddr + info->dlpi_addr;
             li.eh_hdr_size = ph.p_memsz;
         }
-        if (ph.p_type == PT_NOTE && li.build_id.empty() && info->dlpi_addr + ph.p_vaddr != 0)
-            build_id_of(reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr), ph.p_memsz,
-                        ph.p_align == 8 ? 8 : 4, &li.build_id);
+    }
+    // Notes are read from memory: only those inside a loaded segment (an odd file may have one
+    // that is not loaded).
+    for (int i = 0; i < info->dlpi_phnum && li.build_id.empty(); ++i) {
+        const auto& ph = info->dlpi_phdr[i];
+        const uint64_t at = info->dlpi_addr + ph.p_vaddr;
+        if (ph.p_type != PT_NOTE || at == 0) continue;
+        bool loaded = false;
+        for (auto [lo, hi] : li.segments) loaded |= at >= lo && at <= hi && ph.p_memsz <= hi - at;
+        if (loaded)
+            build_id_of(reinterpret_cast<const uint8_t*>(at), ph.p_memsz, ph.p_align == 8 ? 8 : 4,
+                        &li.build_id);
     }
     for (int i = 0; i < info->dlpi_phnum && li.eh_hdr; ++i) {
         const auto& ph = info->dlpi_phdr[i];
