@@ -222,8 +222,8 @@ __attribute__((always_inline)) inline bool replay_by_frame(Walker& w, Plain& pla
 // recorded slots (frames with other roots are recorded as "resolve again" and go to `general`);
 // without, the walker steps through cached frames one at a time (for visitors that are told about
 // each frame).
-// PlainFrame(sp, pairs) -> roots takes a plain frame's pairs at once (default: each slot to
-// `plain`).
+// PlainFrame(sp, offsets, n) -> roots takes a plain frame's n slots, SP + offsets[i], at once
+// (default: each slot to `plain`).
 template <bool kReplay, class Begin, class Plain, class Done, class General, class PlainFrame>
 __attribute__((always_inline)) inline bool
 walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOptions& options,
@@ -249,7 +249,8 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
             ++frames;
             begin(f);
             if (f.site->plain_roots()) [[likely]] {
-                roots += plain_frame(f.sp, ix.roots(*f.site));
+                roots +=
+                    plain_frame(f.sp, ix.root_offsets + f.site->root_index(), f.site->num_roots());
                 done();
             } else if (WalkerAccess::sync(w, f, rbp_at), !general(w, roots)) {
                 break;
@@ -279,11 +280,12 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
               WalkStats* stats, WalkError* error, Begin&& begin, Plain&& plain, Done&& done,
               General&& general) noexcept {
     return walk_by_frame<kReplay>(
-        ctx, index, options, stats, error, begin, plain, done,
-        general, [&](uint64_t sp, std::span<const RootPair> pairs) __attribute__((always_inline)) {
+        ctx, index, options, stats, error, begin, plain, done, general,
+        [&](uint64_t sp, const int32_t* off, uint32_t count) __attribute__((always_inline)) {
             uint64_t n = 0;
 #pragma GCC unroll 2
-            for (const RootPair& p : pairs) n += plain(sp_slot(sp, p.base));
+            for (uint32_t i = 0; i < count; ++i)
+                n += plain(reinterpret_cast<void**>(sp + static_cast<int64_t>(off[i])));
             return n;
         });
 }
@@ -402,10 +404,10 @@ bool visit_frames_with(const SafepointContext& ctx, const FrameIndex& index,
             return true;
         },
         // A plain frame's slots in one pass (at most kMaxRootPairsPerFrame: kPlainRoots).
-        [&](uint64_t sp, std::span<const RootPair> pairs) __attribute__((always_inline)) {
-            const uint32_t n = static_cast<uint32_t>(pairs.size());
+        [&](uint64_t sp, const int32_t* off, uint32_t n) __attribute__((always_inline)) {
             void*** const out = b.slots;
-            for (uint32_t i = 0; i < n; ++i) out[i] = sp_slot(sp, pairs[i].base);
+            for (uint32_t i = 0; i < n; ++i)
+                out[i] = reinterpret_cast<void**>(sp + static_cast<int64_t>(off[i]));
             b.frame.num_slots = n;
             return uint64_t{n};
         });

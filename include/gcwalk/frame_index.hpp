@@ -193,6 +193,9 @@ class FrameIndex {
         const CallSite* table;
         uint64_t nslots; // home slots (the table runs on past them; its last slot is empty)
         const RootPair* root_pool;
+        // root_offsets[i] = root_pool[i].base.offset(): a CallSite::kPlainRoots frame's slots
+        // are at SP + root_offsets[root_index() + k], k < num_roots().
+        const int32_t* root_offsets;
         const FrameRule* rules;
         bool register_roots; // FrameIndex::register_roots()
         const CallSite* find(uint64_t ra) const noexcept {
@@ -216,7 +219,9 @@ class FrameIndex {
         }
         const FrameRule& rule(const CallSite& cs) const noexcept { return rules[cs.rule]; }
     };
-    Hot hot() const noexcept { return {table_, nslots_, roots_, rules_, register_roots_}; }
+    Hot hot() const noexcept {
+        return {table_, nslots_, roots_, root_offsets_, rules_, register_roots_};
+    }
     // Some root is in a register (a Register location: LLVM emits them only when told to keep GC
     // pointers in callee-saved registers) or in memory at a register other than RSP and RBP plus
     // an offset. Without them, the root walks of gcwalk/roots.hpp track where RBP is saved but
@@ -274,6 +279,7 @@ class FrameIndex {
     const CallSite* table_ = nullptr;
     uint64_t nslots_ = 1;
     const RootPair* roots_ = nullptr;
+    const int32_t* root_offsets_ = nullptr;
     const FrameRule* rules_ = nullptr;
     uint64_t serial_ = 0;
     bool register_roots_ = false;

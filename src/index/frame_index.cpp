@@ -27,6 +27,7 @@ void FrameIndex::cache_pointers() noexcept {
     table_ = impl_->table.data();
     nslots_ = impl_->home_slots;
     roots_ = impl_->roots.data();
+    root_offsets_ = impl_->root_offsets.data();
     rules_ = impl_->rules.data();
     serial_ = impl_->serial;
     register_roots_ = impl_->register_roots;
@@ -139,7 +140,8 @@ std::span<const ImageStackMaps> FrameIndex::images() const noexcept {
 
 size_t FrameIndex::resident_bytes() const noexcept {
     size_t n = sizeof(Impl) + impl_->table.bytes() + impl_->roots.bytes() +
-               impl_->rules.capacity() * sizeof(FrameRule) + impl_->frames.bytes();
+               impl_->root_offsets.bytes() + impl_->rules.capacity() * sizeof(FrameRule) +
+               impl_->frames.bytes();
     for (const auto& bl : impl_->blobs) { // held, or shared with the caller that parsed them
         if (!bl) continue;                // a packed image (its view is made on demand)
         n += bl->capacity() * sizeof(StackMapBlob);

@@ -58,23 +58,24 @@ visit_frame_roots(Walker& w, const WalkFrame& f, uint64_t* rbp_at, std::span<con
 // frame the cache holds ends the loop with true (the walker is replaying; f is that frame).
 // Otherwise the walk is over (false).
 
-// The base slots of a CallSite::kPlainRoots frame at sp, visited: four at a time, then two, then
-// one (a frame's few roots cost a test or two, not a loop's setup).
+// The base slots of a CallSite::kPlainRoots frame at sp (its roots' offsets at off), visited: four
+// at a time, then two, then one (a frame's few roots cost a test or two, not a loop's setup).
 template <class Visit>
-__attribute__((always_inline)) inline void visit_plain_roots(uint64_t sp, const RootPair* p,
+__attribute__((always_inline)) inline void visit_plain_roots(uint64_t sp, const int32_t* off,
                                                              uint32_t n, Visit& visit) noexcept {
-    for (; n >= 4; n -= 4, p += 4) {
-        visit(sp_slot(sp, p[0].base));
-        visit(sp_slot(sp, p[1].base));
-        visit(sp_slot(sp, p[2].base));
-        visit(sp_slot(sp, p[3].base));
+    auto at = [sp](int32_t o) { return reinterpret_cast<void**>(sp + static_cast<int64_t>(o)); };
+    for (; n >= 4; n -= 4, off += 4) {
+        visit(at(off[0]));
+        visit(at(off[1]));
+        visit(at(off[2]));
+        visit(at(off[3]));
     }
     if (n & 2u) {
-        visit(sp_slot(sp, p[0].base));
-        visit(sp_slot(sp, p[1].base));
-        p += 2;
+        visit(at(off[0]));
+        visit(at(off[1]));
+        off += 2;
     }
-    if (n & 1u) visit(sp_slot(sp, p[0].base));
+    if (n & 1u) visit(at(off[0]));
 }
 
 template <bool kRecord, bool kAllRegisters, class Visit>
@@ -93,7 +94,7 @@ walk_frames_with(Walker& w, const FrameIndex::Hot& ix, WalkFrame& f, Visit& visi
         const uint32_t n = site.num_roots();
         roots += n;                          // less the ones passed over below
         if (site.plain_roots()) [[likely]] { // every base an [RSP + offset] slot: no test each
-            if (n != 0) visit_plain_roots(f.sp, ix.root_pool + site.root_index(), n, visit);
+            if (n != 0) visit_plain_roots(f.sp, ix.root_offsets + site.root_index(), n, visit);
         } else {
             visit_frame_roots(w, f, rbp_at, ix.roots(site), visit, roots);
         }
