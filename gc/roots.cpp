@@ -281,7 +281,7 @@ walk_by_frame(const SafepointContext& ctx, const FrameIndex& index, const WalkOp
               General&& general) noexcept {
     return walk_by_frame<kReplay>(
         ctx, index, options, stats, error, begin, plain, done, general,
-        [&](uint64_t sp, const int32_t* off, uint32_t count) __attribute__((always_inline)) {
+        [&](uint64_t sp, const int16_t* off, uint32_t count) __attribute__((always_inline)) {
             uint64_t n = 0;
 #pragma GCC unroll 2
             for (uint32_t i = 0; i < count; ++i)
@@ -404,7 +404,7 @@ bool visit_frames_with(const SafepointContext& ctx, const FrameIndex& index,
             return true;
         },
         // A plain frame's slots in one pass (at most kMaxRootPairsPerFrame: kPlainRoots).
-        [&](uint64_t sp, const int32_t* off, uint32_t n) __attribute__((always_inline)) {
+        [&](uint64_t sp, const int16_t* off, uint32_t n) __attribute__((always_inline)) {
             void*** const out = b.slots;
             for (uint32_t i = 0; i < n; ++i)
                 out[i] = reinterpret_cast<void**>(sp + static_cast<int64_t>(off[i]));

@@ -96,10 +96,10 @@ struct CallSite {
     // The rule's step to the caller in 16 bits, read by the walk's inline step without loading
     // the rule (kStep* below; decided at index build time from the rule).
     uint16_t step;
-    // Every pair is a plain root (base == derived) in an [RSP + offset] slot, no two share a slot,
-    // and there are at most kMaxRootPairsPerFrame: relocating the frame is moving each slot's
-    // object in place, in any order (decided at index build time, where the roots are sorted and
-    // duplicates removed).
+    // Every pair is a plain root (base == derived) in an [RSP + offset] slot with an offset of 16
+    // bits, no two share a slot, and there are at most kMaxRootPairsPerFrame: relocating the frame
+    // is moving each slot's object in place, in any order (decided at index build time, where the
+    // roots are sorted and duplicates removed).
     static constexpr uint32_t kPlainRoots = 1u << 31;
     // step, bits 0-1: kStepSlow (anything else: the rule is not from CFI, or does not fit below),
     // kStepRsp (CFA = RSP + 8 * bits 2-15; RBP not saved), kStepFp (the frame-pointer frame:
@@ -194,8 +194,9 @@ class FrameIndex {
         uint64_t nslots; // home slots (the table runs on past them; its last slot is empty)
         const RootPair* root_pool;
         // root_offsets[i] = root_pool[i].base.offset(): a CallSite::kPlainRoots frame's slots
-        // are at SP + root_offsets[root_index() + k], k < num_roots().
-        const int32_t* root_offsets;
+        // are at SP + root_offsets[root_index() + k], k < num_roots() (a plain root's offset
+        // fits 16 bits).
+        const int16_t* root_offsets;
         const FrameRule* rules;
         bool register_roots; // FrameIndex::register_roots()
         const CallSite* find(uint64_t ra) const noexcept {
@@ -279,7 +280,7 @@ class FrameIndex {
     const CallSite* table_ = nullptr;
     uint64_t nslots_ = 1;
     const RootPair* roots_ = nullptr;
-    const int32_t* root_offsets_ = nullptr;
+    const int16_t* root_offsets_ = nullptr;
     const FrameRule* rules_ = nullptr;
     uint64_t serial_ = 0;
     bool register_roots_ = false;

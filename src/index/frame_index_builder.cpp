@@ -202,9 +202,12 @@ Expected<FrameIndex> FrameIndex::build(std::vector<ImageStackMaps> images) {
     auto impl = std::make_unique<Impl>();
     impl->images = std::move(images);
     if (auto st = Builder(*impl).run(); !st) return Error{st.message()};
-    impl->root_offsets = LargeArray<int32_t>(impl->roots.size());
-    for (size_t i = 0; i < impl->roots.size(); ++i)
-        impl->root_offsets[i] = impl->roots[i].base.offset();
+    impl->root_offsets = LargeArray<int16_t>(impl->roots.size());
+    for (size_t i = 0; i < impl->roots.size(); ++i) {
+        const int32_t off = impl->roots[i].base.offset(); // (a plain root's fits: plain_roots)
+        impl->root_offsets[i] =
+            off >= INT16_MIN && off <= INT16_MAX ? static_cast<int16_t>(off) : 0;
+    }
     static std::atomic<uint64_t> next_serial{1};
     impl->serial = next_serial.fetch_add(1, std::memory_order_relaxed);
     return FrameIndex(std::move(impl));

@@ -32,9 +32,10 @@ struct FrameIndex::Impl {
     LargeArray<CallSite> table;     // the hash table (16-byte slots): home slots, then a tail
     uint64_t home_slots = 1;        // FrameIndex::slot_of's range (call_site_table.hpp)
     LargeArray<RootPair> roots;
-    // root_offsets[i] = roots[i].base.offset(): the [RSP + offset] slots a CallSite::kPlainRoots
-    // frame visits, read without decoding (FrameIndex::Hot::root_offsets).
-    LargeArray<int32_t> root_offsets;
+    // root_offsets[i] = roots[i].base.offset() where it fits 16 bits (as every plain root's does):
+    // the [RSP + offset] slots a CallSite::kPlainRoots frame visits, read without decoding
+    // (FrameIndex::Hot::root_offsets); 2 bytes a pair.
+    LargeArray<int16_t> root_offsets;
     std::vector<FrameRule> rules;
     size_t num_sites = 0;
     uint64_t serial = 0;         // unique per build in this process (FrameIndex::serial)

@@ -1,6 +1,7 @@
 // The packed frame table's byte layout (docs/FORMATS.md, "Frame tables"): its writer, its
 // validating reader, its hash and identity check, and the version 3 blob made from a table for
 // the index's cold path (record(), blob()).
+#include "record_scan.hpp"
 #include "rule_table.hpp"
 
 #include <gcwalk/detail/format.hpp>
@@ -207,11 +208,6 @@ static_assert(unmix(mix(0x123456789abcdef0ull)) == 0x123456789abcdef0ull);
 bool is_callee_saved(uint32_t reg) noexcept {
     return std::find(std::begin(kCalleeSaved), std::end(kCalleeSaved), reg) !=
            std::end(kCalleeSaved);
-}
-
-// A pair the index treats as a plain root (CallSite::kPlainRoots).
-bool plain_pair(const RootPair& p) noexcept {
-    return p.base.bits == p.derived.bits && p.base.is_sp_slot();
 }
 
 std::string hex_bytes(std::span<const uint8_t> b) {

@@ -44,11 +44,18 @@ inline bool needs_register(const RootPair& p) noexcept {
     return needs_register(p.base) || needs_register(p.derived);
 }
 
+// A pair a CallSite::kPlainRoots frame may have: a plain root in an [RSP + offset] slot whose
+// offset fits the 16 bits of FrameIndex::Hot::root_offsets.
+inline bool plain_pair(const RootPair& p) noexcept {
+    return p.base.bits == p.derived.bits && p.base.is_sp_slot() && p.base.offset() >= INT16_MIN &&
+           p.base.offset() <= INT16_MAX;
+}
+
 // CallSite::kPlainRoots holds for `pairs` (sorted and unique, as RootEncoder gives them).
 inline bool plain_roots(std::span<const RootPair> pairs) noexcept {
     if (pairs.size() > kMaxRootPairsPerFrame) return false;
     for (const RootPair& p : pairs)
-        if (p.base.bits != p.derived.bits || !p.base.is_sp_slot()) return false;
+        if (!plain_pair(p)) return false;
     return true;
 }
 

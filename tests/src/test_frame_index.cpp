@@ -143,7 +143,8 @@ namespace {
 
 // A hand-built v3 blob: `nfunc` functions at base + 0x100 * i, each with one record at offset 8
 // holding one statepoint pair [RSP + 16].
-std::vector<uint8_t> make_blob_at(const std::vector<uint64_t>& functions) {
+std::vector<uint8_t> make_blob_at(const std::vector<uint64_t>& functions,
+                                  int32_t root_offset = 16) {
     const uint32_t nfunc = static_cast<uint32_t>(functions.size());
     std::vector<uint8_t> b;
     auto put = [&](uint64_t v, size_t n) {
@@ -157,12 +158,23 @@ std::vector<uint8_t> make_blob_at(const std::vector<uint64_t>& functions) {
         for (int c = 0; c < 3; ++c)
             put(4, 1), put(0, 1), put(8, 2), put(0, 2), put(0, 2), put(0, 4);
         for (int c = 0; c < 2; ++c)
-            put(3, 1), put(0, 1), put(8, 2), put(gcwalk::kDwarfRsp, 2), put(0, 2), put(16, 4);
+            put(3, 1), put(0, 1), put(8, 2), put(gcwalk::kDwarfRsp, 2), put(0, 2),
+                put(static_cast<uint32_t>(root_offset), 4);
         put(0, 4);            // align to 8
         put(0, 2), put(0, 2); // padding, 0 live-outs
         put(0, 4);            // align to 8
     }
     return b;
+}
+
+// The index of one image whose section is `bytes`.
+gcwalk::Expected<gcwalk::FrameIndex> index_of(const char* name, const std::vector<uint8_t>& bytes) {
+    gcwalk::ImageStackMaps img;
+    img.name = name;
+    img.section = bytes;
+    std::vector<gcwalk::ImageStackMaps> images;
+    images.push_back(std::move(img));
+    return gcwalk::FrameIndex::build(std::move(images));
 }
 
 // nfunc functions 0x100 apart from base, one record each at offset 8 with one [RSP + 16] root.
@@ -338,6 +350,24 @@ TEST_CASE("past 65535 distinct frame rules, call sites fall back to a rule that 
     CHECK(fallback == kFunctions - exact);
 }
 
+TEST_CASE("plain frames have root offsets of 16 bits; a root further up is resolved instead",
+          "[frame_index]") {
+    // A plain frame's slots are read from FrameIndex::Hot::root_offsets, 16 bits a root: a root
+    // at [RSP + off] with a larger off keeps its frame off the plain path, with its root intact.
+    for (int32_t off : {16, 32760, 32768, 40000, 1 << 20}) {
+        const uint64_t base = 0x6100'0000'0000;
+        const std::vector<uint8_t> bytes = make_blob_at({base}, off);
+        auto index = index_of("offsets", bytes);
+        REQUIRE(index);
+        const gcwalk::CallSite* cs = index->find(base + 8);
+        REQUIRE(cs);
+        REQUIRE(index->roots(*cs).size() == 1);
+        CHECK(index->roots(*cs)[0].base.offset() == off);
+        CHECK(cs->plain_roots() == (off <= INT16_MAX));
+        if (cs->plain_roots()) CHECK(index->hot().root_offsets[cs->root_index()] == off);
+    }
+}
+
 TEST_CASE("call sites whose home slots are the table's last ones are all found", "[frame_index]") {
     // Probes never wrap around: they run on past the home slots, and the table grows its tail
     // when a run of full slots reaches its end. Here every call site's home slot is among the
@@ -350,12 +380,7 @@ TEST_CASE("call sites whose home slots are the table's last ones are all found",
         if (gcwalk::FrameIndex::slot_of(base + 0x100 * k + 8, nslots) >= nslots - 6)
             functions.push_back(base + 0x100 * k);
     const std::vector<uint8_t> bytes = make_blob_at(functions);
-    gcwalk::ImageStackMaps img;
-    img.name = "last-slots";
-    img.section = bytes;
-    std::vector<gcwalk::ImageStackMaps> images;
-    images.push_back(std::move(img));
-    auto index = gcwalk::FrameIndex::build(std::move(images));
+    auto index = index_of("last-slots", bytes);
     REQUIRE(index);
     CHECK(index->num_call_sites() == kSites);
     for (uint64_t fn : functions) {

@@ -61,9 +61,9 @@ visit_frame_roots(Walker& w, const WalkFrame& f, uint64_t* rbp_at, std::span<con
 // The base slots of a CallSite::kPlainRoots frame at sp (its roots' offsets at off), visited: four
 // at a time, then two, then one (a frame's few roots cost a test or two, not a loop's setup).
 template <class Visit>
-__attribute__((always_inline)) inline void visit_plain_roots(uint64_t sp, const int32_t* off,
+__attribute__((always_inline)) inline void visit_plain_roots(uint64_t sp, const int16_t* off,
                                                              uint32_t n, Visit& visit) noexcept {
-    auto at = [sp](int32_t o) { return reinterpret_cast<void**>(sp + static_cast<int64_t>(o)); };
+    auto at = [sp](int16_t o) { return reinterpret_cast<void**>(sp + static_cast<int64_t>(o)); };
     for (; n >= 4; n -= 4, off += 4) {
         visit(at(off[0]));
         visit(at(off[1]));
