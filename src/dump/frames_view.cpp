@@ -96,7 +96,6 @@ Status print_frames_json(const ParsedFile& f, Source source, JsonWriter& json) {
     json.begin_object();
     file_members_json(f, json);
     if (!f.file.rules_problem.empty()) json.member("frame_rules_problem", f.file.rules_problem);
-    json.member("frames_from", built->from_table ? "table" : "stackmaps");
     json.key("frames").begin_array();
     for (const FrameRecord& fr : index.frames()) {
         const uint64_t addr = fr.function_address - bias;
@@ -131,6 +130,8 @@ Status print_frames_json(const ParsedFile& f, Source source, JsonWriter& json) {
         json.end_object();
     }
     json.end_array();
+    // (Added after the documented members: a key new to the view goes at the end.)
+    json.member("frames_from", built->from_table ? "table" : "stackmaps");
     json.end_object();
     return Status::ok();
 }
