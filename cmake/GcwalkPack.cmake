@@ -21,6 +21,8 @@ function(gcwalk_pack target)
     # gcwalk's build tree (or a project that added gcwalk as a subdirectory).
     set(tool $<TARGET_FILE:gcwalk-pack>)
     add_dependencies(${target} gcwalk-pack)
+    # Relinked (and so packed again) when the tool changes.
+    set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS $<TARGET_FILE:gcwalk-pack>)
   elseif(TARGET gcwalk::pack)
     set(tool $<TARGET_FILE:gcwalk::pack>)
   else()

@@ -38,6 +38,14 @@ Expected<std::vector<uint8_t>> read_frame_chunks(std::span<const uint8_t> sectio
                                                  std::string_view name,
                                                  uint64_t max_total = kMaxFramePayload);
 
+// read_frame_chunks one chunk at a time, resumable: inflates the chunks of `section` from offset
+// *pos on, appending to `payload`, while `payload` is shorter than `until` (so it stops after
+// the chunk that reaches it); *pos is left at the first chunk not read and *chunk counts the
+// chunks read (messages name chunk *chunk). max_total limits `payload`'s whole size.
+Status read_frame_chunks_from(std::span<const uint8_t> section, std::string_view name, size_t* pos,
+                              uint32_t* chunk, std::vector<uint8_t>& payload, uint64_t until,
+                              uint64_t max_total = kMaxFramePayload);
+
 // Inflates one zlib stream (header, deflate data, Adler-32) into exactly `size` bytes appended to
 // `out` (which grows as bytes are produced). Bytes after the stream's checksum are an error.
 // The message says what is wrong and at which byte of `in`.

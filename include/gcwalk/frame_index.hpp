@@ -244,11 +244,15 @@ class FrameIndex {
     // that needs them makes one blob of the table (v3_from_frame_table: the table's functions and
     // records in table order, link-time addresses), once per image and thread-safe (any number
     // of threads may ask at once); FrameRecord::blob is then 0 and function / first_record index
-    // that blob. It allocates: record() answers false when it cannot be made (out of memory),
-    // and blob() then gives an empty blob.
+    // that blob, inflating and checking the table's cold tables first when the registry left
+    // them compressed (FrameTable::deferred). It allocates: record() answers false when it cannot
+    // be made (out of memory, or cold tables that do not inflate or check), and blob() then gives
+    // an empty blob; record_error(image) says why (it makes them if not yet made: empty when
+    // they can be).
     const FrameRecord* frame(const CallSite& cs) const noexcept;
     bool record(const CallSite& cs, RecordRef* out) const noexcept;
     const StackMapBlob& blob(const RecordRef& ref) const noexcept;
+    std::string record_error(uint32_t image) const;
 
     std::span<const FrameRecord> frames() const noexcept; // sorted by function address
     size_t num_call_sites() const noexcept;

@@ -18,6 +18,7 @@
 #include <gcwalk/stackmap.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,39 +64,56 @@ struct PackedFunction {
     uint64_t size;       // bytes (from the symbol or FDE; else up to the last call site + 1)
     uint64_t stack_size; // as in v3 (kDynamicStackSize for dynamic frames)
     uint32_t flags;      // FrameFlags (kFrameDynamic, kFrameSizeUnknown, kFrameHasRule)
-    uint32_t first_record, num_records; // into FrameTable::records, sorted by instruction offset
+    uint32_t first_record, num_records; // into FrameTable::sites (and ::records), by offset
     bool operator==(const PackedFunction&) const = default;
 };
 
-// One record (a v2 record) with its call site precomputed.
-struct PackedRecord {
-    uint64_t id;
-    uint32_t instruction_offset;            // return address - function address
-    uint16_t flags;                         // the v3 record flags
-    uint16_t site_flags;                    // kPackedStatepoint, kPackedPlainRoots
-    uint32_t first_location, num_locations; // into FrameTable::locations (lists are uniqued)
-    uint32_t first_live_out, num_live_outs; // into FrameTable::live_outs
-    uint32_t rule;                          // into FrameTable::rules
-    uint32_t first_root, num_roots;         // into FrameTable::roots (lists are uniqued)
-    bool operator==(const PackedRecord&) const = default;
+// One record's call site, precomputed: what the index stores for it (the hot half of a record).
+struct PackedSite {
+    uint32_t instruction_offset; // return address - function address
+    uint16_t site_flags;         // kPackedStatepoint, kPackedPlainRoots
+    uint16_t num_roots;
+    uint32_t rule;       // into FrameTable::rules
+    uint32_t first_root; // into FrameTable::roots (lists are uniqued)
+    bool operator==(const PackedSite&) const = default;
 };
 enum : uint16_t {
     kPackedStatepoint = 1u << 0, // the record decodes as a gc.statepoint record (roots below)
     kPackedPlainRoots = 1u << 1, // CallSite::kPlainRoots holds for its roots
 };
 
+// The rest of a record (a v2 record's cold half): what FrameIndex::record() shows, not what the
+// walk reads. records[i] belongs to sites[i].
+struct PackedRecord {
+    uint64_t id;
+    uint16_t flags; // the v3 record flags
+    uint16_t num_locations, num_live_outs;
+    uint16_t reserved = 0;
+    uint32_t first_location; // into FrameTable::locations (lists are uniqued)
+    uint32_t first_live_out; // into FrameTable::live_outs
+    bool operator==(const PackedRecord&) const = default;
+};
+
 // A v3 location, whole (v2 dropped the size): ConstantIndex offsets index FrameTable::constants.
 using PackedLocation = Location;
 
+// The cold tables of a table read with them left compressed (read_frame_table_section): opaque.
+struct DeferredFrameTables;
+
 struct FrameTable {
     FrameTableIdentity identity;
-    std::vector<uint64_t> constants;
+    // The hot tables: what FrameIndex::build reads.
     std::vector<PackedFunction> functions; // sorted by address, not overlapping
-    std::vector<PackedRecord> records;
+    std::vector<PackedSite> sites;         // one per record
+    std::vector<FrameRule> rules;          // distinct; what the index stores per call site
+    std::vector<RootPair> roots; // decoded (base, derived) pairs, as FrameIndex::roots gives them
+    // The cold tables (the records' v3 contents). Empty when `deferred` is set: then they are
+    // still compressed there, and v3_from_frame_table inflates and checks them when first asked.
+    std::vector<uint64_t> constants;
+    std::vector<PackedRecord> records; // parallel to sites
     std::vector<PackedLocation> locations;
     std::vector<LiveOut> live_outs;
-    std::vector<FrameRule> rules; // distinct; what the index stores per call site
-    std::vector<RootPair> roots;  // decoded (base, derived) pairs, as FrameIndex::roots gives them
+    std::shared_ptr<const DeferredFrameTables> deferred;
     bool operator==(const FrameTable& o) const;
 };
 
@@ -108,10 +126,25 @@ Expected<std::vector<uint8_t>> write_frame_table(const FrameTable& table);
 Expected<FrameTable> parse_frame_table(std::span<const uint8_t> payload,
                                        std::string_view source = {});
 
+// Where a payload's cold tables start (write_frame_table's output; 0 when `payload` has no valid
+// header): a writer that ends a chunk there lets the runtime leave them compressed.
+uint64_t frame_table_cold_offset(std::span<const uint8_t> payload) noexcept;
+
+// read_frame_chunks and parse_frame_table of a whole `.gcwalk_frames` section of image `name`
+// (errors name it, and the section). With `defer_cold`, when a chunk ends where the cold tables
+// start, the chunks after it are not inflated: the table's `deferred` keeps a copy of the
+// section, and only the hot tables are parsed and checked (the cold ones are when
+// v3_from_frame_table first needs them). Without it, or without that chunk boundary, the same
+// as parse_frame_table of the whole payload.
+Expected<FrameTable> read_frame_table_section(std::span<const uint8_t> section,
+                                              std::string_view name, bool defer_cold);
+
 // The table's records as one version 3 blob (what FrameIndex::record() and blob() show for a
 // packed image): its functions in table order with their link-time addresses, its constants, its
 // records in table order, each with its locations and live-outs. `table` must be valid (as
-// parse_frame_table returns it); fails only when the blob would reach 4 GiB.
+// parse_frame_table or read_frame_table_section returns it); fails when the blob would reach
+// 4 GiB, or when the table's deferred cold tables do not inflate or are invalid (the message
+// says which and where, as parse_frame_table's would).
 Expected<std::vector<uint8_t>> v3_from_frame_table(const FrameTable& table);
 
 // The table of one image: its stack maps as the index would build them (image.section or

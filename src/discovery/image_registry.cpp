@@ -459,9 +459,8 @@ read_frame_table(const std::string& open_path, const std::string& name, const Lo
             return fail(st.message());
         bytes = from_file;
     }
-    auto payload = read_frame_chunks(bytes, name);
-    if (!payload) return fail(payload.error().message);
-    auto table = parse_frame_table(*payload, what);
+    // The cold tables (what record() reads, not the walk) stay compressed until first asked.
+    auto table = read_frame_table_section(bytes, name, /*defer_cold=*/true);
     if (!table) return fail(table.error().message);
     // The build IDs first (the clearest message), then where the code is, then its hash.
     if (std::string why = check_build_id(table->identity, li.build_id); !why.empty())
@@ -500,7 +499,7 @@ void read_stackmaps(ImageRegistry::Image& img, LoadedImage& li,
         if (img.table) {
             img.has_stackmaps = true;
             diagnostics->push_back(img.name + ": indexed from " + kFrameTableSection + " (" +
-                                   std::to_string(img.table->records.size()) + " call sites)");
+                                   std::to_string(img.table->sites.size()) + " call sites)");
             return;
         }
     }

@@ -41,20 +41,36 @@ std::string identity_mismatch(const FrameTableIdentity& table, const FrameTableI
     return {};
 }
 
-std::string record_rule_text(const FrameTable& t, const PackedRecord& r) {
+std::string record_rule_text(const FrameTable& t, const PackedSite& r) {
     if (r.rule >= t.rules.size()) return "rule: #" + std::to_string(r.rule) + " (out of range)";
     return "rule: #" + std::to_string(r.rule) + " " + rule_text(t.rules[r.rule], nullptr);
 }
 
-std::span<const RootPair> record_roots(const FrameTable& t, const PackedRecord& r) {
+std::span<const RootPair> record_roots(const FrameTable& t, const PackedSite& r) {
     if (r.first_root > t.roots.size() || r.num_roots > t.roots.size() - r.first_root) return {};
     return std::span<const RootPair>(t.roots).subspan(r.first_root, r.num_roots);
 }
 
-std::span<const PackedRecord> function_records(const FrameTable& t, const PackedFunction& fn) {
-    if (fn.first_record > t.records.size() || fn.num_records > t.records.size() - fn.first_record)
-        return {};
-    return std::span<const PackedRecord>(t.records).subspan(fn.first_record, fn.num_records);
+// The indexes of a function's records (into FrameTable::sites and ::records), as a range.
+struct Records {
+    struct It {
+        uint32_t i;
+        uint32_t operator*() const { return i; }
+        It& operator++() {
+            ++i;
+            return *this;
+        }
+        bool operator!=(const It& o) const { return i != o.i; }
+    };
+    uint32_t first, last;
+    It begin() const { return {first}; }
+    It end() const { return {last}; }
+};
+Records function_records(const FrameTable& t, const PackedFunction& fn) {
+    if (fn.first_record > t.sites.size() || fn.num_records > t.sites.size() - fn.first_record ||
+        t.records.size() != t.sites.size())
+        return {0, 0};
+    return {fn.first_record, fn.first_record + fn.num_records};
 }
 
 } // namespace
@@ -120,13 +136,13 @@ Status print_table_text(const ParsedFile& f, std::string& out) {
                ", stack size: " + std::to_string(fn.stack_size) + ", flags: [ ";
         for (const char* flag : frame_flag_names(fn.flags)) out += std::string(flag) + " ";
         out += "], records: " + std::to_string(fn.num_records) + "\n";
-        uint32_t index = fn.first_record;
-        for (const PackedRecord& r : function_records(t, fn)) {
-            out += "    " + hex(fn.address + r.instruction_offset) + ": record #" +
-                   std::to_string(index++) + ", offset: " + std::to_string(r.instruction_offset) +
-                   ", ID: " + std::to_string(r.id) +
-                   ((r.site_flags & kPackedStatepoint) ? ", statepoint" : "") + ", " +
-                   record_rule_text(t, r) + ", " + roots_text(record_roots(t, r)) + "\n";
+        for (uint32_t index : function_records(t, fn)) {
+            const PackedSite& s = t.sites[index];
+            out += "    " + hex(fn.address + s.instruction_offset) + ": record #" +
+                   std::to_string(index) + ", offset: " + std::to_string(s.instruction_offset) +
+                   ", ID: " + std::to_string(t.records[index].id) +
+                   ((s.site_flags & kPackedStatepoint) ? ", statepoint" : "") + ", " +
+                   record_rule_text(t, s) + ", " + roots_text(record_roots(t, s)) + "\n";
         }
     }
     return Status::ok();
@@ -193,11 +209,11 @@ Status print_table_json(const ParsedFile& f, JsonWriter& json) {
             for (const char* flag : frame_flag_names(fn.flags)) json.value(flag);
             json.end_array();
             json.key("records").begin_array();
-            uint32_t index = fn.first_record;
-            for (const PackedRecord& r : function_records(t, fn)) {
+            for (uint32_t index : function_records(t, fn)) {
+                const PackedSite& r = t.sites[index];
                 json.begin_object();
-                json.member("record", index++);
-                json.member("id", r.id);
+                json.member("record", index);
+                json.member("id", t.records[index].id);
                 json.member("instruction_offset", r.instruction_offset);
                 json.member("return_address", fn.address + r.instruction_offset);
                 json.member("statepoint", (r.site_flags & kPackedStatepoint) != 0);

@@ -425,34 +425,46 @@ Status inflate_zlib(std::span<const uint8_t> in, uint64_t size, std::vector<uint
     return {};
 }
 
+Status read_frame_chunks_from(std::span<const uint8_t> section, std::string_view name, size_t* pos,
+                              uint32_t* chunk, std::vector<uint8_t>& payload, uint64_t until,
+                              uint64_t max_total) {
+    for (; *pos < section.size() && payload.size() < until; ++*chunk) {
+        const size_t at = *pos;
+        auto where = [&](const std::string& what) {
+            return Error{std::string(name) + ": .gcwalk_frames chunk " + std::to_string(*chunk) +
+                         " at offset " + hex(at) + ": " + what};
+        };
+        uint64_t original = 0, compressed = 0;
+        if (!read_uleb(section, pos, &original))
+            return where("its original size (ULEB128) is truncated or too long");
+        if (!read_uleb(section, pos, &compressed))
+            return where("its compressed size (ULEB128) is truncated or too long");
+        if (compressed > section.size() - *pos)
+            return where("its compressed size " + std::to_string(compressed) + " runs past the " +
+                         "section's end (" + std::to_string(section.size() - *pos) +
+                         " bytes left)");
+        if (original > max_inflated_size(compressed))
+            return where("it claims " + std::to_string(original) + " bytes from " +
+                         std::to_string(compressed) + " compressed, more than deflate can produce");
+        if (payload.size() > max_total || original > max_total - payload.size())
+            return where("its " + std::to_string(original) + " bytes take the payload past the " +
+                         "limit of " + std::to_string(max_total) + " bytes");
+        if (auto st = inflate_zlib(section.subspan(*pos, compressed), original, payload); !st)
+            return where(st.message());
+        *pos += compressed;
+    }
+    return {};
+}
+
 Expected<std::vector<uint8_t>> read_frame_chunks(std::span<const uint8_t> section,
                                                  std::string_view name, uint64_t max_total) {
     std::vector<uint8_t> payload;
     size_t pos = 0;
-    for (uint32_t chunk = 0; pos < section.size(); ++chunk) {
-        const size_t at = pos;
-        auto where = [&](const std::string& what) {
-            return Error{std::string(name) + ": .gcwalk_frames chunk " + std::to_string(chunk) +
-                         " at offset " + hex(at) + ": " + what};
-        };
-        uint64_t original = 0, compressed = 0;
-        if (!read_uleb(section, &pos, &original))
-            return where("its original size (ULEB128) is truncated or too long");
-        if (!read_uleb(section, &pos, &compressed))
-            return where("its compressed size (ULEB128) is truncated or too long");
-        if (compressed > section.size() - pos)
-            return where("its compressed size " + std::to_string(compressed) + " runs past the " +
-                         "section's end (" + std::to_string(section.size() - pos) + " bytes left)");
-        if (original > max_inflated_size(compressed))
-            return where("it claims " + std::to_string(original) + " bytes from " +
-                         std::to_string(compressed) + " compressed, more than deflate can produce");
-        if (original > max_total - payload.size())
-            return where("its " + std::to_string(original) + " bytes take the payload past the " +
-                         "limit of " + std::to_string(max_total) + " bytes");
-        if (auto st = inflate_zlib(section.subspan(pos, compressed), original, payload); !st)
-            return where(st.message());
-        pos += compressed;
-    }
+    uint32_t chunk = 0;
+    if (auto st =
+            read_frame_chunks_from(section, name, &pos, &chunk, payload, UINT64_MAX, max_total);
+        !st)
+        return Error{st.message()};
     return payload;
 }
 

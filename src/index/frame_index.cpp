@@ -78,15 +78,32 @@ const std::vector<StackMapBlob>* FrameIndex::Impl::blobs_of(uint32_t image) cons
     std::call_once(u->once, [&]() noexcept {
         try {
             auto bytes = v3_from_frame_table(*table);
-            if (!bytes) return;
+            if (!bytes) {
+                u->error = bytes.error().message;
+                return;
+            }
             u->bytes = std::move(*bytes);
             auto blob = StackMapBlob::parse(u->bytes, images[image].name);
-            if (blob) u->blobs.push_back(std::move(*blob));
+            if (blob)
+                u->blobs.push_back(std::move(*blob));
+            else
+                u->error = blob.error().message;
         } catch (...) { // out of memory: no view (record() answers false)
             u->blobs.clear();
+            u->error.clear(); // (assigning a message could throw again)
         }
     });
     return u->blobs.empty() ? nullptr : &u->blobs;
+}
+
+std::string FrameIndex::record_error(uint32_t image) const {
+    const Impl::Unpacked* u =
+        image < impl_->unpacked.size() ? impl_->unpacked[image].get() : nullptr;
+    if (!u) return {};
+    (void)impl_->blobs_of(image); // (made once: after that, this reads what it left)
+    if (!u->blobs.empty()) return {};
+    return u->error.empty() ? impl_->images[image].name + ": out of memory making its records"
+                            : u->error;
 }
 
 bool FrameIndex::record(const CallSite& cs, RecordRef* out) const noexcept {

@@ -107,7 +107,7 @@ class Builder {
         for (uint32_t i = 0; i < impl_.images.size(); ++i) {
             const ImageStackMaps& img = impl_.images[i];
             if (img.table) {
-                num_records_ += img.table->records.size(), functions += img.table->functions.size();
+                num_records_ += img.table->sites.size(), functions += img.table->functions.size();
                 impl_.blobs.push_back(nullptr);
                 impl_.unpacked[i] = std::make_unique<FrameIndex::Impl::Unpacked>();
                 continue;
@@ -152,7 +152,7 @@ class Builder {
             if (unusable_address(fr.function_address))
                 return Error{unusable_function_address(img, 0, f, fr.function_address)};
             for (uint32_t r = pf.first_record; r < pf.first_record + pf.num_records; ++r) {
-                const PackedRecord& rec = t.records[r];
+                const PackedSite& rec = t.sites[r];
                 const uint64_t ra = fr.function_address + rec.instruction_offset;
                 if (ra > kAddressMask)
                     return Error{RecordWhere{img, 0, r, ra}("return address beyond 48 bits")};

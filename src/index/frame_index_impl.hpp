@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace gcwalk {
@@ -24,6 +25,7 @@ struct FrameIndex::Impl {
         std::once_flag once;
         std::vector<uint8_t> bytes;
         std::vector<StackMapBlob> blobs; // empty when it could not be made
+        std::string error;               // then why
     };
     std::vector<std::unique_ptr<Unpacked>> unpacked; // per image; null unless packed
     // Image i's blobs (made first for a packed image), or nullptr when they cannot be made.

@@ -50,12 +50,13 @@ class Packer {
     Packer(FrameTable& t, int64_t load_bias) : t_(t), bias_(static_cast<uint64_t>(load_bias)) {}
 
     Status site(const FrameRecord&, const ScannedSite& s) {
+        PackedSite site{};
         PackedRecord r{};
         r.id = s.rec.id();
-        r.instruction_offset = s.rec.instruction_offset();
+        site.instruction_offset = s.rec.instruction_offset();
         r.flags = s.rec.flags();
-        r.site_flags = static_cast<uint16_t>((s.statepoint ? kPackedStatepoint : 0) |
-                                             (s.plain ? kPackedPlainRoots : 0));
+        site.site_flags = static_cast<uint16_t>((s.statepoint ? kPackedStatepoint : 0) |
+                                                (s.plain ? kPackedPlainRoots : 0));
         locs_.clear();
         for (uint16_t i = 0; i < s.rec.num_locations(); ++i) {
             Location l = s.rec.location(i);
@@ -65,18 +66,18 @@ class Packer {
             locs_.push_back({static_cast<uint8_t>(l.kind), 0, l.size, l.dwarf_reg, 0, l.offset});
         }
         r.first_location = location_lists_.intern(locs_);
-        r.num_locations = static_cast<uint32_t>(locs_.size());
+        r.num_locations = static_cast<uint16_t>(locs_.size()); // (a v3 count)
         lives_.clear();
         for (uint16_t i = 0; i < s.rec.num_live_outs(); ++i) {
             const LiveOut l = s.rec.live_out(i);
             lives_.push_back({l.dwarf_reg, l.size, 0});
         }
         r.first_live_out = live_out_lists_.intern(lives_);
-        r.num_live_outs = static_cast<uint32_t>(lives_.size());
-        r.rule = s.rule;
-        r.first_root = root_lists_.intern(s.roots);
-        r.num_roots = static_cast<uint32_t>(s.roots.size());
-        records_.push_back(r);
+        r.num_live_outs = static_cast<uint16_t>(lives_.size());
+        site.rule = s.rule;
+        site.first_root = root_lists_.intern(s.roots);
+        site.num_roots = static_cast<uint16_t>(s.roots.size()); // (at most 65535: CallSite)
+        records_.push_back({site, r});
         return {};
     }
     void function(const FrameRecord& fr) {
@@ -101,13 +102,16 @@ class Packer {
                     return Error{name + ": function at " + hex(prev.address) +
                                  " overlaps function at " + hex(f.address)};
             }
-            const auto first = static_cast<uint32_t>(t_.records.size());
-            t_.records.insert(t_.records.end(), records_.begin() + f.first_record,
-                              records_.begin() + f.first_record + f.num_records);
-            std::stable_sort(t_.records.begin() + first, t_.records.end(),
-                             [](const PackedRecord& a, const PackedRecord& b) {
-                                 return a.instruction_offset < b.instruction_offset;
+            const auto first = static_cast<uint32_t>(t_.sites.size());
+            std::stable_sort(records_.begin() + f.first_record,
+                             records_.begin() + f.first_record + f.num_records,
+                             [](const Both& a, const Both& b) {
+                                 return a.site.instruction_offset < b.site.instruction_offset;
                              });
+            for (uint32_t r = f.first_record; r < f.first_record + f.num_records; ++r) {
+                t_.sites.push_back(records_[r].site);
+                t_.records.push_back(records_[r].record);
+            }
             f.first_record = first;
             t_.functions.push_back(f);
         }
@@ -129,7 +133,11 @@ class Packer {
     FrameTable& t_;
     const uint64_t bias_;
     std::vector<PackedFunction> functions_; // in scan order, first_record into records_
-    std::vector<PackedRecord> records_;
+    struct Both {
+        PackedSite site;
+        PackedRecord record;
+    };
+    std::vector<Both> records_;
     std::unordered_map<uint64_t, uint32_t> constants_;
     std::vector<LocationKey> location_table_, locs_;
     std::vector<LiveOutKey> live_out_table_, lives_;

@@ -168,18 +168,24 @@ Status check_functions_in_code(const ObjectStackMaps& file) {
 } // namespace
 
 Expected<std::vector<uint8_t>> compress_frame_chunks(std::span<const uint8_t> payload,
-                                                     size_t chunk_payload) {
+                                                     size_t chunk_payload, uint64_t cut,
+                                                     uint64_t* chunks) {
     std::vector<uint8_t> section;
     std::vector<uint8_t> stream;
-    for (size_t at = 0; at < payload.size(); at += chunk_payload) {
-        const size_t n = std::min(chunk_payload, payload.size() - at);
+    uint64_t count = 0;
+    for (size_t at = 0; at < payload.size();) {
+        size_t n = std::min(chunk_payload, payload.size() - at);
+        if (at < cut && cut < at + n) n = static_cast<size_t>(cut - at); // end a chunk at `cut`
         uLongf size = compressBound(static_cast<uLong>(n));
         stream.resize(size);
         const int rc = compress2(stream.data(), &size, payload.data() + at, static_cast<uLong>(n),
                                  Z_BEST_COMPRESSION);
         if (rc != Z_OK) return Error{"zlib compress2 failed (" + std::to_string(rc) + ")"};
         append_frame_chunk(section, n, std::span<const uint8_t>(stream.data(), size));
+        at += n;
+        ++count;
     }
+    if (chunks) *chunks = count;
     return section;
 }
 
@@ -216,7 +222,9 @@ Expected<PackSummary> pack_file(const PackOptions& options) {
     if (!table) return fail(in, "packing the frame table: " + table.error().message);
     auto payload = write_frame_table(*table);
     if (!payload) return fail(in, "writing the frame table: " + payload.error().message);
-    auto section = compress_frame_chunks(*payload);
+    uint64_t chunks = 0;
+    auto section =
+        compress_frame_chunks(*payload, kChunkPayload, frame_table_cold_offset(*payload), &chunks);
     if (!section) return fail(in, section.error().message);
 
     struct stat st {};
@@ -236,12 +244,12 @@ Expected<PackSummary> pack_file(const PackOptions& options) {
 
     PackSummary summary;
     summary.output = out;
-    summary.call_sites = table->records.size();
+    summary.call_sites = table->sites.size();
     summary.functions = table->functions.size();
     summary.stackmap_bytes = file->bytes.size();
     summary.payload_bytes = payload->size();
     summary.compressed_bytes = section->size();
-    summary.chunks = (payload->size() + kChunkPayload - 1) / kChunkPayload;
+    summary.chunks = chunks;
     summary.stripped = options.strip_stackmaps;
     return summary;
 }

@@ -36,9 +36,13 @@ struct PackSummary {
     bool stripped = false;
 };
 
-// `payload` as `.gcwalk_frames` chunks: at most kChunkPayload bytes each, zlib level 9.
+// `payload` as `.gcwalk_frames` chunks: at most chunk_payload bytes each, zlib level 9; a chunk
+// also ends at payload offset `cut` when it is inside the payload (a frame table's cold tables,
+// frame_table_cold_offset: so that the runtime can leave them compressed). *chunks (when given)
+// is set to the number of chunks written.
 Expected<std::vector<uint8_t>> compress_frame_chunks(std::span<const uint8_t> payload,
-                                                     size_t chunk_payload = kChunkPayload);
+                                                     size_t chunk_payload = kChunkPayload,
+                                                     uint64_t cut = 0, uint64_t* chunks = nullptr);
 
 // Packs one file. Errors name the file and what is wrong; nothing is written then.
 Expected<PackSummary> pack_file(const PackOptions& options);

@@ -371,10 +371,13 @@ TEST_CASE("the table view lists the chunks, the identity, the counts and every r
         CHECK(lines[3] == "Frame table: .gcwalk_frames, file offset: " +
                               gcwalk::hex(f->frame_table_file_offset) +
                               ", size: " + std::to_string(f->frame_table_bytes.size()) +
-                              ", chunks: 1, payload: " + lines[3].substr(lines[3].rfind(' ') + 1));
+                              ", chunks: 2, payload: " + lines[3].substr(lines[3].rfind(' ') + 1));
+        // The hot tables, then the cold ones (from frame_table_cold_offset on).
         CHECK_THAT(lines[4], Catch::Matches("  Chunk #0: section offset: 0x0, original size: "
                                             "[1-9][0-9]*, compressed size: [1-9][0-9]*"));
-        CHECK_THAT(lines[5], Catch::Matches("Identity: build ID: [0-9a-f]{40}, code ranges: "
+        CHECK_THAT(lines[5], Catch::Matches("  Chunk #1: section offset: 0x[0-9a-f]+, original "
+                                            "size: [1-9][0-9]*, compressed size: [1-9][0-9]*"));
+        CHECK_THAT(lines[6], Catch::Matches("Identity: build ID: [0-9a-f]{40}, code ranges: "
                                             "[1-9][0-9]*, code hash: 0x[0-9a-f]+, matches the "
                                             "file: yes"));
         // Every call site of the frames view (from .llvm_stackmaps) with the same rule and roots.
@@ -414,7 +417,7 @@ TEST_CASE("the table view in JSON, and the frames view from the table or from th
                   "t['functions']), d[1]['frame_table'])") +
             " " + quote(path));
     REQUIRE(counts.status == 0);
-    CHECK(counts.out == "True True 1 True True {'present': False}\n");
+    CHECK(counts.out == "True True 2 True True {'present': False}\n");
 
     // The frames view takes the table when there is one, and says so; the same frames either way.
     Run from_table = dump("--view=frames " + quote(GCWALK_PACKED_EXE));

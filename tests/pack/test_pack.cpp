@@ -133,7 +133,7 @@ TEST_CASE("the packed table is the file's stack maps, rules and roots wherever t
                                          ": [1-9][0-9]* call sites, [1-9][0-9]* functions; "
                                          "\\.llvm_stackmaps \\(v3\\) [1-9][0-9]* bytes, table "
                                          "[1-9][0-9]* bytes, \\.gcwalk_frames [1-9][0-9]* bytes "
-                                         "\\(1 chunk\\)\n"));
+                                         "\\(2 chunks\\)\n"));
         const FrameTable table = table_of(out);
         auto expected = pack_frame_table(in->to_image(0), in->identity);
         REQUIRE(expected.has_value());
@@ -165,6 +165,24 @@ TEST_CASE("the packed table is the file's stack maps, rules and roots wherever t
         REQUIRE(from_table.has_value());
         check_same_index(*from_section, *from_table);
         CHECK(from_table->frames().size() == table.functions.size());
+
+        // As the registry reads it: the cold tables (second chunk) left compressed until the
+        // records are asked for, then the same index.
+        auto f = read_stackmaps_from_file(out);
+        REQUIRE(f.has_value());
+        auto lazy = read_frame_table_section(f->frame_table_bytes, out, true);
+        REQUIRE(lazy.has_value());
+        CHECK(lazy->deferred != nullptr);
+        CHECK(lazy->records.empty());
+        ImageStackMaps deferred;
+        deferred.name = out;
+        deferred.table = std::make_shared<const FrameTable>(std::move(*lazy));
+        std::vector<ImageStackMaps> c;
+        c.push_back(std::move(deferred));
+        auto from_deferred = FrameIndex::build(std::move(c));
+        REQUIRE(from_deferred.has_value());
+        check_same_index(*from_section, *from_deferred);
+        CHECK(from_deferred->record_error(0).empty());
     }
 }
 
@@ -273,6 +291,23 @@ TEST_CASE("refusals name the file and what is wrong, and leave it as it was") {
     CHECK_THAT(help.out, Catch::StartsWith("usage: gcwalk-pack"));
 }
 
+// The original sizes of a section's chunks (each chunk's first ULEB128).
+static std::vector<uint64_t> chunk_sizes(const std::vector<uint8_t>& section) {
+    std::vector<uint64_t> sizes;
+    for (uint64_t at = 0; at < section.size();) {
+        uint64_t v[2] = {0, 0};
+        for (uint64_t& field : v)
+            for (unsigned shift = 0;; shift += 7) {
+                const uint8_t b = section.at(at++);
+                field |= uint64_t{b & 0x7fu} << shift;
+                if (!(b & 0x80)) break;
+            }
+        sizes.push_back(v[0]);
+        at += v[1];
+    }
+    return sizes;
+}
+
 TEST_CASE("chunks hold at most 1 MiB of payload each and inflate back to it") {
     std::vector<uint8_t> payload(2'621'440 + 17);
     uint64_t x = 88172645463325252ull;
@@ -280,26 +315,25 @@ TEST_CASE("chunks hold at most 1 MiB of payload each and inflate back to it") {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         b = static_cast<uint8_t>(x % 7); // compressible, not trivially
     }
-    auto section = pack::compress_frame_chunks(payload);
-    REQUIRE(section.has_value());
-    CHECK(section->size() < payload.size());
-    auto back = read_frame_chunks(*section, "chunks");
-    REQUIRE(back.has_value());
-    CHECK(*back == payload);
-    // Three chunks: 1 MiB, 1 MiB, the rest (each chunk's first ULEB128 is its original size).
-    std::vector<uint64_t> sizes;
-    for (uint64_t at = 0; at < section->size();) {
-        uint64_t v[2] = {0, 0};
-        for (uint64_t& field : v)
-            for (unsigned shift = 0;; shift += 7) {
-                const uint8_t b = (*section)[at++];
-                field |= uint64_t{b & 0x7fu} << shift;
-                if (!(b & 0x80)) break;
-            }
-        sizes.push_back(v[0]);
-        at += v[1];
-    }
-    CHECK(sizes == std::vector<uint64_t>{1u << 20, 1u << 20, payload.size() - (2u << 20)});
+    // A cut (0: none) also ends a chunk; the chunks after it are full again.
+    auto sizes = [&](uint64_t cut) {
+        uint64_t count = 0;
+        auto section = pack::compress_frame_chunks(payload, pack::kChunkPayload, cut, &count);
+        REQUIRE(section.has_value());
+        CHECK(section->size() < payload.size());
+        auto back = read_frame_chunks(*section, "chunks");
+        REQUIRE(back.has_value());
+        CHECK(*back == payload);
+        const auto s = chunk_sizes(*section);
+        CHECK(s.size() == count);
+        return s;
+    };
+    const uint64_t n = payload.size();
+    // Three chunks: 1 MiB, 1 MiB, the rest.
+    CHECK(sizes(0) == std::vector<uint64_t>{1u << 20, 1u << 20, n - (2u << 20)});
+    CHECK(sizes(1000) == std::vector<uint64_t>{1000, 1u << 20, 1u << 20, n - 1000 - (2u << 20)});
+    CHECK(sizes(1u << 20) == sizes(0)); // at a chunk's end: nothing changes
+    CHECK(sizes(n) == sizes(0));        // at the end: neither
     auto empty = pack::compress_frame_chunks({});
     REQUIRE(empty.has_value());
     CHECK(empty->empty());

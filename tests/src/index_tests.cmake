@@ -155,7 +155,8 @@ catch_discover_tests(test_jit_object TEST_PREFIX "jit_object: ")
 # Packed frame tables: round trips, and indexes built from tables against those built from the
 # same stack maps (the format fixtures, and this executable's image with its CFI rules).
 add_executable(test_frame_table test_frame_table.cpp ${GCWALK_INDEX_OBJ})
-target_link_libraries(test_frame_table PRIVATE gcwalk_discovery gcwalk_catch_main gcwalk_warnings)
+target_link_libraries(test_frame_table PRIVATE gcwalk_discovery gcwalk_catch_main gcwalk_warnings
+                      ZLIB::ZLIB)
 target_compile_definitions(test_frame_table PRIVATE GCWALK_FIXTURE_DIR="${fixture_dir}")
 add_dependencies(test_frame_table gcwalk_format_fixtures)
 catch_discover_tests(test_frame_table TEST_PREFIX "frame_table: ")

@@ -6,10 +6,12 @@
 #include "fixtures.hpp"
 #include "index_functions.hpp" // the managed functions linked in, and their callees
 
+#include <gcwalk/frame_chunks.hpp>
 #include <gcwalk/frame_table.hpp>
 #include <gcwalk/statepoint.hpp>
 
 #include <catch2/catch.hpp>
+#include <zlib.h>
 
 #include <cstring>
 #include <string>
@@ -271,21 +273,21 @@ TEST_CASE("the frame table parser's messages name the offset", "[frame_table]") 
     CHECK(message(b) == "libx.so: frame table at offset 0x0: no GCWFRAME magic: not a gcwalk "
                         "frame table");
     b = *bytes;
-    b[8] = 2;
-    CHECK(message(b) == "libx.so: frame table at offset 0x8: unsupported frame table version 2 "
-                        "(gcwalk reads version 1)");
+    b[8] = 1; // the layout before the hot and cold tables were split
+    CHECK(message(b) == "libx.so: frame table at offset 0x8: unsupported frame table version 1 "
+                        "(gcwalk reads version 2): re-run gcwalk-pack");
     b = *bytes;
     b.resize(b.size() - 8);
     CHECK(message(b) == "libx.so: frame table at offset 0x10: the header says " +
                             std::to_string(bytes->size()) + " bytes but the payload has " +
                             std::to_string(b.size()));
-    // A record's rule past the rules table.
+    // A site's rule past the rules table.
     FrameTable t = table;
-    t.records[0].rule = static_cast<uint32_t>(t.rules.size());
+    t.sites[0].rule = static_cast<uint32_t>(t.rules.size());
     auto w = gcwalk::write_frame_table(t);
     REQUIRE_FALSE(w);
     CHECK(w.error().message.find("write_frame_table: frame table at offset 0x") == 0);
-    CHECK(w.error().message.find(": record 0: rule " + std::to_string(t.rules.size()) +
+    CHECK(w.error().message.find(": site 0: rule " + std::to_string(t.rules.size()) +
                                  " out of range") != std::string::npos);
     // Functions out of order.
     t = table;
@@ -297,7 +299,7 @@ TEST_CASE("the frame table parser's messages name the offset", "[frame_table]") 
           std::string::npos);
     // Plain roots claimed for a record whose roots are not.
     t = table;
-    for (auto& r : t.records)
+    for (auto& r : t.sites)
         if (r.num_roots > 0 && !(r.site_flags & gcwalk::kPackedPlainRoots)) {
             r.site_flags |= gcwalk::kPackedPlainRoots;
             w = gcwalk::write_frame_table(t);
@@ -341,4 +343,152 @@ TEST_CASE("check_identity names a build ID or code mismatch", "[frame_table]") {
     const std::string m = gcwalk::check_identity(id, same, bias);
     CHECK(m.rfind(".gcwalk_frames was packed for code hashing to 0x", 0) == 0);
     CHECK(m.find("but the image's code (2 ranges, 11 bytes) hashes to 0x") != std::string::npos);
+}
+
+namespace {
+
+// `payload` as a .gcwalk_frames section of zlib chunks ending at each of `cuts` (and at its end).
+std::vector<uint8_t> section_of(const std::vector<uint8_t>& payload, std::vector<uint64_t> cuts) {
+    cuts.push_back(payload.size());
+    std::vector<uint8_t> section;
+    uint64_t at = 0;
+    for (uint64_t end : cuts) {
+        std::vector<uint8_t> z(compressBound(static_cast<uLong>(end - at)));
+        uLongf zn = z.size();
+        REQUIRE(compress2(z.data(), &zn, payload.data() + at, static_cast<uLong>(end - at), 9) ==
+                Z_OK);
+        z.resize(zn);
+        gcwalk::append_frame_chunk(section, end - at, z);
+        at = end;
+    }
+    return section;
+}
+
+// The both.bin fixture packed: its table (whole) and payload.
+struct Packed {
+    FrameTable table;
+    std::vector<uint8_t> payload;
+    ImageStackMaps v3;
+};
+Packed packed_fixture(const std::vector<uint8_t>& section) {
+    Packed p;
+    p.v3 = image_of(section, "both.bin");
+    (void)packed(p.v3, &p.table);
+    auto bytes = gcwalk::write_frame_table(p.table);
+    REQUIRE(bytes);
+    p.payload = std::move(*bytes);
+    return p;
+}
+
+ImageStackMaps table_image(FrameTable t) {
+    ImageStackMaps img;
+    img.name = "libx.so";
+    img.table = std::make_shared<const FrameTable>(std::move(t));
+    return img;
+}
+
+} // namespace
+
+TEST_CASE("a section whose cold tables start a chunk is read without them, inflated for record()",
+          "[frame_table]") {
+    const std::vector<uint8_t> fixture = placed_fixture("both.bin");
+    const Packed p = packed_fixture(fixture);
+    const uint64_t cold = gcwalk::frame_table_cold_offset(p.payload);
+    REQUIRE(cold > 0);
+    REQUIRE(cold < p.payload.size());
+    const std::vector<uint8_t> section = section_of(p.payload, {cold});
+
+    auto whole = gcwalk::read_frame_table_section(section, "libx.so", false);
+    REQUIRE(whole);
+    CHECK(*whole == p.table);
+    auto lazy = gcwalk::read_frame_table_section(section, "libx.so", true);
+    INFO((lazy ? "" : lazy.error().message));
+    REQUIRE(lazy);
+    REQUIRE(lazy->deferred != nullptr);
+    CHECK(lazy->identity == p.table.identity);
+    CHECK(lazy->functions == p.table.functions);
+    CHECK(lazy->sites == p.table.sites);
+    CHECK(lazy->roots.size() == p.table.roots.size());
+    CHECK(lazy->rules.size() == p.table.rules.size());
+    CHECK(lazy->records.empty());
+    CHECK(lazy->locations.empty());
+    CHECK(lazy->constants.empty());
+    CHECK(lazy->live_outs.empty());
+    auto v3_whole = gcwalk::v3_from_frame_table(p.table);
+    auto v3_lazy = gcwalk::v3_from_frame_table(*lazy);
+    REQUIRE(v3_whole);
+    INFO((v3_lazy ? "" : v3_lazy.error().message));
+    REQUIRE(v3_lazy);
+    CHECK(*v3_whole == *v3_lazy);
+    // Lookups, roots, rules and records (made from the inflated cold tables) as from v3.
+    require_same(build(p.v3), build(table_image(std::move(*lazy))));
+
+    // One chunk, or a cut elsewhere: nothing is left compressed.
+    for (const auto& other : {section_of(p.payload, {}), section_of(p.payload, {cold - 8}),
+                              section_of(p.payload, {cold + 8})}) {
+        auto t = gcwalk::read_frame_table_section(other, "libx.so", true);
+        REQUIRE(t);
+        CHECK(t->deferred == nullptr);
+        CHECK(*t == p.table);
+    }
+}
+
+TEST_CASE("hot tables are checked when read, cold ones when record() inflates them",
+          "[frame_table]") {
+    const std::vector<uint8_t> fixture = placed_fixture("both.bin");
+    const Packed p = packed_fixture(fixture);
+    const uint64_t cold = gcwalk::frame_table_cold_offset(p.payload);
+
+    // A corrupt hot table is refused up front, with or without deferring.
+    std::vector<uint8_t> payload = p.payload;
+    REQUIRE_FALSE(p.table.roots.empty());
+    const size_t roots_at = cold - 8 * p.table.roots.size(); // the last hot table (8-byte entries)
+    payload[roots_at] = 0xff;                                // the first root: invalid kind 3
+    for (bool defer : {false, true}) {
+        auto t = gcwalk::read_frame_table_section(section_of(payload, {cold}), "libx.so", defer);
+        REQUIRE_FALSE(t);
+        CHECK(t.error().message.rfind("libx.so: .gcwalk_frames: frame table at offset 0x", 0) == 0);
+        CHECK(t.error().message.find("invalid root kind 3") != std::string::npos);
+    }
+
+    // A corrupt cold table: read (deferred), then refused where the records are made.
+    std::vector<uint8_t> bad = p.payload;
+    // The first location's kind byte, found by its entry's bytes (after the records).
+    const gcwalk::Location& l0 = p.table.locations[0];
+    bool placed = false;
+    for (size_t at = cold; at + 12 <= bad.size() && !placed; at += 4)
+        if (bad[at] == static_cast<uint8_t>(l0.kind) && bad[at + 1] == 0 &&
+            std::memcmp(&bad[at + 2], &l0.size, 2) == 0 &&
+            std::memcmp(&bad[at + 4], &l0.dwarf_reg, 2) == 0 &&
+            std::memcmp(&bad[at + 8], &l0.offset, 4) == 0 && at % 4 == 0) {
+            bad[at] = 9;
+            placed = true;
+        }
+    REQUIRE(placed);
+    REQUIRE_FALSE(gcwalk::parse_frame_table(bad, "whole"));
+    auto lazy = gcwalk::read_frame_table_section(section_of(bad, {cold}), "libx.so", true);
+    REQUIRE(lazy);
+    REQUIRE(lazy->deferred != nullptr);
+    auto v3 = gcwalk::v3_from_frame_table(*lazy);
+    REQUIRE_FALSE(v3);
+    CHECK(v3.error().message.rfind("libx.so: .gcwalk_frames: frame table at offset 0x", 0) == 0);
+    CHECK(v3.error().message.find("has invalid kind 9") != std::string::npos);
+    // The index walks (roots and rules are hot); record() answers false and says why.
+    const FrameIndex index = build(table_image(std::move(*lazy)));
+    const auto sites = index.call_sites();
+    REQUIRE_FALSE(sites.empty());
+    gcwalk::RecordRef ref;
+    CHECK_FALSE(index.record(sites[0], &ref));
+    CHECK(index.record_error(0).find("has invalid kind 9") != std::string::npos);
+    CHECK(index.roots(sites[0]).size() == build(p.v3).roots(sites[0]).size());
+
+    // A corrupt compressed byte in the cold chunk: its chunk is named.
+    std::vector<uint8_t> section = section_of(p.payload, {cold});
+    section[section.size() - 2] ^= 0x55; // inside the last chunk's Adler-32
+    auto t = gcwalk::read_frame_table_section(section, "libx.so", true);
+    REQUIRE(t);
+    auto v = gcwalk::v3_from_frame_table(*t);
+    REQUIRE_FALSE(v);
+    CHECK(v.error().message.rfind("libx.so: .gcwalk_frames chunk 1 at offset 0x", 0) == 0);
+    CHECK_FALSE(gcwalk::read_frame_table_section(section, "libx.so", false));
 }
