@@ -10,6 +10,10 @@
 #include <cstring>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace gcwalk {
 
 namespace {
@@ -89,10 +93,11 @@ class BitReader {
 };
 
 // A canonical Huffman code (RFC 1951 3.2.2) from its code lengths, decoded through a table of
-// kFastBits-bit prefixes; longer codes are decoded a bit at a time from the counts.
+// kFastBits-bit prefixes; longer codes are decoded from the counts, walking the bits of one
+// 15-bit peek.
 class Huffman {
   public:
-    static constexpr unsigned kMaxBits = 15, kFastBits = 9;
+    static constexpr unsigned kMaxBits = 15, kFastBits = 10;
 
     // False when the lengths over-subscribe the code (more codes than bit patterns).
     // Incomplete codes are accepted; a pattern no code has is an error when it is read.
@@ -136,16 +141,23 @@ class Huffman {
             r.consume(e & 15u);
             return e >> 4;
         }
-        // Slow path: canonical decoding, a bit at a time (codes of any length).
+        // Slow path: canonical decoding of the next kMaxBits bits, one bit after the other (codes
+        // of any length). What is consumed is what reading those bits one at a time consumed: the
+        // code's bits, or kMaxBits of them for a pattern that is no code.
+        const uint32_t next = r.peek(kMaxBits);
         int code = 0, first = 0, index = 0;
         for (unsigned len = 1; len <= kMaxBits; ++len) {
-            code |= static_cast<int>(r.bits(1));
+            code |= static_cast<int>((next >> (len - 1)) & 1u);
             const int n = count_[len];
-            if (code - first < n) return sorted_[index + code - first];
+            if (code - first < n) {
+                r.consume(len);
+                return sorted_[index + code - first];
+            }
             index += n;
             first = (first + n) << 1;
             code <<= 1;
         }
+        r.consume(kMaxBits);
         return -1;
     }
 
@@ -168,7 +180,10 @@ constexpr uint8_t kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5, 
 
 // Inflating one deflate stream into `out`, up to `limit` bytes in all (the output's final size).
 // The output is written through a pointer into `out`, which is resized (doubling, zero-filled)
-// ahead of the writes and cut to what was written at the end.
+// ahead of the writes and cut to what was written at the end. A match is copied in 8- or 16-byte
+// blocks that may write up to kSlack bytes past its end, inside the vector's size, when the
+// vector has that room (bytes the next writes replace, or the final resize cuts); near the
+// declared size, where it has not, exactly.
 class Inflater {
   public:
     Inflater(BitReader& r, std::vector<uint8_t>& out, size_t start, uint64_t limit)
@@ -195,6 +210,8 @@ class Inflater {
     }
 
   private:
+    static constexpr uint64_t kSlack = 16;
+
     Status too_long() const {
         return Error{"the stream inflates past its declared size of " + std::to_string(limit_) +
                      " bytes"};
@@ -203,16 +220,30 @@ class Inflater {
     // least 4 KiB, never past the declared size. Memory grows with what the stream really
     // produces, not with what it claims.
     void reserve(uint64_t n) {
-        if (start_ + pos_ + n <= out_.size()) return;
+        if (pos_ + n <= room_) return;
+        grow(n);
+    }
+    [[gnu::noinline]] void grow(uint64_t n) {
         const uint64_t want = std::max<uint64_t>({pos_ + n, 4096, 2 * pos_});
         const size_t size = start_ + std::min<uint64_t>(limit_, want);
         // Capacity doubles over the whole payload (the chunks before this stream's included):
         // growing it by this stream's step alone copied every earlier chunk at each step.
-        if (size > out_.capacity()) out_.reserve(std::max<size_t>(size, 2 * out_.capacity()));
-        // The new bytes' pages faulted in at once, not one by one.
-        prefault(out_.data() + out_.size(), size - out_.size());
+        if (size > out_.capacity()) {
+            // A new buffer whose pages are all faulted in at once, the copied bytes' included,
+            // before the bytes so far are copied into it (vector::reserve copied them into
+            // fresh pages, one fault a page).
+            std::vector<uint8_t> bigger;
+            bigger.reserve(std::max<size_t>(size, 2 * out_.capacity()));
+            prefault(bigger.data(), size);
+            bigger.assign(out_.begin(), out_.end());
+            out_.swap(bigger);
+        } else {
+            // The new bytes' pages faulted in at once, not one by one.
+            prefault(out_.data() + out_.size(), size - out_.size());
+        }
         out_.resize(size);
         base_ = out_.data() + start_;
+        room_ = size - start_;
     }
 
     Status stored() {
@@ -319,31 +350,105 @@ class Inflater {
                 return Error{"a distance of " + std::to_string(d) + " back, with only " +
                              std::to_string(pos_) + " bytes out"};
             if (pos_ + len > limit_) return too_long();
-            reserve(len);
+            reserve(std::min<uint64_t>(len + kSlack, limit_ - pos_));
             uint8_t* const to = base_ + pos_;
-            const uint8_t* const from = to - d;
-            if (d >= len) {
-                std::memcpy(to, from, len);
-            } else if (d == 1) {
-                std::memset(to, *from, len);
-            } else {
-                for (uint32_t k = 0; k < len; ++k) to[k] = from[k]; // overlapping: a repeat
-            }
+            if (room_ - pos_ >= len + kSlack)
+                copy_fast(to, d, len);
+            else
+                copy_exact(to, d, len);
             pos_ += len;
         }
+    }
+
+    // The match of `len` bytes `d` back (1 <= d, with d bytes before `to` in the output), with
+    // room for kSlack bytes more after it. Every block reads bytes before the one it writes, so
+    // an overlapping match repeats its pattern as it must: a block of b bytes copied from b or
+    // more back reads only bytes written already (by earlier output or earlier blocks).
+    static void copy_fast(uint8_t* to, uint32_t d, uint32_t len) noexcept {
+        const uint8_t* const from = to - d;
+        if (d >= 16) {
+            for (uint32_t k = 0; k < len; k += 16) std::memcpy(to + k, to + k - d, 16);
+        } else if (d >= 8) {
+            for (uint32_t k = 0; k < len; k += 8) std::memcpy(to + k, to + k - d, 8);
+        } else if (d == 1) {
+            std::memset(to, *from, len);
+        } else {
+            // 2 <= d < 8: the first 8 bytes one at a time; the output then repeats with period
+            // `step`, the least multiple of d that is at least 8 (at most 14, less than 8 + d, so
+            // `to + 8 - step` is not before `to - d`), copied in 8-byte blocks from step back.
+            for (unsigned k = 0; k < 8; ++k) to[k] = from[k];
+            const uint32_t step = d * ((8 + d - 1) / d);
+            for (uint32_t k = 8; k < len; k += 8) std::memcpy(to + k, to + k - step, 8);
+        }
+    }
+    // The same without writing past the match's end.
+    static void copy_exact(uint8_t* to, uint32_t d, uint32_t len) noexcept {
+        const uint8_t* const from = to - d;
+        if (d >= len)
+            std::memcpy(to, from, len);
+        else if (d == 1)
+            std::memset(to, *from, len);
+        else
+            for (uint32_t k = 0; k < len; ++k) to[k] = from[k]; // overlapping: a repeat
     }
 
     BitReader& r_;
     std::vector<uint8_t>& out_;
     size_t start_;
     uint64_t limit_;
-    uint64_t pos_ = 0; // bytes written (at base_)
+    uint64_t pos_ = 0;  // bytes written (at base_)
+    uint64_t room_ = 0; // bytes the vector holds from base_ (out_.size() - start_ once grown)
     uint8_t* base_ = nullptr;
 };
 
+// Adler-32 (RFC 1950 8.2): a = 1 + the bytes' sum, b = the sum of the a's after each byte, both
+// mod 65521. With SSE2, 32-byte blocks at a time: over K blocks of a run starting at (a0, b0),
+//   a = a0 + S,  b = b0 + 32 K a0 + 32 P + W,
+// where S is the run's byte sum, P the sum over blocks of the bytes' sum before that block, and
+// W the sum of each byte times its weight, 32 down to 1 within its block.
 uint32_t adler32(const uint8_t* p, size_t n) noexcept {
     constexpr uint32_t kMod = 65521;
     uint32_t a = 1, b = 0;
+#if defined(__SSE2__)
+    // At most kRun = 512 blocks (16 KiB) a run, the sums in 32-bit lanes: `sum` (S) gains two
+    // _mm_sad_epu8 sums of at most 8 * 255 each a block in its lanes 0 and 2, so at most
+    // 4080 K = 2.1e6 a lane; `prior` (P) gains `sum` once a block, at most 4080 * K (K - 1) / 2
+    // = 5.4e8 a lane; `weighted` (W) gains, a block, four _mm_madd_epi16 lanes of two products of
+    // at most 32 * 255 each, at most 4 * 2 * 32 * 255 = 65280 a lane, 3.4e7 in all: everything
+    // under 2^32. The lanes are added in 64 bits and reduced at each run's end (a0, b0 < 65521).
+    constexpr size_t kRun = 512;
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i w0 = _mm_set_epi16(25, 26, 27, 28, 29, 30, 31, 32); // bytes 0..7 of a block
+    const __m128i w1 = _mm_set_epi16(17, 18, 19, 20, 21, 22, 23, 24); // 8..15
+    const __m128i w2 = _mm_set_epi16(9, 10, 11, 12, 13, 14, 15, 16);  // 16..23
+    const __m128i w3 = _mm_set_epi16(1, 2, 3, 4, 5, 6, 7, 8);         // 24..31
+    while (n >= 32) {
+        const size_t blocks = std::min(n / 32, kRun);
+        __m128i sum = zero, prior = zero, weighted = zero;
+        for (size_t k = 0; k < blocks; ++k) {
+            const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * k));
+            const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32 * k + 16));
+            prior = _mm_add_epi32(prior, sum);
+            sum = _mm_add_epi32(sum, _mm_add_epi32(_mm_sad_epu8(v0, zero), _mm_sad_epu8(v1, zero)));
+            const __m128i m0 = _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(v0, zero), w0),
+                                             _mm_madd_epi16(_mm_unpackhi_epi8(v0, zero), w1));
+            const __m128i m1 = _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(v1, zero), w2),
+                                             _mm_madd_epi16(_mm_unpackhi_epi8(v1, zero), w3));
+            weighted = _mm_add_epi32(weighted, _mm_add_epi32(m0, m1));
+        }
+        alignas(16) uint32_t s[4], pr[4], w[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(s), sum);
+        _mm_store_si128(reinterpret_cast<__m128i*>(pr), prior);
+        _mm_store_si128(reinterpret_cast<__m128i*>(w), weighted);
+        const uint64_t S = uint64_t{s[0]} + s[1] + s[2] + s[3];
+        const uint64_t P = uint64_t{pr[0]} + pr[1] + pr[2] + pr[3];
+        const uint64_t W = uint64_t{w[0]} + w[1] + w[2] + w[3];
+        b = static_cast<uint32_t>((b + 32 * blocks * a + 32 * P + W) % kMod);
+        a = static_cast<uint32_t>((a + S) % kMod);
+        p += 32 * blocks;
+        n -= 32 * blocks;
+    }
+#endif
     while (n > 0) {
         const size_t block = n < 5552 ? n : 5552; // no overflow of b within a block
         for (size_t i = 0; i < block; ++i) {

@@ -8,7 +8,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -199,4 +201,104 @@ TEST_CASE("memory grows with what a stream produces, not with what it declares",
     CHECK(st.message().find("inflates to 1000 bytes") != std::string::npos);
     CHECK(out.empty());                 // nothing of a refused stream is kept
     CHECK(out.capacity() <= 64 * 1024); // and the claim was never reserved
+}
+
+TEST_CASE("the Adler-32 matches zlib's at every length, alignment and byte value", "[chunks]") {
+    // Stored blocks (level 0) inflate by copying, so the checksum is what is under test: zlib
+    // writes its own Adler-32, which the inflater's must equal. The output starts at offsets
+    // 0..64 into the vector (the chunks before it), so every alignment of the blocks is seen.
+    std::mt19937 rng(5);
+    std::vector<size_t> lengths;
+    for (size_t n = 0; n <= 100; ++n) lengths.push_back(n);
+    for (size_t n : {5551, 5552, 5553, 16383, 16384, 16385, 16415, 16416, 16417, 32799, 100003})
+        lengths.push_back(n);
+    for (int fill : {-1, 0xff, 0x00, -2}) {
+        for (size_t n : lengths) {
+            std::vector<uint8_t> payload(n);
+            for (size_t i = 0; i < n; ++i)
+                payload[i] = fill == -1   ? static_cast<uint8_t>(rng())
+                             : fill == -2 ? static_cast<uint8_t>(i % 97 < 60 ? 0xff : rng())
+                                          : static_cast<uint8_t>(fill);
+            const std::vector<uint8_t> stream = zlib_compress(payload, 0, Z_DEFAULT_STRATEGY);
+            for (size_t offset = 0; offset <= 64; ++offset) {
+                INFO(n << " bytes of " << fill << " at offset " << offset);
+                std::vector<uint8_t> out(offset, 0x11);
+                const gcwalk::Status st = gcwalk::inflate_zlib(stream, n, out);
+                INFO(st.message());
+                REQUIRE(st);
+                REQUIRE(
+                    std::equal(out.begin() + offset, out.end(), payload.begin(), payload.end()));
+            }
+        }
+    }
+    // Long runs of 0xff, the largest sums the blocks add up.
+    const std::vector<uint8_t> ones((1u << 20) + 7, 0xff);
+    const std::vector<uint8_t> stream = zlib_compress(ones, 0, Z_DEFAULT_STRATEGY);
+    for (size_t offset : {0, 1, 7, 15, 16, 31, 33}) {
+        std::vector<uint8_t> out(offset, 0);
+        REQUIRE(gcwalk::inflate_zlib(stream, ones.size(), out));
+        CHECK(out.size() == offset + ones.size());
+    }
+    // A checksum that differs is reported with the value computed, zlib's.
+    std::vector<uint8_t> bad = zlib_compress(ones, 1, Z_DEFAULT_STRATEGY);
+    bad[bad.size() - 1] ^= 1;
+    std::vector<uint8_t> out;
+    const gcwalk::Status st = gcwalk::inflate_zlib(bad, ones.size(), out);
+    REQUIRE_FALSE(st);
+    char want[16];
+    std::snprintf(want, sizeof want, "%lx",
+                  adler32(1, ones.data(), static_cast<uInt>(ones.size())));
+    INFO(st.message());
+    CHECK(st.message().find(want) != std::string::npos);
+}
+
+TEST_CASE("matches at every short distance and length inflate exactly, up to the last byte",
+          "[chunks]") {
+    // Data repeating with period d makes zlib emit matches d (or a multiple) back, overlapping
+    // when d < 258; sizes around a few values put the last match's end at every place relative
+    // to the declared size (where the block copies may not write past it), and a chunk before
+    // makes the output start inside the vector.
+    std::mt19937 rng(3);
+    std::vector<uint32_t> distances;
+    for (uint32_t d = 1; d <= 40; ++d) distances.push_back(d);
+    for (uint32_t d : {47, 48, 63, 64, 65, 100, 257, 258, 1000}) distances.push_back(d);
+    const std::vector<uint8_t> before = chunk(std::vector<uint8_t>(37, 0x42));
+    for (uint32_t d : distances) {
+        std::vector<uint8_t> pattern(d);
+        for (uint8_t& b : pattern) b = static_cast<uint8_t>(rng());
+        std::vector<size_t> sizes;
+        for (size_t n = d + 1; n <= d + 300; n += 1 + n % 3) sizes.push_back(n);
+        for (size_t n : {4096, 4097, 8191, 70000}) sizes.push_back(d + n);
+        for (size_t n : sizes) {
+            std::vector<uint8_t> payload(n);
+            for (size_t i = 0; i < n; ++i) payload[i] = pattern[i % d];
+            payload[n / 2] ^= 0x5a; // a literal inside the run
+            for (int level : {1, 9}) {
+                INFO("distance " << d << ", " << n << " bytes, level " << level);
+                std::vector<uint8_t> section = before;
+                const std::vector<uint8_t> c = chunk(payload, level);
+                section.insert(section.end(), c.begin(), c.end());
+                auto got = gcwalk::read_frame_chunks(section, "t");
+                REQUIRE(got);
+                REQUIRE(got->size() == 37 + n);
+                REQUIRE(std::equal(got->begin() + 37, got->end(), payload.begin()));
+            }
+        }
+    }
+}
+
+TEST_CASE("codes longer than the decoding table's prefixes are decoded", "[chunks]") {
+    // Byte values of very unequal frequencies: Huffman codes up to 15 bits.
+    std::mt19937 rng(9);
+    std::vector<uint8_t> payload(200000);
+    for (uint8_t& b : payload) {
+        unsigned v = 0;
+        while (v < 255 && (rng() & 1u)) ++v; // P(v) ~ 2^-(v+1)
+        b = static_cast<uint8_t>(v ^ (rng() % 64 == 0 ? rng() % 256 : 0));
+    }
+    for (int strategy : {Z_HUFFMAN_ONLY, Z_DEFAULT_STRATEGY}) {
+        auto got = gcwalk::read_frame_chunks(chunk(payload, 9, strategy), "t");
+        REQUIRE(got);
+        CHECK(*got == payload);
+    }
 }
