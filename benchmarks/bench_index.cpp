@@ -92,8 +92,7 @@ void BM_IndexBuildPacked(benchmark::State& state) {
     for (auto [at, end] : {std::pair<uint64_t, uint64_t>{0, cold}, {cold, payload->size()}}) {
         std::vector<uint8_t> z(compressBound(static_cast<uLong>(end - at)));
         uLongf zn = z.size();
-        if (compress2(z.data(), &zn, payload->data() + at, static_cast<uLong>(end - at), 6) !=
-            Z_OK)
+        if (compress2(z.data(), &zn, payload->data() + at, static_cast<uLong>(end - at), 6) != Z_OK)
             return state.SkipWithError("compress2");
         z.resize(zn);
         gcwalk::append_frame_chunk(section, end - at, z);

@@ -170,13 +170,15 @@ enum Kind {
     kCBatch,          // C API gcwalk_visit_frames (fast walker), every root slot read
     kCVisit,          // C API gcwalk_visit_roots (fast walker), a callback per root
     kRelocateForward, // relocate_roots with the reference runtime's move for a forwarded object
+    kRelocateInline,  // relocate_roots with the move inlined (a lambda), keeping every object
     kNumKinds
 };
 const char* const kKindName[kNumKinds] = {
-    "fast",          "fast_mark",        "libunwind_walker",  "unw_step",
-    "frame_pointer", "conservative",     "conservative_find", "range_scan",
-    "fast_cached",   "fast_cached_mark", "fast_record",       "day_one",
-    "relocate",      "c_batch",          "c_visit",           "relocate_forward"};
+    "fast",           "fast_mark",        "libunwind_walker",  "unw_step",
+    "frame_pointer",  "conservative",     "conservative_find", "range_scan",
+    "fast_cached",    "fast_cached_mark", "fast_record",       "day_one",
+    "relocate",       "c_batch",          "c_visit",           "relocate_forward",
+    "relocate_inline"};
 
 // The minimal precise walker a runtime author writes in a day: a hash table keyed by return
 // address holding each call site's frame size (the stack map's stack size) and root offsets from
@@ -366,6 +368,25 @@ __attribute__((noinline)) uint64_t relocate_forward_walk(const gcwalk::Safepoint
     return relocate_with(ctx, stop_sp, roots, forward_like_runtime);
 }
 
+// relocate_roots with the move a lambda, inlined: the object kept where it is, its address passed
+// through an empty asm so that the compiler must store it back (it cannot see it is unchanged).
+__attribute__((noinline)) uint64_t relocate_inline_walk(const gcwalk::SafepointContext& ctx,
+                                                        uint64_t stop_sp, uint64_t* roots) {
+    gcwalk::WalkOptions opts;
+    opts.walker = gcwalk::WalkerKind::Fast;
+    opts.stop_sp = stop_sp;
+    gcwalk::WalkStats stats;
+    gcwalk::relocate_roots(
+        ctx, registry().index(),
+        [](void* old) {
+            asm("" : "+r"(old));
+            return old;
+        },
+        opts, &stats, nullptr);
+    *roots = stats.roots;
+    return stats.frames;
+}
+
 void c_batch_frame(const gcwalk_frame_roots* f, void* user) {
     uint64_t sum = 0;
     for (uint32_t i = 0; i < f->num_slots; ++i) sum += reinterpret_cast<uintptr_t>(*f->slots[i]);
@@ -470,6 +491,7 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
     case kDayOne: return day_one_walk(ctx, roots);
     case kRelocate: return relocate_walk(ctx, s.stop_sp, roots);
     case kRelocateForward: return relocate_forward_walk(ctx, s.stop_sp, roots);
+    case kRelocateInline: return relocate_inline_walk(ctx, s.stop_sp, roots);
     case kCBatch:
     case kCVisit: return c_walk(kind, ctx, s.stop_sp, roots);
     default: return 0;
@@ -584,7 +606,7 @@ void in_stub(gcwalk::SafepointContext* ctx, void* arg) {
         // The targets: each precise path's time over the minimal walker's on the same stack, and
         // the fast walker's over the bare frame-pointer chain.
         const double day = time_walk(kDayOne, *ctx, s);
-        for (Kind k : {kFast, kRelocate, kCBatch, kCVisit, kRelocateForward})
+        for (Kind k : {kFast, kRelocate, kCBatch, kCVisit, kRelocateForward, kRelocateInline})
             state.counters[std::string("x_") + kKindName[k]] = time_walk(k, *ctx, s) / day;
         if (run.fp)
             state.counters["fast_over_fp"] =

@@ -315,6 +315,11 @@ bool relocate_frame(Walker& w, Frame& f, MoveFn move, void* user, uint64_t& root
 
 } // namespace
 
+bool detail::relocate_frame_roots(Walker& w, MoveFn move, void* user, uint64_t& roots) noexcept {
+    Frame scratch; // (pairs uninitialised: filled as the frame's roots resolve)
+    return relocate_frame(w, scratch, move, user, roots);
+}
+
 bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn move, void* user,
                     const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
     Frame scratch;

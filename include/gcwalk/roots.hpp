@@ -14,6 +14,7 @@
 #include <gcwalk/walker.hpp>
 
 #include <cstdint>
+#include <type_traits>
 
 namespace gcwalk {
 
@@ -121,6 +122,42 @@ for_each_root(const SafepointContext& ctx, const FrameIndex& index, Visit&& visi
                 break;
             }
         }
+    }
+    detail::finish_walk(w, stats, error, frames, roots);
+    return !w.failed();
+}
+
+// Hot, for moving: relocate_roots with the move inlined. move(void* old_base) -> void* new_base is
+// called as MoveFn is (once per distinct non-null base slot of a frame), and the derived slots are
+// rewritten the same way; frames whose roots are all distinct [RSP + offset] slots
+// (CallSite::kPlainRoots) are relocated in the loop itself, each slot read and written once. With
+// options.cache set, the walk is relocate_roots' own (the cache replayed; move behind one call per
+// root). Errors and stats as relocate_roots. Does not allocate, throw or lock (as long as move
+// does not).
+//
+//   gcwalk::relocate_roots(*ctx, index, [&](void* old) { return heap.forward(old); }, {},
+//                          &stats, &error);
+template <class Move>
+__attribute__((always_inline)) inline bool
+relocate_roots(const SafepointContext& ctx, const FrameIndex& index, Move&& move,
+               const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
+    using M = std::remove_reference_t<Move>;
+    if (options.cache) {
+        const MoveFn trampoline = [](void* old_base, void* user) -> void* {
+            return (*static_cast<M*>(user))(old_base);
+        };
+        return relocate_roots(ctx, index, trampoline,
+                              const_cast<void*>(static_cast<const void*>(&move)), options, stats,
+                              error);
+    }
+    uint64_t frames = 0, roots = 0;
+    const FrameIndex::Hot ix = index.hot();
+    Walker w(ctx, index, options);
+    if (w.valid()) {
+        if (ix.register_roots)
+            detail::relocate_frames<true>(w, ix, move, frames, roots);
+        else
+            detail::relocate_frames<false>(w, ix, move, frames, roots);
     }
     detail::finish_walk(w, stats, error, frames, roots);
     return !w.failed();

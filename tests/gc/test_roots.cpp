@@ -85,6 +85,7 @@ enum class Mode { Relocate, Visit, DropOne, ContextCopy, Parked, ForEach, Frames
 // What rt_collect did (filled inside the stub; read after it returns).
 struct Collect {
     Mode mode = Mode::Relocate;
+    bool inline_move = false; // Mode::Relocate: relocate_roots with the move a lambda (inlined)
     bool ok = false;
     gcwalk::WalkStats stats;
     gcwalk::WalkError error;
@@ -249,17 +250,26 @@ void collect(gcwalk::SafepointContext* ctx, void*) {
         }
         return;
     }
-    g_collect.ok =
-        gcwalk::relocate_roots(*ctx, index, move, &g_heap, {}, &g_collect.stats, &g_collect.error);
+    if (g_collect.inline_move)
+        g_collect.ok = gcwalk::relocate_roots(
+            *ctx, index, [](void* old) { return move(old, &g_heap); }, {}, &g_collect.stats,
+            &g_collect.error);
+    else
+        g_collect.ok = gcwalk::relocate_roots(*ctx, index, move, &g_heap, {}, &g_collect.stats,
+                                              &g_collect.error);
 }
 
-void reset(Mode mode = Mode::Relocate) {
+void reset(Mode mode = Mode::Relocate, bool inline_move = false) {
     g_heap.reset();
     g_heap.live.reserve(256);
     g_heap.moved.reserve(256);
     g_collect = Collect{};
     g_collect.mode = mode;
+    g_collect.inline_move = inline_move;
 }
+
+// The relocation tests run twice: relocate_roots with a MoveFn, and with the move inlined.
+constexpr bool kMoves[] = {false, true};
 
 int64_t native_depth = 0;
 
@@ -357,28 +367,34 @@ TEST_CASE("the index knows whether a root needs a register other than RSP and RB
 }
 
 TEST_CASE("two stack roots are relocated and read back after the move", "[roots]") {
-    reset();
-    CHECK(gr_sum(1000, 234) == 1234);
-    CHECK(g_collect.ok);
-    CHECK(g_collect.error.message[0] == '\0');
-    CHECK(g_collect.stats.frames == 1);
-    CHECK(g_collect.stats.roots == 2);
-    CHECK(g_heap.moves == 2);
-    CHECK(g_heap.forwards == 0);
+    for (bool inline_move : kMoves) {
+        INFO("move " << (inline_move ? "inlined" : "MoveFn"));
+        reset(Mode::Relocate, inline_move);
+        CHECK(gr_sum(1000, 234) == 1234);
+        CHECK(g_collect.ok);
+        CHECK(g_collect.error.message[0] == '\0');
+        CHECK(g_collect.stats.frames == 1);
+        CHECK(g_collect.stats.roots == 2);
+        CHECK(g_heap.moves == 2);
+        CHECK(g_heap.forwards == 0);
+    }
 }
 
 TEST_CASE("a derived pointer keeps its offset from the moved base", "[roots]") {
-    reset();
-    CHECK(gr_derived(5) == 12);
-    CHECK(g_collect.ok);
-    CHECK(g_heap.moves == 1);
+    for (bool inline_move : kMoves) {
+        INFO("move " << (inline_move ? "inlined" : "MoveFn"));
+        reset(Mode::Relocate, inline_move);
+        CHECK(gr_derived(5) == 12);
+        CHECK(g_collect.ok);
+        CHECK(g_heap.moves == 1);
 #if GCWALK_ROOTS_VARIANT == 1
-    // opt -spp-rematerialization-threshold=0 + llc -disable-cgp-gc-opts: a real derived pair.
-    CHECK(g_collect.derived_pairs >= 1);
-    CHECK(g_collect.stats.roots == 2); // the base slot and the derived slot
+        // opt -spp-rematerialization-threshold=0 + llc -disable-cgp-gc-opts: a real derived pair.
+        CHECK(g_collect.derived_pairs >= 1);
+        CHECK(g_collect.stats.roots == 2); // the base slot and the derived slot
 #else
-    CHECK(g_collect.derived_pairs == 0); // the GEP is recomputed after the call
+        CHECK(g_collect.derived_pairs == 0); // the GEP is recomputed after the call
 #endif
+    }
 }
 
 TEST_CASE("visiting reports each slot once and moves nothing", "[roots]") {
@@ -455,38 +471,45 @@ TEST_CASE("visit_frames hands over each frame's slots as visit_roots visits them
 }
 
 TEST_CASE("frames on both sides of a native frame are relocated", "[roots]") {
-    reset();
-    native_depth = 0;
-    CHECK(gr_outer(100, 7) == 114);
-    CHECK(native_depth == 1);
-    CHECK(g_collect.ok);
-    CHECK(g_collect.stats.frames == 2); // gr_sum, gr_outer
-    CHECK(g_heap.moves == 3);
+    for (bool inline_move : kMoves) {
+        INFO("move " << (inline_move ? "inlined" : "MoveFn"));
+        reset(Mode::Relocate, inline_move);
+        native_depth = 0;
+        CHECK(gr_outer(100, 7) == 114);
+        CHECK(native_depth == 1);
+        CHECK(g_collect.ok);
+        CHECK(g_collect.stats.frames == 2); // gr_sum, gr_outer
+        CHECK(g_heap.moves == 3);
+    }
 }
 
 TEST_CASE("six live objects, some in callee-saved registers with register roots", "[roots]") {
-    reset();
-    CHECK(gr_many(10, rt_collect) == 75);
-    CHECK(g_collect.ok);
-    CHECK(g_heap.moves == 6);
+    for (bool inline_move : kMoves) {
+        INFO("move " << (inline_move ? "inlined" : "MoveFn"));
+        reset(Mode::Relocate, inline_move);
+        CHECK(gr_many(10, rt_collect) == 75);
+        CHECK(g_collect.ok);
+        CHECK(g_heap.moves == 6);
 #if GCWALK_ROOTS_VARIANT == 2
-    // llc -max-registers-for-gc-values=4 -fixup-allow-gcptr-in-csr: relocated through the
-    // stub's save slots.
-    CHECK(g_collect.register_roots >= 1);
+        // llc -max-registers-for-gc-values=4 -fixup-allow-gcptr-in-csr: relocated through the
+        // stub's save slots.
+        CHECK(g_collect.register_roots >= 1);
 #else
-    CHECK(g_collect.register_roots == 0);
+        CHECK(g_collect.register_roots == 0);
 #endif
+    }
 }
 
 TEST_CASE("recursion: every frame's object is moved once", "[roots]") {
-    for (int64_t n : {0, 3, 50}) {
-        reset();
-        INFO("depth " << n);
-        CHECK(gr_recurse(n) == n * (n + 1) / 2);
-        CHECK(g_collect.ok);
-        CHECK(g_collect.stats.frames == static_cast<uint64_t>(n + 1));
-        CHECK(g_heap.moves == static_cast<uint64_t>(n + 1));
-    }
+    for (bool inline_move : kMoves)
+        for (int64_t n : {0, 3, 50}) {
+            reset(Mode::Relocate, inline_move);
+            INFO("depth " << n << ", move " << (inline_move ? "inlined" : "MoveFn"));
+            CHECK(gr_recurse(n) == n * (n + 1) / 2);
+            CHECK(g_collect.ok);
+            CHECK(g_collect.stats.frames == static_cast<uint64_t>(n + 1));
+            CHECK(g_heap.moves == static_cast<uint64_t>(n + 1));
+        }
 }
 
 TEST_CASE("a collector that drops one root makes the managed code read poisoned memory",

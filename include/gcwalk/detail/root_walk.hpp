@@ -25,6 +25,12 @@ void finish_walk(const Walker& walker, WalkStats* stats, WalkError* error, uint6
 // the frame is done. On a precise-mode error the walker has failed.
 uint32_t replay_frame_slots(Walker& walker, uint32_t i, uint32_t* next, void*** out) noexcept;
 
+// Relocates the roots of the walker's current frame, any pairs (as relocate_roots does with a
+// MoveFn: every old value read first, each distinct non-null base moved once, derived slots
+// rewritten from their base); counts the distinct non-null slots into roots. False when the walk
+// failed (precise mode).
+bool relocate_frame_roots(Walker& walker, MoveFn move, void* user, uint64_t& roots) noexcept;
+
 // The slot of an [RSP + offset] root of the frame at sp.
 __attribute__((always_inline)) inline void** sp_slot(uint64_t sp, RootLoc loc) noexcept {
     return reinterpret_cast<void**>(sp + static_cast<int64_t>(loc.offset()));
@@ -115,6 +121,41 @@ __attribute__((always_inline)) inline bool walk_frames(Walker& w, const FrameInd
     if (kRecord || ix.register_roots)
         return walk_frames_with<kRecord, true>(w, ix, f, visit, frames, roots);
     return walk_frames_with<kRecord, false>(w, ix, f, visit, frames, roots);
+}
+
+// relocate_roots' loop with the move inlined (roots.hpp): a CallSite::kPlainRoots frame's slots
+// moved in place, in any order (its bases are distinct: nothing to read first), the other frames
+// through relocate_frame_roots with `move` behind a trampoline.
+template <bool kAllRegisters, class Move>
+__attribute__((always_inline)) inline void relocate_frames(Walker& w, const FrameIndex::Hot& ix,
+                                                           Move& move, uint64_t& frames,
+                                                           uint64_t& roots) noexcept {
+    const MoveFn trampoline = [](void* old_base, void* user) -> void* {
+        return (*static_cast<Move*>(user))(old_base);
+    };
+    WalkFrame f = w.frame();
+    uint64_t* rbp_at = WalkerAccess::rbp_at(w);
+    StepGuess guess;
+    for (;;) {
+        ++frames;
+        const CallSite& site = *f.site;
+        if (site.plain_roots()) [[likely]] {
+            const int16_t* off = ix.root_offsets + site.root_index();
+            const uint32_t n = site.num_roots();
+#pragma GCC unroll 2
+            for (uint32_t i = 0; i < n; ++i) {
+                void** slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(off[i]));
+                if (void* v = *slot) {
+                    *slot = move(v);
+                    ++roots;
+                }
+            }
+        } else {
+            WalkerAccess::sync(w, f, rbp_at);
+            if (!relocate_frame_roots(w, trampoline, &move, roots)) return;
+        }
+        if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at, guess)) return;
+    }
 }
 
 // One entry of the walk cache's slots: a base slot, or (odd) a frame whose roots are resolved
