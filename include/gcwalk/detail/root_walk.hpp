@@ -146,8 +146,10 @@ __attribute__((always_inline)) inline void relocate_frames(Walker& w, const Fram
             for (uint32_t i = 0; i < n; ++i) {
                 void** slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(off[i]));
                 if (void* v = *slot) {
-                    *slot = move(v);
                     ++roots;
+                    // Written only when the object moved: a slot whose object stays (an old
+                    // generation's, in a young collection) is not dirtied.
+                    if (void* moved = move(v); moved != v) *slot = moved;
                 }
             }
         } else {
