@@ -3,13 +3,16 @@
 // parsing stack map v3 or evaluating CFI. The flat "v2" FrameRecord layout of
 // <gcwalk/stackmap_v2.hpp> with 32-bit counts and indexes, image-relative addresses, and gcwalk's
 // extensions: the exact frame rule of every call site, its decoded root pairs, the location sizes
-// v2 dropped, and what the table describes (the image's build ID and a hash of its code).
+// v2 dropped, and what the table describes (the image's build ID and a hash of its code). Each
+// record is split into a hot site (what the index reads) and a cold record (its v3 contents),
+// in tables of their own: the runtime can leave the cold ones compressed until record() asks.
 // docs/FORMATS.md ("Frame tables") gives the byte layout.
 //
 //   auto table = gcwalk::pack_frame_table(image_stackmaps, identity);   // index layer
 //   auto bytes = gcwalk::write_frame_table(*table);                     // the payload
 //   auto back = gcwalk::parse_frame_table(*bytes, "libfoo.so");         // == *table
 //   std::string why = gcwalk::check_identity(back->identity, loaded);   // empty: it matches
+//   auto hot = gcwalk::read_frame_table_section(section, "libfoo.so", true); // cold deferred
 #pragma once
 
 #include <gcwalk/expected.hpp>
