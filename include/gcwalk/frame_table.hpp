@@ -142,6 +142,11 @@ uint64_t frame_table_cold_offset(std::span<const uint8_t> payload) noexcept;
 Expected<FrameTable> read_frame_table_section(std::span<const uint8_t> section,
                                               std::string_view name, bool defer_cold);
 
+// Reads `table`'s deferred cold tables into it (inflated and checked as v3_from_frame_table
+// does; `deferred` is then reset), making it whole: what write_frame_table needs. Nothing to do
+// for a table without deferred tables. On failure the table is left as it was.
+Status inflate_deferred_tables(FrameTable& table);
+
 // The table's records as one version 3 blob (what FrameIndex::record() and blob() show for a
 // packed image): its functions in table order with their link-time addresses, its constants, its
 // records in table order, each with its locations and live-outs. `table` must be valid (as

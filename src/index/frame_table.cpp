@@ -834,6 +834,18 @@ Status cold_tables(const FrameTable& t, FrameTable& cold) {
 
 } // namespace
 
+Status inflate_deferred_tables(FrameTable& table) {
+    if (!table.deferred) return {};
+    FrameTable cold;
+    if (auto st = cold_tables(table, cold); !st) return st;
+    table.constants = std::move(cold.constants);
+    table.records = std::move(cold.records);
+    table.locations = std::move(cold.locations);
+    table.live_outs = std::move(cold.live_outs);
+    table.deferred.reset();
+    return {};
+}
+
 Expected<std::vector<uint8_t>> v3_from_frame_table(const FrameTable& table) {
     using H = v3::HeaderLayout;
     using F = v3::FunctionLayout;

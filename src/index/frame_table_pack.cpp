@@ -151,6 +151,7 @@ class Packer {
 Expected<FrameTable> pack_frame_table(const ImageStackMaps& image, FrameTableIdentity identity) {
     if (image.table) {
         FrameTable t = *image.table;
+        if (auto st = inflate_deferred_tables(t); !st) return Error{st.message()};
         t.identity = std::move(identity);
         return t;
     }

@@ -420,6 +420,13 @@ TEST_CASE("a section whose cold tables start a chunk is read without them, infla
     INFO((v3_lazy ? "" : v3_lazy.error().message));
     REQUIRE(v3_lazy);
     CHECK(*v3_whole == *v3_lazy);
+    // Made whole, it is the table; packed again from an image holding it, too.
+    FrameTable whole_again = *lazy;
+    REQUIRE(gcwalk::inflate_deferred_tables(whole_again));
+    CHECK(whole_again == p.table);
+    auto repacked = gcwalk::pack_frame_table(table_image(*lazy), p.table.identity);
+    REQUIRE(repacked);
+    CHECK(*repacked == p.table);
     // Lookups, roots, rules and records (made from the inflated cold tables) as from v3.
     require_same(build(p.v3), build(table_image(std::move(*lazy))));
 
@@ -471,6 +478,11 @@ TEST_CASE("hot tables are checked when read, cold ones when record() inflates th
     REQUIRE(lazy->deferred != nullptr);
     auto v3 = gcwalk::v3_from_frame_table(*lazy);
     REQUIRE_FALSE(v3);
+    FrameTable kept = *lazy;
+    const gcwalk::Status st = gcwalk::inflate_deferred_tables(kept);
+    REQUIRE_FALSE(st);
+    CHECK(st.message() == v3.error().message);
+    CHECK(kept == *lazy); // left as it was
     CHECK(v3.error().message.rfind("libx.so: .gcwalk_frames: frame table at offset 0x", 0) == 0);
     CHECK(v3.error().message.find("has invalid kind 9") != std::string::npos);
     // The index walks (roots and rules are hot); record() answers false and says why.
