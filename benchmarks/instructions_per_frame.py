@@ -20,6 +20,7 @@ PATHS = [  # (label, function name part, inclusive?)
     ("for_each_root", "walk_roots<false>", True),
     ("relocate_roots", "relocate_walk(", True),
     ("relocate_forward", "relocate_forward_walk(", True),
+    ("relocate_roots, move inlined", "relocate_inline_walk(", True),
     ("gcwalk_visit_frames", "gcwalk_visit_frames", True),
     ("gcwalk_visit_roots", "gcwalk_visit_roots", True),
     ("day_one", "day_one_walk", False),

@@ -140,21 +140,24 @@ __attribute__((always_inline)) inline void relocate_frames(Walker& w, const Fram
         ++frames;
         const CallSite& site = *f.site;
         if (site.plain_roots()) [[likely]] {
-            const int16_t* off = ix.root_offsets + site.root_index();
-            const uint32_t n = site.num_roots();
-#pragma GCC unroll 2
-            for (uint32_t i = 0; i < n; ++i) {
-                void** slot = reinterpret_cast<void**>(f.sp + static_cast<int64_t>(off[i]));
+            // Each slot read, its object moved if non-null, written only when it moved (a slot
+            // whose object stays, as an old generation's in a young collection, stays clean).
+            auto move_slot = [&](void** slot) __attribute__((always_inline)) {
                 if (void* v = *slot) {
                     ++roots;
-                    // Written only when the object moved: a slot whose object stays (an old
-                    // generation's, in a young collection) is not dirtied.
                     if (void* moved = move(v); moved != v) *slot = moved;
                 }
-            }
+            };
+            if (const uint32_t n = site.num_roots(); n != 0)
+                visit_plain_roots(f.sp, ix.root_offsets + site.root_index(), n, move_slot);
         } else {
             WalkerAccess::sync(w, f, rbp_at);
-            if (!relocate_frame_roots(w, trampoline, &move, roots)) return;
+            // (A count of its own: `roots` itself, passed out of line, would live in memory, and
+            // every plain root's increment would wait on the one before.)
+            uint64_t general = 0;
+            const bool ok = relocate_frame_roots(w, trampoline, &move, general);
+            roots += general;
+            if (!ok) return;
         }
         if (!WalkerAccess::advance<kAllRegisters>(w, ix, f, rbp_at, guess)) return;
     }
