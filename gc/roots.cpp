@@ -328,7 +328,7 @@ bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn
         [&](void** slot) -> uint64_t {
             void* v = *slot;
             if (!v) return 0;
-            if (void* moved = move(v, user); moved != v) *slot = moved; // (only when it moved)
+            *slot = move(v, user);
             return 1;
         },
         [] {},

@@ -140,12 +140,11 @@ __attribute__((always_inline)) inline void relocate_frames(Walker& w, const Fram
         ++frames;
         const CallSite& site = *f.site;
         if (site.plain_roots()) [[likely]] {
-            // Each slot read, its object moved if non-null, written only when it moved (a slot
-            // whose object stays, as an old generation's in a young collection, stays clean).
+            // Each slot read, its object moved if non-null and the slot written back.
             auto move_slot = [&](void** slot) __attribute__((always_inline)) {
                 if (void* v = *slot) {
                     ++roots;
-                    if (void* moved = move(v); moved != v) *slot = moved;
+                    *slot = move(v);
                 }
             };
             if (const uint32_t n = site.num_roots(); n != 0)
