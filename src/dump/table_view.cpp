@@ -6,6 +6,7 @@
 #include <gcwalk/frame_chunks.hpp>
 
 #include <optional>
+#include <ranges>
 
 namespace gcwalk::dump {
 namespace {
@@ -51,26 +52,12 @@ std::span<const RootPair> record_roots(const FrameTable& t, const PackedSite& r)
     return std::span<const RootPair>(t.roots).subspan(r.first_root, r.num_roots);
 }
 
-// The indexes of a function's records (into FrameTable::sites and ::records), as a range.
-struct Records {
-    struct It {
-        uint32_t i;
-        uint32_t operator*() const { return i; }
-        It& operator++() {
-            ++i;
-            return *this;
-        }
-        bool operator!=(const It& o) const { return i != o.i; }
-    };
-    uint32_t first, last;
-    It begin() const { return {first}; }
-    It end() const { return {last}; }
-};
-Records function_records(const FrameTable& t, const PackedFunction& fn) {
+// The indexes of a function's records (into FrameTable::sites and ::records).
+auto function_records(const FrameTable& t, const PackedFunction& fn) {
     if (fn.first_record > t.sites.size() || fn.num_records > t.sites.size() - fn.first_record ||
         t.records.size() != t.sites.size())
-        return {0, 0};
-    return {fn.first_record, fn.first_record + fn.num_records};
+        return std::views::iota(uint32_t{0}, uint32_t{0});
+    return std::views::iota(fn.first_record, fn.first_record + fn.num_records);
 }
 
 } // namespace

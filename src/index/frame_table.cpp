@@ -863,8 +863,10 @@ Expected<std::vector<uint8_t>> v3_from_frame_table(const FrameTable& table) {
     };
     uint64_t size = H::bytes + uint64_t{F::bytes} * table.functions.size() + 8 * c.constants.size();
     for (const PackedRecord& r : c.records) size += record_bytes(r);
-    if (size >= (uint64_t{1} << 32) || table.functions.size() > UINT32_MAX ||
-        c.records.size() != table.sites.size())
+    if (c.records.size() != table.sites.size())
+        return Error{"v3_from_frame_table: " + std::to_string(c.records.size()) + " records but " +
+                     std::to_string(table.sites.size()) + " sites"};
+    if (size >= (uint64_t{1} << 32) || table.functions.size() > UINT32_MAX)
         return Error{"v3_from_frame_table: the table makes a blob of 4 GiB or more"};
     std::vector<uint8_t> out(size, 0);
     uint8_t* b = out.data();
