@@ -498,21 +498,24 @@ uint64_t walk_once(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& 
     }
 }
 
+// ns per walk of `kind` over one batch of walks of at least 4 ms (the clock read once a walk).
+double walk_batch(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s) {
+    uint64_t roots = 0;
+    int reps = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto t1 = t0;
+    do {
+        walk_once(kind, ctx, s, &roots);
+        ++reps;
+        t1 = std::chrono::steady_clock::now();
+    } while (t1 - t0 < std::chrono::milliseconds(4));
+    return std::chrono::duration<double, std::nano>(t1 - t0).count() / reps;
+}
+
 // ns per walk of `kind`, the best of a few timed batches (for the ratios).
 double time_walk(Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s) {
     double best = 1e300;
-    for (int batch = 0; batch < 5; ++batch) {
-        uint64_t roots = 0;
-        int reps = 0;
-        const auto t0 = std::chrono::steady_clock::now();
-        auto t1 = t0;
-        do {
-            walk_once(kind, ctx, s, &roots);
-            ++reps;
-            t1 = std::chrono::steady_clock::now();
-        } while (t1 - t0 < std::chrono::milliseconds(4));
-        best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count() / reps);
-    }
+    for (int batch = 0; batch < 5; ++batch) best = std::min(best, walk_batch(kind, ctx, s));
     return best;
 }
 
@@ -760,11 +763,26 @@ BENCHMARK(BM_WalkNative)
 
 // Placement: the same walk with the managed stack moved by 16-byte steps (an alloca before the
 // ring) and, on each such stack, with the walking code's own frame (where the walker's state
-// lives) moved by 16-byte steps below it. Each of the 16 x 16 placements is timed as the ratios
-// are (best of five batches, in each of three passes); the counters are the fastest and slowest ns
-// per frame and the spread (slowest / fastest - 1), over the stack shifts, over the walker shifts,
-// and over all.
+// lives) moved by 16-byte steps below it: 16 x 16 placements, each timed in five passes (its best
+// kept). The counters are the fastest and slowest ns per frame and the spread (slowest / fastest
+// - 1), over the stack shifts, over the walker shifts, and over all.
+//
+// The canary: a fixed piece of work that depends on no placement (loads from a small array and
+// integer operations, several instructions a cycle, as the fast walker runs), timed in
+// alternation with each placement's walk (three rounds of a 4 ms batch of walks and a 1 ms batch
+// of the canary, the best of each kept). This guest's speed changes for a while at a time (its
+// host's other tenants): a placement whose best walk was timed while the canary, too, ran more
+// than 5 % above its best was timed in such a while. The counters at the end say how many
+// placements were slow (more than 15 % above the fastest) and how many of those had a slow canary,
+// and give the spread over the placements whose canary was not slow.
 constexpr int kShifts = 16;
+constexpr int kPasses = 5;
+constexpr double kCanarySteady = 1.05;
+#ifdef GCWALK_BENCH_BUILD_B // bench_walk_b: the same source, its code laid out otherwise
+constexpr const char* kBuildName = ", build b";
+#else
+constexpr const char* kBuildName = "";
+#endif
 
 struct PlacementRun {
     benchmark::State* state;
@@ -772,16 +790,52 @@ struct PlacementRun {
     int64_t depth, roots;
     int ring_shift = 0;
     bool failed = false;
-    double ns[kShifts][kShifts] = {}; // [ring shift][walker shift], ns per frame
+    // [ring shift][walker shift]: the best ns per frame, and the canary's ns beside it
+    double ns[kShifts][kShifts] = {};
+    double canary[kShifts][kShifts] = {};
 };
 
-__attribute__((noinline)) double
-time_walk_shifted(int shift, Kind kind, const gcwalk::SafepointContext& ctx, const Stack& s) {
+// The canary's work: ns per pass over a 4 KiB array, one 1 ms batch.
+__attribute__((noinline)) double canary_batch() {
+    static uint64_t words[512];
+    if (words[1] == 0)
+        for (uint64_t i = 0; i < 512; ++i) words[i] = i * 0x9E3779B97F4A7C15ull + 1;
+    uint64_t sink = 0;
+    int reps = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto t1 = t0;
+    do {
+        uint64_t a = 0, b = 0, c = 0, d = 0;
+        for (int i = 0; i < 512; i += 4) {
+            a += words[i];
+            b ^= words[i + 1] << 1;
+            c += words[i + 2] >> 3;
+            d ^= words[i + 3] + a;
+        }
+        sink += a ^ b ^ c ^ d;
+        asm volatile("" : "+r"(sink));
+        ++reps;
+        t1 = std::chrono::steady_clock::now();
+    } while (t1 - t0 < std::chrono::milliseconds(1));
+    benchmark::DoNotOptimize(sink);
+    return std::chrono::duration<double, std::nano>(t1 - t0).count() / reps;
+}
+
+// One placement of the walking code: three rounds of a 4 ms batch of walks and a canary batch;
+// ns per walk and the canary's ns, each the best of the three.
+__attribute__((noinline)) void time_cell_shifted(int shift, Kind kind,
+                                                 const gcwalk::SafepointContext& ctx,
+                                                 const Stack& s, double* walk, double* canary) {
     volatile char* pad = static_cast<char*>(__builtin_alloca(16 * shift + 16));
     pad[0] = 0;
-    const double ns = time_walk(kind, ctx, s);
+    double w = 1e300, c = 1e300;
+    for (int round = 0; round < 3; ++round) {
+        w = std::min(w, walk_batch(kind, ctx, s));
+        c = std::min(c, canary_batch());
+    }
+    *walk = w;
+    *canary = c;
     asm volatile("" : : "r"(pad) : "memory");
-    return ns;
 }
 
 void placement_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
@@ -798,9 +852,11 @@ void placement_in_stub(gcwalk::SafepointContext* ctx, void* arg) {
         return;
     }
     for (int w = 0; w < kShifts; ++w) {
+        double walk = 0, canary = 0;
+        time_cell_shifted(w, run.kind, *ctx, s, &walk, &canary);
+        const double ns = walk / static_cast<double>(s.frames);
         double& best = run.ns[run.ring_shift][w];
-        const double ns = time_walk_shifted(w, run.kind, *ctx, s) / static_cast<double>(s.frames);
-        best = best == 0 ? ns : std::min(best, ns);
+        if (best == 0 || ns < best) best = ns, run.canary[run.ring_shift][w] = canary;
     }
 }
 
@@ -821,11 +877,9 @@ void BM_Placement(benchmark::State& state) {
     run.depth = 1000;
     run.roots = 2;
     state.SetLabel(std::string(kKindName[run.kind]) + (fp ? "" : ", no frame pointers") +
-                   ", depth 1000, 2 roots");
+                   ", depth 1000, 2 roots" + kBuildName);
     ring_objects();
-    // Three passes over every placement, each placement's best kept: this VM's speed changes
-    // for a while at a time (its other tenants), which would otherwise show as placement.
-    for (int pass = 0; pass < 3; ++pass)
+    for (int pass = 0; pass < kPasses; ++pass)
         for (run.ring_shift = 0; run.ring_shift < kShifts && !run.failed; ++run.ring_shift)
             ring_shifted(run.ring_shift, fp ? bw2_0 : bn2_0, &run);
     if (run.failed) {
@@ -836,29 +890,55 @@ void BM_Placement(benchmark::State& state) {
     }
     for (auto _ : state) {
     }
-    auto span = [&](auto&& pick) {
+    auto span = [&](const double(&t)[kShifts][kShifts], auto&& pick) {
         double lo = 1e300, hi = 0;
         for (int r = 0; r < kShifts; ++r)
             for (int w = 0; w < kShifts; ++w)
-                if (pick(r, w)) lo = std::min(lo, run.ns[r][w]), hi = std::max(hi, run.ns[r][w]);
+                if (pick(r, w)) lo = std::min(lo, t[r][w]), hi = std::max(hi, t[r][w]);
         return std::pair{lo, hi};
     };
+    const auto any = [](int, int) { return true; };
+    const auto all = span(run.ns, any);
+    const auto stack = span(run.ns, [](int, int w) { return w == 0; });
+    const auto walker = span(run.ns, [](int r, int) { return r == 0; });
+    const auto canary = span(run.canary, any);
     if (std::getenv("GCWALK_BENCH_PLACEMENTS")) { // the whole table, to stderr
-        std::fprintf(stderr, "%s, fp %d: ns per frame, a row per stack shift of 16 bytes\n",
-                     kKindName[run.kind], fp ? 1 : 0);
+        std::fprintf(stderr,
+                     "%s, fp %d%s: ns per frame (the canary beside it, over its best), a row per "
+                     "stack shift of 16 bytes\n",
+                     kKindName[run.kind], fp ? 1 : 0, kBuildName);
         for (int r = 0; r < kShifts; ++r) {
-            for (int w = 0; w < kShifts; ++w) std::fprintf(stderr, " %5.1f", run.ns[r][w]);
+            for (int w = 0; w < kShifts; ++w)
+                std::fprintf(stderr, " %4.1f(%4.2f)", run.ns[r][w],
+                             run.canary[r][w] / canary.first);
             std::fprintf(stderr, "\n");
         }
     }
-    const auto all = span([](int, int) { return true; });
-    const auto stack = span([](int, int w) { return w == 0; });
-    const auto walker = span([](int r, int) { return r == 0; });
+    int slow = 0, slow_canary_slow = 0;
+    for (int r = 0; r < kShifts; ++r)
+        for (int w = 0; w < kShifts; ++w)
+            if (run.ns[r][w] > 1.15 * all.first)
+                ++slow, slow_canary_slow += run.canary[r][w] > kCanarySteady * canary.first;
     state.counters["min_ns_per_frame"] = all.first;
     state.counters["max_ns_per_frame"] = all.second;
     state.counters["spread"] = all.second / all.first - 1;
     state.counters["spread_stack"] = stack.second / stack.first - 1;
     state.counters["spread_walker"] = walker.second / walker.first - 1;
+    // (Added later, at the end.) The canary's spread beside the placements' best walks; the
+    // placements more than 15 % above the fastest, and how many of them had a canary more than
+    // 5 % above its best.
+    state.counters["canary_spread"] = canary.second / canary.first - 1;
+    state.counters["slow_cells"] = slow;
+    state.counters["slow_cells_canary_slow"] = slow_canary_slow;
+    // The spread over the placements whose canary ran within 5 % of its best, and their number.
+    const auto calm = span(
+        run.ns, [&](int r, int w) { return run.canary[r][w] <= kCanarySteady * canary.first; });
+    int calm_cells = 0;
+    for (int r = 0; r < kShifts; ++r)
+        for (int w = 0; w < kShifts; ++w)
+            calm_cells += run.canary[r][w] <= kCanarySteady * canary.first;
+    state.counters["spread_canary_steady"] = calm.second / calm.first - 1;
+    state.counters["canary_steady_cells"] = calm_cells;
 }
 BENCHMARK(BM_Placement)
     ->ArgsProduct({{kFast, kDayOne, kRelocate, kCBatch}, {1, 0}})

@@ -332,7 +332,20 @@ bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn
             return 1;
         },
         [] {},
-        [&](Walker& w, uint64_t& roots) { return relocate_frame(w, scratch, move, user, roots); });
+        [&](Walker& w, uint64_t& roots) { return relocate_frame(w, scratch, move, user, roots); },
+        // A plain frame: its roots counted at once, a null slot (rare) taken off.
+        [&](uint64_t sp, const int16_t* off, uint32_t count) __attribute__((always_inline)) {
+            uint64_t n = count;
+#pragma GCC unroll 2
+            for (uint32_t i = 0; i < count; ++i) {
+                void** const slot = reinterpret_cast<void**>(sp + static_cast<int64_t>(off[i]));
+                if (void* v = *slot) [[likely]]
+                    *slot = move(v, user);
+                else
+                    --n;
+            }
+            return n;
+        });
 }
 
 bool visit_roots(const SafepointContext& ctx, const FrameIndex& index, RootVisitor& visitor,

@@ -140,15 +140,18 @@ __attribute__((always_inline)) inline void relocate_frames(Walker& w, const Fram
         ++frames;
         const CallSite& site = *f.site;
         if (site.plain_roots()) [[likely]] {
-            // Each slot read, its object moved if non-null and the slot written back.
+            // Each slot read, its object moved if non-null and the slot written back. The frame's
+            // roots are counted at once, a null slot (rare) taken off: no increment per root.
             auto move_slot = [&](void** slot) __attribute__((always_inline)) {
-                if (void* v = *slot) {
-                    ++roots;
+                if (void* v = *slot) [[likely]]
                     *slot = move(v);
-                }
+                else
+                    --roots;
             };
-            if (const uint32_t n = site.num_roots(); n != 0)
+            if (const uint32_t n = site.num_roots(); n != 0) {
+                roots += n;
                 visit_plain_roots(f.sp, ix.root_offsets + site.root_index(), n, move_slot);
+            }
         } else {
             WalkerAccess::sync(w, f, rbp_at);
             // (A count of its own: `roots` itself, passed out of line, would live in memory, and
