@@ -323,27 +323,24 @@ bool detail::relocate_frame_roots(Walker& w, MoveFn move, void* user, uint64_t& 
 bool relocate_roots(const SafepointContext& ctx, const FrameIndex& index, MoveFn move, void* user,
                     const WalkOptions& options, WalkStats* stats, WalkError* error) noexcept {
     Frame scratch;
+    // One slot: its object moved unless null; false for a null slot (not a root moved).
+    auto move_slot = [&](void** slot) __attribute__((always_inline)) {
+        void* const v = *slot;
+        if (!v) [[unlikely]]
+            return false;
+        *slot = move(v, user);
+        return true;
+    };
     return walk_by_frame<true>(
         ctx, index, options, stats, error, [](const WalkFrame&) {},
-        [&](void** slot) -> uint64_t {
-            void* v = *slot;
-            if (!v) return 0;
-            *slot = move(v, user);
-            return 1;
-        },
-        [] {},
+        [&](void** slot) -> uint64_t { return move_slot(slot); }, [] {},
         [&](Walker& w, uint64_t& roots) { return relocate_frame(w, scratch, move, user, roots); },
-        // A plain frame: its roots counted at once, a null slot (rare) taken off.
+        // A plain frame: its roots counted at once, a null slot taken off.
         [&](uint64_t sp, const int16_t* off, uint32_t count) __attribute__((always_inline)) {
             uint64_t n = count;
 #pragma GCC unroll 2
-            for (uint32_t i = 0; i < count; ++i) {
-                void** const slot = reinterpret_cast<void**>(sp + static_cast<int64_t>(off[i]));
-                if (void* v = *slot) [[likely]]
-                    *slot = move(v, user);
-                else
-                    --n;
-            }
+            for (uint32_t i = 0; i < count; ++i)
+                if (!move_slot(reinterpret_cast<void**>(sp + int64_t{off[i]}))) --n;
             return n;
         });
 }

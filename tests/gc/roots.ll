@@ -7,6 +7,7 @@ target triple = "x86_64-unknown-linux-gnu"
 declare i8 addrspace(1)* @rt_alloc(i64)
 declare void @rt_collect()
 declare i64 @rt_native(i64)
+declare i8 addrspace(1)* @rt_null()
 
 ; Two objects holding a and b across a collection; returns a + b read after it.
 define i64 @gr_sum(i64 %a, i64 %b) uwtable gc "statepoint-example" {
@@ -20,6 +21,21 @@ define i64 @gr_sum(i64 %a, i64 %b) uwtable gc "statepoint-example" {
   %v1 = load i64, i64 addrspace(1)* %p1
   %v2 = load i64, i64 addrspace(1)* %p2
   %s = add i64 %v1, %v2
+  ret i64 %s
+}
+
+; An object holding a and a null GC pointer (from the runtime: llc cannot know it is null) live
+; across a collection; returns a + 1 when the null is still null after it.
+define i64 @gr_null(i64 %a) uwtable gc "statepoint-example" {
+  %o = call i8 addrspace(1)* @rt_alloc(i64 32)
+  %p = bitcast i8 addrspace(1)* %o to i64 addrspace(1)*
+  store i64 %a, i64 addrspace(1)* %p
+  %n = call i8 addrspace(1)* @rt_null()
+  call void @rt_collect()
+  %v = load i64, i64 addrspace(1)* %p
+  %isnull = icmp eq i8 addrspace(1)* %n, null
+  %one = zext i1 %isnull to i64
+  %s = add i64 %v, %one
   ret i64 %s
 }
 

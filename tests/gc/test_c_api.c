@@ -12,6 +12,7 @@
 
 int64_t gr_sum(int64_t a, int64_t b);
 int64_t gr_recurse(int64_t n);
+int64_t gr_null(int64_t a);
 
 static int failures = 0;
 #define CHECK(cond)                                                                                \
@@ -45,6 +46,9 @@ void* rt_alloc(int64_t size) {
 }
 int64_t rt_native(int64_t b) {
     return b;
+}
+void* rt_null(void) {
+    return NULL;
 }
 
 /* Copies the object and poisons the old copy (never freed: a stale root would read 0xdd). */
@@ -142,6 +146,11 @@ int main(void) {
     moves = 0;
     CHECK(gr_recurse(10) == 55);
     CHECK(result == 0 && moves == 11 && stats.frames == 11);
+
+    /* A null root stays null and is not counted; the object beside it moves. */
+    moves = 0;
+    CHECK(gr_null(41) == 42);
+    CHECK(result == 0 && moves == 1 && stats.frames == 1 && stats.roots == 1);
 
     /* The fast walker with a walk cache: the same relocation. The stub's caller here is native
      * (rt_collect), so nothing can be taken from the cache: only walks that start at a managed

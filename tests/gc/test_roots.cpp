@@ -28,6 +28,7 @@
 extern "C" {
 int64_t gr_sum(int64_t a, int64_t b);
 int64_t gr_derived(int64_t a);
+int64_t gr_null(int64_t a);
 int64_t gr_outer(int64_t a, int64_t b);
 int64_t gr_many(int64_t a, void (*collect)());
 void rt_collect();
@@ -283,6 +284,11 @@ void* rt_alloc(int64_t size) {
     return p;
 }
 
+__attribute__((noinline)) void* rt_null() {
+    asm volatile("" ::: "memory");
+    return nullptr;
+}
+
 __attribute__((noinline)) void rt_collect() {
     gcwalk_safepoint_enter(collect, nullptr);
     asm volatile("" ::: "memory"); // a real call, never a tail call
@@ -378,6 +384,23 @@ TEST_CASE("two stack roots are relocated and read back after the move", "[roots]
         CHECK(g_heap.moves == 2);
         CHECK(g_heap.forwards == 0);
     }
+}
+
+TEST_CASE("a null root is left null and not counted; the object beside it moves", "[roots]") {
+    for (bool inline_move : kMoves) {
+        INFO("move " << (inline_move ? "inlined" : "MoveFn"));
+        reset(Mode::Relocate, inline_move);
+        CHECK(gr_null(41) == 42);
+        CHECK(g_collect.ok);
+        CHECK(g_collect.stats.frames == 1);
+        CHECK(g_collect.stats.roots == 1); // stats count the roots moved: the null one is not
+        CHECK(g_heap.moves == 1);
+    }
+    // for_each_root visits the null slot too (and counts it).
+    reset(Mode::ForEach);
+    CHECK(gr_null(41) == 42);
+    CHECK(g_collect.ok);
+    for (int k = 0; k < 2; ++k) CHECK(g_collect.for_each_stats[k].roots == 2);
 }
 
 TEST_CASE("a derived pointer keeps its offset from the moved base", "[roots]") {
