@@ -914,29 +914,28 @@ void BM_Placement(benchmark::State& state) {
             std::fprintf(stderr, "\n");
         }
     }
-    int slow = 0, slow_canary_slow = 0;
+    // The canary ran within 5 % of its best beside the placement's best walk.
+    const auto steady = [&](int r, int w) {
+        return run.canary[r][w] <= kCanarySteady * canary.first;
+    };
+    const auto calm = span(run.ns, steady);
+    int slow = 0, slow_canary_slow = 0, calm_cells = 0;
     for (int r = 0; r < kShifts; ++r)
-        for (int w = 0; w < kShifts; ++w)
-            if (run.ns[r][w] > 1.15 * all.first)
-                ++slow, slow_canary_slow += run.canary[r][w] > kCanarySteady * canary.first;
+        for (int w = 0; w < kShifts; ++w) {
+            calm_cells += steady(r, w);
+            if (run.ns[r][w] > 1.15 * all.first) ++slow, slow_canary_slow += !steady(r, w);
+        }
     state.counters["min_ns_per_frame"] = all.first;
     state.counters["max_ns_per_frame"] = all.second;
     state.counters["spread"] = all.second / all.first - 1;
     state.counters["spread_stack"] = stack.second / stack.first - 1;
     state.counters["spread_walker"] = walker.second / walker.first - 1;
-    // (Added later, at the end.) The canary's spread beside the placements' best walks; the
-    // placements more than 15 % above the fastest, and how many of them had a canary more than
-    // 5 % above its best.
+    // The canary's spread beside the placements' best walks; the placements more than 15 %
+    // above the fastest, and how many of them had a slow canary; the spread over the placements
+    // with a steady one, and their number.
     state.counters["canary_spread"] = canary.second / canary.first - 1;
     state.counters["slow_cells"] = slow;
     state.counters["slow_cells_canary_slow"] = slow_canary_slow;
-    // The spread over the placements whose canary ran within 5 % of its best, and their number.
-    const auto calm = span(
-        run.ns, [&](int r, int w) { return run.canary[r][w] <= kCanarySteady * canary.first; });
-    int calm_cells = 0;
-    for (int r = 0; r < kShifts; ++r)
-        for (int w = 0; w < kShifts; ++w)
-            calm_cells += run.canary[r][w] <= kCanarySteady * canary.first;
     state.counters["spread_canary_steady"] = calm.second / calm.first - 1;
     state.counters["canary_steady_cells"] = calm_cells;
 }
